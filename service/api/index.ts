@@ -1,0 +1,5 @@
+export { MAX_REQUEST_BYTES, parseBody, projectEndpoints, startApiService } from "./service.ts";
+export type { ApiContext } from "./context.ts";
+export type { NatsAccount } from "./nats-accounts.ts";
+export type { NatsCredentials } from "./nats-credentials.ts";
+export { paginate } from "./paging.ts";

@@ -1,0 +1,107 @@
+import { randomUUID } from "node:crypto";
+import { credsChecksum, formatCreds, NKeyPair, userJwt } from "../identity/index.ts";
+import { NotFoundError } from "../errors.ts";
+import { type CredentialsRecord, Store } from "../store/index.ts";
+import type { ApiContext } from "./context.ts";
+import { generateName } from "./names.ts";
+import { getAccountRecord } from "./nats-accounts.ts";
+import { type ListOptions, paginate } from "./paging.ts";
+
+/** API.md NatsCredentials. */
+export interface NatsCredentials {
+  id: string;
+  name: string;
+  nats_account_id: string;
+  region: string;
+  created_at: string;
+  updated_at: string;
+  credentials: { name: string; content: string } | null;
+  checksum: string;
+}
+
+function toNatsCredentials(ctx: ApiContext, r: CredentialsRecord, file: string | null = null): NatsCredentials {
+  return {
+    id: r.id,
+    name: r.name,
+    nats_account_id: r.nats_account_id,
+    region: ctx.cfg.region,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    credentials: file === null ? null : { name: `${r.name}.creds`, content: file },
+    checksum: r.checksum,
+  };
+}
+
+async function getCredentialsRecord(ctx: ApiContext, project: string, id: string): Promise<CredentialsRecord> {
+  const rec = await ctx.store.credentials.get(Store.credentialsKey(project, id));
+  if (!rec) throw new NotFoundError("nats_credentials", id);
+  return rec.value;
+}
+
+export async function createCredentials(
+  ctx: ApiContext,
+  project: string,
+  req: { nats_account_id: string; name?: string },
+): Promise<NatsCredentials> {
+  const account = await getAccountRecord(ctx, project, req.nats_account_id);
+  const signer = NKeyPair.fromSeed(ctx.vault.open(account.signing_seed, account.id), "account");
+  const user = NKeyPair.create("user");
+  const name = req.name || generateName();
+  // Full access inside the account: no permissions, no expiry. The file is shown once; only
+  // metadata is stored.
+  const file = formatCreds(userJwt({ name, user: user.getPublicKey(), account: account.id }, signer), user);
+  const now = new Date().toISOString();
+  const record: CredentialsRecord = {
+    id: randomUUID(),
+    name,
+    project_id: project,
+    nats_account_id: account.id,
+    user_key: user.getPublicKey(),
+    checksum: credsChecksum(file),
+    created_at: now,
+    updated_at: now,
+  };
+  await ctx.store.credentials.create(Store.credentialsKey(project, record.id), record);
+  ctx.log.info({ project, account: account.id, credentials: record.id }, "nats credentials created");
+  return toNatsCredentials(ctx, record, file);
+}
+
+export async function listCredentials(
+  ctx: ApiContext,
+  project: string,
+  req: ListOptions & { nats_account_id?: string },
+): Promise<{ total_count: number; nats_credentials: NatsCredentials[] }> {
+  const records = (await ctx.store.credentials.list(`${project}.*`)).map((r) => r.value);
+  const mine = req.nats_account_id ? records.filter((r) => r.nats_account_id === req.nats_account_id) : records;
+  const page = paginate(mine, req);
+  return { total_count: page.total_count, nats_credentials: page.items.map((r) => toNatsCredentials(ctx, r)) };
+}
+
+export async function getCredentials(ctx: ApiContext, project: string, req: { nats_credentials_id: string }): Promise<NatsCredentials> {
+  return toNatsCredentials(ctx, await getCredentialsRecord(ctx, project, req.nats_credentials_id));
+}
+
+/**
+ * Revokes the credential's user key in the account JWT and pushes it (the server closes every
+ * connection made with it), then deletes the record.
+ */
+export async function deleteCredentials(
+  ctx: ApiContext,
+  project: string,
+  req: { nats_credentials_id: string },
+): Promise<Record<string, never>> {
+  const rec = await getCredentialsRecord(ctx, project, req.nats_credentials_id);
+  try {
+    await ctx.publisher.change(project, rec.nats_account_id, (cur) =>
+      cur.revocations[rec.user_key]
+        ? null
+        : { revocations: { ...cur.revocations, [rec.user_key]: Math.floor(Date.now() / 1000) } },
+    );
+  } catch (err) {
+    // The account is gone (or going): its JWT no longer admits anyone; just drop the record.
+    if (!(err instanceof NotFoundError)) throw err;
+  }
+  await ctx.store.credentials.delete(Store.credentialsKey(project, rec.id));
+  ctx.log.info({ project, account: rec.nats_account_id, credentials: rec.id }, "nats credentials deleted");
+  return {};
+}

@@ -1,0 +1,28 @@
+import type { ServiceMsg } from "@nats-io/services";
+import { ApiError, InternalError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+
+/** Sends a JSON reply. */
+export function replyJson(msg: ServiceMsg, body: unknown): void {
+  msg.respond(JSON.stringify(body));
+}
+
+/**
+ * Sends an error as the micro framework's headers (`Nats-Service-Error-Code`, `Nats-Service-Error`)
+ * plus the API.md JSON body. Anything that is not an ApiError becomes a plain 500: no stack, no detail.
+ */
+export function replyError(msg: ServiceMsg, err: unknown, log: Logger): void {
+  const apiErr = err instanceof ApiError ? err : new InternalError();
+  if (apiErr.status >= 500) {
+    log.error({ err: describe(err), status: apiErr.status }, "request failed");
+  } else {
+    log.debug({ status: apiErr.status, type: apiErr.type }, "request refused");
+  }
+  msg.respondError(apiErr.status, apiErr.message, JSON.stringify(apiErr.body()));
+}
+
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? ` (cause: ${err.cause.name}: ${err.cause.message})` : "";
+  return `${err.name}: ${err.message}${cause}`;
+}

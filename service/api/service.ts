@@ -1,0 +1,87 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
+import { InvalidArgumentsError } from "../errors.ts";
+import { validateRequest } from "../validation.ts";
+import type { ApiContext } from "./context.ts";
+import * as accounts from "./nats-accounts.ts";
+import * as credentials from "./nats-credentials.ts";
+import { replyError, replyJson } from "./reply.ts";
+
+/** Largest request body the API reads (API.md). */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+const PROJECT_ID = /^[a-z0-9-]{1,64}$/;
+
+/** A handler takes its own request type; the schema named after its subject has checked it. */
+type Handler = (ctx: ApiContext, project: string, req: never) => Promise<unknown>;
+
+interface EndpointDef {
+  /** Subject after `mnq.api.v1.<project>.`, e.g. `nats-accounts.create`. */
+  subject: string;
+  handler: Handler;
+}
+
+/** Every project-scoped endpoint of API.md. */
+export const projectEndpoints: readonly EndpointDef[] = [
+  { subject: "nats-accounts.create", handler: accounts.createAccount },
+  { subject: "nats-accounts.list", handler: accounts.listAccounts },
+  { subject: "nats-accounts.get", handler: accounts.getAccount },
+  { subject: "nats-accounts.update", handler: accounts.updateAccount },
+  { subject: "nats-accounts.delete", handler: accounts.deleteAccount },
+  { subject: "nats-credentials.create", handler: credentials.createCredentials },
+  { subject: "nats-credentials.list", handler: credentials.listCredentials },
+  { subject: "nats-credentials.get", handler: credentials.getCredentials },
+  { subject: "nats-credentials.delete", handler: credentials.deleteCredentials },
+];
+
+/** Parses a request body: empty means `{}`; more than 64 KiB or not JSON is invalid_arguments. */
+export function parseBody(data: Uint8Array): unknown {
+  if (data.length > MAX_REQUEST_BYTES) {
+    throw InvalidArgumentsError.one("body", "constraint", `request payload larger than ${MAX_REQUEST_BYTES} bytes`);
+  }
+  if (data.length === 0) return {};
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(data));
+  } catch {
+    throw InvalidArgumentsError.one("body", "format", "request body is not UTF-8 JSON");
+  }
+}
+
+/**
+ * Registers the `mnq` micro service (so `$SRV.PING|INFO|STATS` answer) with one endpoint per
+ * API operation in the default queue group. Handlers run concurrently; every outcome is a reply.
+ */
+export async function startApiService(nc: NatsConnection, ctx: ApiContext, version: string): Promise<Service> {
+  const svc = await new Svcm(nc).add({
+    name: "mnq",
+    version,
+    description: "NATS accounts and credentials (mnq.api.v1.<project>.>)",
+    metadata: { region: ctx.cfg.region, endpoint: ctx.cfg.endpoint },
+  });
+  const group = svc.addGroup("mnq.api.v1.*");
+  for (const def of projectEndpoints) {
+    const schema = `urn:mnq:api:${def.subject}`;
+    group.addEndpoint(def.subject.replace(".", "-"), {
+      subject: def.subject,
+      metadata: { request_schema: `${schema}.request`, response_schema: `${schema}.reply` },
+      handler: (err, msg) => {
+        if (err) return;
+        void handle(ctx, def, schema, msg);
+      },
+    });
+  }
+  return svc;
+}
+
+async function handle(ctx: ApiContext, def: EndpointDef, schema: string, msg: ServiceMsg): Promise<void> {
+  const project = msg.subject.split(".")[3] ?? "";
+  const log = ctx.log.child({ subject: msg.subject });
+  try {
+    if (!PROJECT_ID.test(project)) {
+      throw InvalidArgumentsError.one("project_id", "format", "the project id in the subject must be 1-64 of [a-z0-9-]");
+    }
+    const req = validateRequest<never>(`${schema}.request`, parseBody(msg.data));
+    replyJson(msg, await def.handler({ ...ctx, log }, project, req));
+  } catch (err) {
+    replyError(msg, err, log);
+  }
+}

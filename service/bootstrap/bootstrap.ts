@@ -1,0 +1,177 @@
+import { join } from "node:path";
+import {
+  accountJwt,
+  createCurveSeed,
+  curveFromSeed,
+  formatCreds,
+  type KeyRole,
+  newMasterKey,
+  NKeyPair,
+  operatorJwt,
+  parseCreds,
+  userJwt,
+} from "../identity/index.ts";
+import { DataFile, dataFileExists, ensureDir, readDataFile, writeSecretFile } from "./files.ts";
+
+/** Subjects the admin user (admin.creds) may publish to. */
+export const ADMIN_PUBLISH = ["mnq.api.v1.>", "mnq.admin.v1.>", "$SRV.>"];
+/** Subjects the admin user may subscribe to: its reply inboxes and the events. */
+export const ADMIN_SUBSCRIBE = ["_INBOX.>", "mnq.events.v1.>"];
+
+const UNLIMITED_LIMITS = { disk_storage: -1, mem_storage: -1, streams: -1, consumer: -1, payload: -1, conn: -1 };
+const NO_JETSTREAM_LIMITS = { ...UNLIMITED_LIMITS, disk_storage: 0, mem_storage: 0 };
+
+export interface BootstrapResult {
+  dataDir: string;
+  /** True when keys were made now; false when every key already existed. */
+  created: boolean;
+  operator: string;
+  sysAccount: string;
+  mnqAccount: string;
+  /** Files written by this run (names under the data dir). */
+  written: string[];
+}
+
+/**
+ * Creates the operator, the SYS and MNQ accounts, the service's users and the server include
+ * under `dataDir`. Never replaces an existing key: a second run only fills in missing files.
+ */
+export function bootstrap(dataDir: string): BootstrapResult {
+  ensureDir(dataDir);
+  const written: string[] = [];
+  let created = false;
+
+  const seed = (file: DataFile, role: KeyRole): NKeyPair => {
+    if (dataFileExists(dataDir, file)) return NKeyPair.fromSeed(readDataFile(dataDir, file), role);
+    const kp = NKeyPair.create(role);
+    writeSecretFile(join(dataDir, file), `${kp.seedString()}\n`);
+    written.push(file);
+    created = true;
+    return kp;
+  };
+  const credsUser = (file: DataFile): NKeyPair => {
+    if (dataFileExists(dataDir, file)) return NKeyPair.fromSeed(parseCreds(readDataFile(dataDir, file)).seed, "user");
+    created = true;
+    return NKeyPair.create("user");
+  };
+
+  const operator = seed(DataFile.operatorSeed, "operator");
+  const operatorSigning = seed(DataFile.operatorSigningSeed, "operator");
+  const sys = seed(DataFile.sysSeed, "account");
+  // The operator requires signing keys, and then servers refuse users signed by an account's own key.
+  const sysSigning = seed(DataFile.sysSigningSeed, "account");
+  const mnq = seed(DataFile.mnqSeed, "account");
+  const mnqSigning = seed(DataFile.mnqSigningSeed, "account");
+  let xkeySeed: string;
+  if (dataFileExists(dataDir, DataFile.xkeySeed)) {
+    xkeySeed = readDataFile(dataDir, DataFile.xkeySeed);
+  } else {
+    xkeySeed = createCurveSeed();
+    writeSecretFile(join(dataDir, DataFile.xkeySeed), `${xkeySeed}\n`);
+    written.push(DataFile.xkeySeed);
+    created = true;
+  }
+  if (!dataFileExists(dataDir, DataFile.masterKey)) {
+    writeSecretFile(join(dataDir, DataFile.masterKey), `${newMasterKey()}\n`);
+    written.push(DataFile.masterKey);
+  }
+  const sysUser = credsUser(DataFile.sysCreds);
+  const serviceUser = credsUser(DataFile.serviceCreds);
+  const adminUser = credsUser(DataFile.adminCreds);
+  const sentinel = NKeyPair.create("user");
+
+  // Derived files: rewritten when any key is new, else only filled in where missing.
+  const derived = (file: DataFile, make: () => string) => {
+    if (!created && dataFileExists(dataDir, file)) return;
+    writeSecretFile(join(dataDir, file), make());
+    written.push(file);
+  };
+  const mnqPub = mnq.getPublicKey();
+  const sysJwt = accountJwt(
+    { name: "SYS", account: sys.getPublicKey(), signingKeys: [sysSigning.getPublicKey()], limits: NO_JETSTREAM_LIMITS },
+    operatorSigning,
+  );
+  const mnqJwt = accountJwt(
+    {
+      name: "MNQ",
+      account: mnqPub,
+      signingKeys: [mnqSigning.getPublicKey()],
+      limits: UNLIMITED_LIMITS,
+      authorization: {
+        auth_users: [serviceUser.getPublicKey(), adminUser.getPublicKey()],
+        allowed_accounts: ["*"],
+        xkey: curveFromSeed(xkeySeed).getPublicKey(),
+      },
+    },
+    operatorSigning,
+  );
+  const opJwt = operatorJwt("mnq", operator, [operatorSigning.getPublicKey()], sys.getPublicKey());
+  const sentinelJwt = userJwt(
+    { name: "sentinel", user: sentinel.getPublicKey(), account: mnqPub, bearer: true, permissions: { pub: { deny: [">"] }, sub: { deny: [">"] } } },
+    mnqSigning,
+  );
+
+  derived(DataFile.operatorJwt, () => `${opJwt}\n`);
+  derived(DataFile.sysJwt, () => `${sysJwt}\n`);
+  derived(DataFile.mnqJwt, () => `${mnqJwt}\n`);
+  derived(DataFile.sentinelJwt, () => `${sentinelJwt}\n`);
+  derived(DataFile.sysCreds, () =>
+    formatCreds(userJwt({ name: "mnq-sys", user: sysUser.getPublicKey(), account: sys.getPublicKey() }, sysSigning), sysUser),
+  );
+  derived(DataFile.serviceCreds, () =>
+    formatCreds(userJwt({ name: "mnq-service", user: serviceUser.getPublicKey(), account: mnqPub }, mnqSigning), serviceUser),
+  );
+  derived(DataFile.adminCreds, () =>
+    formatCreds(
+      userJwt(
+        {
+          name: "mnq-admin",
+          user: adminUser.getPublicKey(),
+          account: mnqPub,
+          permissions: { pub: { allow: ADMIN_PUBLISH }, sub: { allow: ADMIN_SUBSCRIBE } },
+        },
+        mnqSigning,
+      ),
+      adminUser,
+    ),
+  );
+  derived(DataFile.trustConf, () =>
+    [
+      "# Written by mnq bootstrap: the trust chain of this NATS deployment (operator mode).",
+      `operator: ${readDataFile(dataDir, DataFile.operatorJwt)}`,
+      `system_account: ${sys.getPublicKey()}`,
+      "resolver_preload: {",
+      `  ${sys.getPublicKey()}: ${readDataFile(dataDir, DataFile.sysJwt)}`,
+      `  ${mnqPub}: ${readDataFile(dataDir, DataFile.mnqJwt)}`,
+      "}",
+      "# Clients that send no JWT are given this bearer user of MNQ, which triggers the auth callout.",
+      `default_sentinel: ${readDataFile(dataDir, DataFile.sentinelJwt)}`,
+      "",
+    ].join("\n"),
+  );
+  derived(DataFile.embeddedConf, () => nodeConf(join(dataDir, DataFile.resolverDir), join(dataDir, DataFile.jetstreamDir)));
+
+  return { dataDir, created, operator: operator.getPublicKey(), sysAccount: sys.getPublicKey(), mnqAccount: mnqPub, written };
+}
+
+/**
+ * The per-node part of a server config: the trust include, a full resolver and JetStream,
+ * each in the node's own directories. Written into `<data dir>/server/`, beside trust.conf.
+ */
+export function nodeConf(resolverDir: string, storeDir: string): string {
+  return [
+    "# Written by mnq: one node's trust include, resolver and JetStream store (lives beside trust.conf).",
+    'include "./trust.conf"',
+    "resolver {",
+    "  type: full",
+    `  dir: ${JSON.stringify(resolverDir)}`,
+    "  allow_delete: true",
+    '  interval: "2m"',
+    '  timeout: "1.9s"',
+    "}",
+    "jetstream {",
+    `  store_dir: ${JSON.stringify(storeDir)}`,
+    "}",
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,35 @@
+import type { KeyPair } from "@nats-io/nkeys";
+import { curveFromSeed, NKeyPair, parseMasterKey } from "../identity/index.ts";
+import { DataFile, readDataFile } from "./files.ts";
+
+/** The keys and credentials the running service needs, read from the data dir once at start. */
+export interface Trust {
+  /** Operator identity public key (the `sub` of CLAIMS.DELETE requests). */
+  operatorPub: string;
+  /** Operator signing key: signs tenant account JWTs. */
+  operatorSigner: NKeyPair;
+  /** The service's account (MNQ): public key and signing key (callout responses, API users). */
+  mnqAccount: string;
+  mnqSigner: NKeyPair;
+  /** Curve key the server seals callout requests to. */
+  xkey: KeyPair;
+  /** Creds file contents of the service user (MNQ) and the system user (SYS). Secrets. */
+  serviceCreds: string;
+  sysCreds: string;
+  /** 32-byte key encrypting tenant seeds. */
+  masterKey: Buffer;
+}
+
+/** Reads the bootstrap output; `masterKey` from the environment wins over the key file. */
+export function loadTrust(dataDir: string, masterKey?: string): Trust {
+  return {
+    operatorPub: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.operatorSeed), "operator").getPublicKey(),
+    operatorSigner: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.operatorSigningSeed), "operator"),
+    mnqAccount: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.mnqSeed), "account").getPublicKey(),
+    mnqSigner: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.mnqSigningSeed), "account"),
+    xkey: curveFromSeed(readDataFile(dataDir, DataFile.xkeySeed)),
+    serviceCreds: readDataFile(dataDir, DataFile.serviceCreds, true),
+    sysCreds: readDataFile(dataDir, DataFile.sysCreds, true),
+    masterKey: parseMasterKey(masterKey ?? readDataFile(dataDir, DataFile.masterKey)),
+  };
+}

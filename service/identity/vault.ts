@@ -1,0 +1,49 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+
+const VERSION = "v1";
+
+/**
+ * Encrypts tenant seeds at rest with AES-256-GCM under the master key.
+ * The owner's id is bound as additional data, so a sealed seed cannot be moved to another record.
+ */
+export class SeedVault {
+  readonly #key: Buffer;
+
+  constructor(masterKey: Buffer) {
+    if (masterKey.length !== 32) throw new Error("the master key must be 32 bytes");
+    this.#key = Buffer.from(masterKey);
+  }
+
+  seal(seed: string, owner: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    cipher.setAAD(Buffer.from(owner));
+    const data = Buffer.concat([cipher.update(seed, "utf8"), cipher.final()]);
+    return [VERSION, iv.toString("base64url"), data.toString("base64url"), cipher.getAuthTag().toString("base64url")].join(".");
+  }
+
+  open(sealed: string, owner: string): string {
+    const [version, iv, data, tag] = sealed.split(".");
+    if (version !== VERSION || !iv || !data || !tag) throw new Error("sealed seed has an unknown format");
+    const decipher = createDecipheriv("aes-256-gcm", this.#key, Buffer.from(iv, "base64url"));
+    decipher.setAAD(Buffer.from(owner));
+    decipher.setAuthTag(Buffer.from(tag, "base64url"));
+    try {
+      return Buffer.concat([decipher.update(Buffer.from(data, "base64url")), decipher.final()]).toString("utf8");
+    } catch {
+      throw new Error("sealed seed does not open with this master key");
+    }
+  }
+}
+
+/** Parses a master key given as 64 hex characters or 43/44 base64 characters. */
+export function parseMasterKey(text: string): Buffer {
+  const t = text.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, "hex") : Buffer.from(t, "base64");
+  if (key.length !== 32) throw new Error("the master key must be 32 bytes, as 64 hex or base64 characters");
+  return key;
+}
+
+export function newMasterKey(): string {
+  return randomBytes(32).toString("hex");
+}

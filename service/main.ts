@@ -1,0 +1,66 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Service } from "@nats-io/services";
+import { connect, credsAuthenticator } from "@nats-io/transport-node";
+import pkg from "../package.json" with { type: "json" };
+import { type ApiContext, startApiService } from "./api/index.ts";
+import { loadTrust } from "./bootstrap/index.ts";
+import type { Config } from "./config.ts";
+import { SeedVault } from "./identity/index.ts";
+import type { Logger } from "./log.ts";
+import { accountLimits } from "./quota/index.ts";
+import { AccountPublisher, reconcileAccounts, ResolverClient } from "./resolver/index.ts";
+import { Store } from "./store/index.ts";
+
+export const VERSION: string = pkg.version;
+
+/** A running mnq instance. */
+export interface MnqService {
+  readonly nc: NatsConnection;
+  readonly sys: NatsConnection;
+  readonly service: Service;
+  readonly ctx: ApiContext;
+  /** Stops taking requests, lets in-flight ones finish, closes the connections. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one mnq instance against `servers` (or `cfg.natsUrl`): connects as the service and system
+ * users, opens the KV buckets, reconciles the resolvers with KV, and registers the micro service.
+ */
+export async function startService(cfg: Readonly<Config>, log: Logger, servers?: string | string[]): Promise<MnqService> {
+  const trust = loadTrust(cfg.dataDir, cfg.masterKey);
+  const target = cfg.natsUrl ?? servers;
+  if (!target) throw new Error("no NATS server to connect to");
+  const enc = new TextEncoder();
+  const common = { servers: target, maxReconnectAttempts: -1, reconnectTimeWait: 250 };
+  const nc = await connect({ ...common, name: "mnq", authenticator: credsAuthenticator(enc.encode(trust.serviceCreds)) });
+  const sys = await connect({ ...common, name: "mnq-sys", authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
+  try {
+    const store = await Store.open(nc, { replicas: cfg.kvReplicas, timeout: cfg.requestTimeoutMs });
+    const vault = new SeedVault(trust.masterKey);
+    const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs);
+    const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota));
+    const teardown = { store, vault, resolver, publisher, servers: target };
+    const ctx: ApiContext = { cfg, store, vault, resolver, publisher, teardown, log };
+
+    const report = await reconcileAccounts(teardown, log);
+    log.info(report, "resolvers reconciled with KV");
+    const service = await startApiService(nc, ctx, VERSION);
+    log.info({ version: VERSION, instance: service.info().id }, "mnq service started");
+    return {
+      nc,
+      sys,
+      service,
+      ctx,
+      async stop() {
+        await service.stop().catch(() => undefined);
+        await nc.drain().catch(() => undefined);
+        await sys.drain().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    await sys.close();
+    throw err;
+  }
+}

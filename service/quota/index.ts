@@ -1,0 +1,1 @@
+export { accountLimits } from "./policy.ts";

@@ -1,0 +1,86 @@
+import { accountJwt, type AccountLimits, type NKeyPair, peekClaims } from "../identity/index.ts";
+import { NotFoundError } from "../errors.ts";
+import { type AccountRecord, Store, type Versioned } from "../store/index.ts";
+import type { ResolverClient } from "./client.ts";
+
+const CONVERGE_ROUNDS = 5;
+
+/**
+ * Issues tenant account JWTs from their KV records and keeps the resolvers in step with KV.
+ *
+ * Every change of an account JWT is a revision-checked KV update, so changes of one account are
+ * serialized across instances, and each carries a strictly larger `iat`. A resolver answering a
+ * direct CLAIMS.UPDATE takes whatever it is sent (even an older `iat`), so after pushing, the
+ * writer re-reads the record and pushes again if a newer revision was written meanwhile:
+ * the last push is then always the newest record.
+ */
+export class AccountPublisher {
+  constructor(
+    private readonly store: Store,
+    private readonly resolver: ResolverClient,
+    private readonly operatorSigner: NKeyPair,
+    private readonly limits: AccountLimits,
+  ) {}
+
+  /** A JWT for the record as it stands, with an `iat` above the last one issued. */
+  issue(record: Omit<AccountRecord, "jwt" | "jwt_iat"> & { jwt_iat?: number }): { jwt: string; jwt_iat: number } {
+    const iat = Math.max(Math.floor(Date.now() / 1000), (record.jwt_iat ?? 0) + 1);
+    const jwt = accountJwt(
+      {
+        name: record.name,
+        account: record.id,
+        signingKeys: [record.signing_key],
+        limits: this.limits,
+        revocations: record.revocations,
+        iat,
+      },
+      this.operatorSigner,
+    );
+    return { jwt, jwt_iat: iat };
+  }
+
+  /** True when the record's JWT carries other limits than the policy's (the policy changed). */
+  isStale(record: AccountRecord): boolean {
+    const limits = peekClaims<{ limits?: Record<string, unknown> }>(record.jwt).nats.limits ?? {};
+    return (Object.keys(this.limits) as (keyof AccountLimits)[]).some((k) => limits[k] !== this.limits[k]);
+  }
+
+  /**
+   * Changes an account record and its JWT: `mutate` gets the current record and returns the new
+   * fields (null: leave it). The JWT is re-issued, written with a revision check, then pushed.
+   */
+  async change(
+    project: string,
+    accountId: string,
+    mutate: (current: AccountRecord) => Partial<AccountRecord> | null,
+  ): Promise<AccountRecord> {
+    const key = Store.accountKey(project, accountId);
+    let missing = false;
+    const written = await this.store.accounts.modify(key, (cur) => {
+      if (!cur || cur.value.state !== "active") {
+        missing = true;
+        return null;
+      }
+      const fields = mutate(cur.value);
+      if (fields === null) return null;
+      const next = { ...cur.value, ...fields };
+      return { ...next, ...this.issue(next) };
+    });
+    if (missing || !written) throw new NotFoundError("nats_account", accountId);
+    await this.publish(written);
+    return written.value;
+  }
+
+  /** Pushes a record's JWT, then re-pushes while KV holds a newer revision than the one pushed. */
+  async publish(pushed: Versioned<AccountRecord>): Promise<void> {
+    let last = pushed;
+    await this.resolver.push(last.value.jwt);
+    for (let i = 0; i < CONVERGE_ROUNDS; i++) {
+      const now = await this.store.accounts.get(last.key);
+      if (!now || now.revision <= last.revision || now.value.jwt === last.value.jwt) return;
+      if (now.value.state !== "active") return;
+      last = now;
+      await this.resolver.push(last.value.jwt);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import { connect, jwtAuthenticator } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { NKeyPair, type SeedVault, userJwt } from "../identity/index.ts";
+import { type AccountRecord, Store } from "../store/index.ts";
+import type { AccountPublisher } from "./accounts.ts";
+import type { ResolverClient } from "./client.ts";
+
+export interface TeardownDeps {
+  store: Store;
+  vault: SeedVault;
+  resolver: ResolverClient;
+  publisher: AccountPublisher;
+  /** Server URL(s) the service connects to; the teardown connects there as the account. */
+  servers: string | string[];
+}
+
+/**
+ * Deletes a tenant account completely, in an order that a retry (or the start-up reconcile)
+ * resumes from any point: the record is first marked `deleting`; then the account's streams
+ * (KV and object buckets are streams too) are deleted; every user is revoked (`"*"`), which closes
+ * its connections; the JWT is removed from the resolvers; last the records go.
+ */
+export async function teardownAccount(deps: TeardownDeps, project: string, accountId: string): Promise<boolean> {
+  const key = Store.accountKey(project, accountId);
+  // Resumable: an `active` record is marked, a `deleting` one (an earlier attempt) is carried on.
+  const marked = await deps.store.accounts.modify(key, (cur) =>
+    cur && cur.value.state === "active" ? { ...cur.value, state: "deleting", updated_at: new Date().toISOString() } : null,
+  );
+  if (!marked) return false;
+  // Once every user is revoked ("*"), the streams are gone already (they go first), and no user
+  // could connect to delete them anyway.
+  if (marked.value.revocations["*"] === undefined) await deleteStreams(deps, marked.value);
+  const revoked = await deps.store.accounts.modify(key, (cur) => {
+    if (!cur) return null;
+    const revocations = { ...cur.value.revocations, "*": Math.floor(Date.now() / 1000) };
+    return { ...cur.value, revocations, ...deps.publisher.issue({ ...cur.value, revocations }) };
+  });
+  if (revoked) await deps.resolver.push(revoked.value.jwt);
+  await deps.resolver.delete([accountId]);
+  const creds = await deps.store.credentials.list(`${project}.*`);
+  await Promise.all(creds.filter((c) => c.value.nats_account_id === accountId).map((c) => deps.store.credentials.delete(c.key)));
+  await deps.store.accounts.delete(key);
+  await deps.store.projects.modify(project, (cur) =>
+    cur && cur.value.accounts.includes(accountId)
+      ? { ...cur.value, accounts: cur.value.accounts.filter((a) => a !== accountId) }
+      : null,
+  );
+  return true;
+}
+
+/** Connects as the account (a short-lived user signed with its signing key) and deletes every stream. */
+async function deleteStreams(deps: TeardownDeps, account: AccountRecord): Promise<void> {
+  const signer = NKeyPair.fromSeed(deps.vault.open(account.signing_seed, account.id), "account");
+  const user = NKeyPair.create("user");
+  const token = userJwt(
+    { name: "mnq-teardown", user: user.getPublicKey(), account: account.id, exp: Math.floor(Date.now() / 1000) + 120 },
+    signer,
+  );
+  const nc = await connect({
+    servers: deps.servers,
+    authenticator: jwtAuthenticator(token, user.getSeed()),
+    name: "mnq-teardown",
+    reconnect: false,
+  });
+  try {
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    const names: string[] = [];
+    for await (const name of jsm.streams.names()) names.push(name);
+    await Promise.all(names.map((n) => jsm.streams.delete(n)));
+  } catch (err) {
+    // An account whose JetStream was never used (or is disabled) has nothing to delete.
+    if (!/jetstream not enabled|503|no responders/i.test(String(err))) throw err;
+  } finally {
+    await nc.close();
+  }
+}
+

@@ -1,0 +1,37 @@
+import { readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { writeSecretFile } from "../bootstrap/index.ts";
+import type { Config } from "../config.ts";
+import { projectRoot, type RunningServer, startNatsServer } from "./launcher.ts";
+
+const PROJECT_CONF = join(projectRoot, "nats-server.conf");
+const DEFAULT_INCLUDE = 'include "./.mnq/server/embedded.conf"';
+
+/**
+ * The config file the embedded server runs: the project's nats-server.conf as it is for the
+ * default data dir, else a copy in the data dir whose include points at that data dir.
+ */
+export function embeddedConfigFile(cfg: Readonly<Config>): string {
+  if (relative(projectRoot, cfg.dataDir) === ".mnq") return PROJECT_CONF;
+  const text = readFileSync(PROJECT_CONF, "utf8");
+  if (!text.includes(DEFAULT_INCLUDE)) throw new Error(`${PROJECT_CONF} no longer has the line ${DEFAULT_INCLUDE}`);
+  const file = join(cfg.dataDir, "server", "nats-server.conf");
+  writeSecretFile(file, text.replace(DEFAULT_INCLUDE, 'include "./embedded.conf"'));
+  return file;
+}
+
+/** Starts the embedded single-node nats-server on 127.0.0.1:`cfg.natsPort`. */
+export async function startEmbeddedServer(cfg: Readonly<Config>, bin?: string): Promise<RunningServer> {
+  try {
+    return await startNatsServer({
+      bin,
+      configFile: embeddedConfigFile(cfg),
+      args: ["-a", "127.0.0.1", "-p", String(cfg.natsPort)],
+    });
+  } catch (err) {
+    if (/address already in use/i.test(String(err))) {
+      throw new Error(`port ${cfg.natsPort} on 127.0.0.1 is already in use (set MNQ_NATS_PORT to another port)`);
+    }
+    throw err;
+  }
+}

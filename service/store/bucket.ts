@@ -1,0 +1,89 @@
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { ConflictError, UnavailableError } from "../errors.ts";
+
+/** A stored value with the KV revision it was read at. */
+export interface Versioned<T> {
+  key: string;
+  value: T;
+  revision: number;
+}
+
+const LIST_CONCURRENCY = 64;
+
+/**
+ * Typed JSON records in one KV bucket. Writes are create-only or revision-checked:
+ * a concurrent change surfaces as ConflictError (JetStream 10071, wrong last sequence).
+ */
+export class RecordBucket<T> {
+  constructor(readonly kv: KV) {}
+
+  async get(key: string): Promise<Versioned<T> | null> {
+    const e = await guard(() => this.kv.get(key));
+    if (!e || e.operation !== "PUT") return null;
+    return { key, value: e.json<T>(), revision: e.revision };
+  }
+
+  /** Creates the key; ConflictError when it exists. */
+  async create(key: string, value: T): Promise<number> {
+    return guard(() => this.kv.create(key, JSON.stringify(value)));
+  }
+
+  /** Replaces the value read at `revision`; ConflictError when it changed since. */
+  async update(key: string, value: T, revision: number): Promise<number> {
+    return guard(() => this.kv.update(key, JSON.stringify(value), revision));
+  }
+
+  /** Deletes the key (only at `revision` when given). */
+  async delete(key: string, revision?: number): Promise<void> {
+    await guard(() => this.kv.delete(key, revision === undefined ? undefined : { previousSeq: revision }));
+  }
+
+  /** Every live record whose key matches the subject filter (`proj.*`); filtered by the server. */
+  async list(filter: string): Promise<Versioned<T>[]> {
+    const keys: string[] = [];
+    for await (const k of await guard(() => this.kv.keys(filter))) keys.push(k);
+    const out: Versioned<T>[] = [];
+    for (let i = 0; i < keys.length; i += LIST_CONCURRENCY) {
+      const got = await Promise.all(keys.slice(i, i + LIST_CONCURRENCY).map((k) => this.get(k)));
+      for (const r of got) if (r) out.push(r);
+    }
+    return out;
+  }
+
+  /**
+   * Read-modify-write with retries on conflict. `change` returns the new value, or null to
+   * leave the record as it is. Returns the record as written (or as read when unchanged).
+   */
+  async modify(key: string, change: (current: Versioned<T> | null) => T | null, attempts = 10): Promise<Versioned<T> | null> {
+    for (let i = 0; i < attempts; i++) {
+      const current = await this.get(key);
+      const next = change(current);
+      if (next === null) return current;
+      try {
+        const revision = current ? await this.update(key, next, current.revision) : await this.create(key, next);
+        return { key, value: next, revision };
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * (i + 1)));
+      }
+    }
+    throw new ConflictError();
+  }
+}
+
+/** Maps JetStream failures to API errors: 10071 → ConflictError, timeouts → UnavailableError. */
+async function guard<R>(op: () => Promise<R>): Promise<R> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+      throw new ConflictError(undefined, { cause: err });
+    }
+    if (err instanceof Error && /wrong last sequence/i.test(err.message)) throw new ConflictError(undefined, { cause: err });
+    if (err instanceof Error && /timeout|no responders|503/i.test(`${err.name} ${err.message}`)) {
+      throw new UnavailableError("the key-value store did not answer; retry", { cause: err });
+    }
+    throw err;
+  }
+}
