@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Store } from "../service/store/index.ts";
+import { assertReplySchema, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+
+type Account = { id: string; name: string; project_id: string; endpoint: string; region: string; created_at: string; updated_at: string };
+type Page = { total_count: number; nats_accounts: Account[] };
+
+describe("nats-accounts", () => {
+  let f: MnqFixture;
+  before(async () => {
+    f = await startMnq({ MNQ_MAX_ACCOUNTS_PER_PROJECT: "10" });
+  });
+  after(() => f.stop());
+
+  test("nats-accounts create - answers a NatsAccount whose id is a live account on the server", async () => {
+    const r = await f.api<Account>("acc-create", "nats-accounts.create", { name: "orders" });
+    assert.equal(r.code, undefined);
+    assertReplySchema("nats-accounts.create", r.body);
+    assert.equal(r.body.name, "orders");
+    assert.equal(r.body.project_id, "acc-create");
+    assert.equal(r.body.region, "local");
+    assert.match(r.body.id, /^A[A-Z2-7]{55}$/);
+    const served = await f.mnq.ctx.resolver.lookup(r.body.id);
+    assert.ok(served?.startsWith("eyJ"), "the resolver serves the account JWT");
+  });
+
+  test("nats-accounts create - no name or an empty name gets a generated mnq-<word>-<word>", async () => {
+    for (const body of [{}, { name: "" }, ""]) {
+      const r = await f.api<Account>("acc-names", "nats-accounts.create", body);
+      assert.match(r.body.name, /^mnq-[a-z]+-[a-z]+$/);
+    }
+  });
+
+  test("nats-accounts create - bad input answers 400 invalid_arguments naming the argument", async () => {
+    const cases: [unknown, string, string][] = [
+      [{ name: "x".repeat(65) }, "name", "constraint"],
+      [{ name: 7 }, "name", "format"],
+      [{ colour: "red" }, "colour", "unknown"],
+      ["not json", "body", "format"],
+      [JSON.stringify({ name: "y".repeat(70 * 1024) }), "body", "constraint"],
+    ];
+    for (const [body, arg, reason] of cases) {
+      const r = await f.api<{ type: string; details: { argument_name: string; reason: string }[] }>("acc-bad", "nats-accounts.create", body);
+      assert.equal(r.code, 400);
+      assert.equal(r.message, "invalid argument(s)");
+      assertReplySchema("error", r.body);
+      assert.equal(r.body.type, "invalid_arguments");
+      assert.equal(r.body.details[0]?.argument_name, arg);
+      assert.equal(r.body.details[0]?.reason, reason);
+    }
+  });
+
+  test("nats-accounts create - a bad project id in the subject answers 400", async () => {
+    const r = await f.api<{ details: { argument_name: string }[] }>("Bad_Project", "nats-accounts.create", {});
+    assert.equal(r.code, 400);
+    assert.equal(r.body.details[0]?.argument_name, "project_id");
+  });
+
+  test("nats-accounts create - 11th account answers 429 quotas_exceeded", async () => {
+    for (let i = 0; i < 10; i++) assert.equal((await f.api("acc-quota", "nats-accounts.create", { name: `a${i}` })).code, undefined);
+    const r = await f.api<{ type: string; details: unknown[] }>("acc-quota", "nats-accounts.create", { name: "eleven" });
+    assert.equal(r.code, 429);
+    assert.equal(r.body.type, "quotas_exceeded");
+    assert.deepEqual(r.body.details, [{ resource: "nats_accounts", quota: 10, current: 10 }]);
+    // Another project is not affected.
+    assert.equal((await f.api("acc-quota-other", "nats-accounts.create", {})).code, undefined);
+  });
+
+  test("nats-accounts list - pages are ordered, never overlap, and total_count is exact", async () => {
+    const names = ["delta", "alpha", "charlie", "bravo", "echo"];
+    for (const name of names) await f.api("acc-list", "nats-accounts.create", { name });
+    const all: string[] = [];
+    for (let page = 1; page <= 3; page++) {
+      const r = await f.api<Page>("acc-list", "nats-accounts.list", { page, page_size: 2, order_by: "name_asc" });
+      assertReplySchema("nats-accounts.list", r.body);
+      assert.equal(r.body.total_count, 5);
+      all.push(...r.body.nats_accounts.map((a) => a.name));
+    }
+    assert.deepEqual(all, [...names].sort());
+    const desc = await f.api<Page>("acc-list", "nats-accounts.list", { order_by: "created_at_desc" });
+    assert.deepEqual(desc.body.nats_accounts.map((a) => a.name), [...names].reverse());
+    const filtered = await f.api<Page>("acc-list", "nats-accounts.list", { name: "rav" });
+    assert.deepEqual(filtered.body.nats_accounts.map((a) => a.name), ["bravo"]);
+    const bad = await f.api("acc-list", "nats-accounts.list", { page_size: 101 });
+    assert.equal(bad.code, 400);
+  });
+
+  test("nats-accounts get/update - rename changes name and updated_at; get answers it", async () => {
+    const created = (await f.api<Account>("acc-upd", "nats-accounts.create", { name: "before" })).body;
+    const updated = await f.api<Account>("acc-upd", "nats-accounts.update", { nats_account_id: created.id, name: "after" });
+    assertReplySchema("nats-accounts.update", updated.body);
+    assert.equal(updated.body.name, "after");
+    assert.ok(updated.body.updated_at > created.updated_at);
+    const got = await f.api<Account>("acc-upd", "nats-accounts.get", { nats_account_id: created.id });
+    assert.deepEqual(got.body, updated.body);
+  });
+
+  test("nats-accounts get - another project's account is not_found, never permissions_denied", async () => {
+    const created = (await f.api<Account>("acc-tenant-a", "nats-accounts.create", {})).body;
+    for (const op of ["get", "update", "delete"]) {
+      const r = await f.api<{ type: string; resource: string; resource_id: string }>("acc-tenant-b", `nats-accounts.${op}`, { nats_account_id: created.id });
+      assert.equal(r.code, 404, op);
+      assert.deepEqual(r.body, { type: "not_found", message: "resource is not found", resource: "nats_account", resource_id: created.id });
+    }
+    assert.equal((await f.api("acc-tenant-a", "nats-accounts.get", { nats_account_id: created.id })).code, undefined);
+  });
+
+  test("nats-accounts get - a missing id is required, a malformed one a format error", async () => {
+    const missing = await f.api<{ details: { argument_name: string; reason: string }[] }>("acc-get", "nats-accounts.get", {});
+    assert.equal(missing.code, 400);
+    assert.deepEqual(missing.body.details[0], { argument_name: "nats_account_id", reason: "required", help_message: "nats_account_id is required" });
+    const bad = await f.api<{ details: { reason: string }[] }>("acc-get", "nats-accounts.get", { nats_account_id: "Axyz" });
+    assert.equal(bad.body.details[0]?.reason, "format");
+  });
+
+  test("nats-accounts create/update - 50 concurrent calls on one project lose nothing", async () => {
+    const created = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => f.api<Account>("acc-race", "nats-accounts.create", { name: `race-${i}` })),
+    );
+    const ok = created.filter((r) => r.code === undefined).map((r) => r.body);
+    const refused = created.filter((r) => r.code === 429);
+    assert.equal(ok.length, 10, "exactly the cap is created");
+    assert.equal(refused.length, 40);
+    const renamed = await Promise.all(
+      ok.flatMap((a) => [1, 2, 3, 4, 5].map((n) => f.api<Account>("acc-race", "nats-accounts.update", { nats_account_id: a.id, name: `${a.name}-v${n}` }))),
+    );
+    assert.ok(renamed.every((r) => r.code === undefined || r.code === 409), "every rename answers or reports a conflict");
+    const list = await f.api<Page>("acc-race", "nats-accounts.list", { page_size: 100 });
+    assert.equal(list.body.total_count, 10);
+    const project = await f.mnq.ctx.store.projects.get("acc-race");
+    assert.deepEqual([...(project?.value.accounts ?? [])].sort(), ok.map((a) => a.id).sort());
+    for (const a of list.body.nats_accounts) {
+      const rec = await f.mnq.ctx.store.accounts.get(Store.accountKey("acc-race", a.id));
+      const served = await f.mnq.ctx.resolver.lookup(a.id);
+      assert.equal(served, rec?.value.jwt, "the resolver serves the newest JWT of the record");
+      const claims = JSON.parse(Buffer.from(served!.split(".")[1]!, "base64url").toString()) as { name: string };
+      assert.equal(claims.name, a.name);
+    }
+  });
+
+  test("micro service - $SRV.INFO lists every endpoint with its schemas", async () => {
+    const info = (await f.admin.request("$SRV.INFO.mnq", "")).json<{ endpoints: { name: string; subject: string; metadata: Record<string, string> }[] }>();
+    const create = info.endpoints.find((e) => e.name === "nats-accounts-create");
+    assert.equal(create?.subject, "mnq.api.v1.*.nats-accounts.create");
+    assert.equal(create?.metadata.request_schema, "urn:mnq:api:nats-accounts.create.request");
+    assert.equal(info.endpoints.length, 9);
+  });
+});

@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { test } from "node:test";
+import { DataFile } from "../service/bootstrap/index.ts";
+import { projectRoot } from "../service/server/launcher.ts";
+import { check } from "./helpers/check.ts";
+import { connectWithCreds } from "./helpers/mnq.ts";
+import { freePort, freshDataDir, removeDir } from "./helpers/servers.ts";
+
+const MNQ = join(projectRoot, "bin", "mnq.mjs");
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MNQ_")));
+
+function runMnq(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [MNQ, ...args], { env: { ...cleanEnv, ...env }, encoding: "utf8", timeout: 30_000 });
+}
+
+function startMnq(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [MNQ, "start"], { env: { ...cleanEnv, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  return { child, output: () => out };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test("mnq - --help lists the commands and every setting", () => {
+  const r = runMnq(["--help"]);
+  assert.equal(r.status, 0);
+  for (const word of ["bootstrap", "start", "MNQ_DATA_DIR", "MNQ_ACCOUNT_STORAGE_BYTES"]) assert.match(r.stdout, new RegExp(word));
+  assert.match(runMnq(["start", "--help"]).stdout, /Usage: mnq start/);
+});
+
+test("mnq - an unknown command exits 2 with the usage", () => {
+  const r = runMnq(["frobnicate"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown command 'frobnicate'/);
+});
+
+test("mnq - a bad setting is one clear line and exit 1", () => {
+  const r = runMnq(["start"], { MNQ_NATS_PORT: "99999" });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^mnq: invalid configuration: MNQ_NATS_PORT/);
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+});
+
+test("mnq bootstrap - writes the data dir once, then says it is done", (t) => {
+  const dir = join(freshDataDir(), "fresh");
+  t.after(() => removeDir(join(dir, "..")));
+  const first = runMnq(["bootstrap"], { MNQ_DATA_DIR: dir });
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /bootstrapped/);
+  assert.ok(existsSync(join(dir, DataFile.adminCreds)));
+  assert.match(runMnq(["bootstrap"], { MNQ_DATA_DIR: dir }).stdout, /already bootstrapped/);
+});
+
+test("mnq start - prints 'mnq ready', answers $SRV.PING with admin.creds, and Ctrl-C leaves no process", async (t) => {
+  const dir = join(freshDataDir(), "data");
+  const port = await freePort();
+  const { child, output } = startMnq({ MNQ_DATA_DIR: dir, MNQ_NATS_PORT: String(port), MNQ_LOG_LEVEL: "warn" });
+  t.after(() => {
+    child.kill("SIGKILL");
+    removeDir(join(dir, ".."));
+  });
+  await check(() => output().includes("mnq ready"), 30_000);
+  assert.match(output(), new RegExp(`mnq ready on nats://127.0.0.1:${port}`));
+  assert.match(output(), /admin\.creds/);
+
+  const nc = await connectWithCreds(`127.0.0.1:${port}`, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
+  const ping = (await nc.request("$SRV.PING.mnq", "")).json<{ name: string; type: string }>();
+  assert.equal(ping.name, "mnq");
+  const info = (await nc.request("$SRV.INFO.mnq", "")).json<{ endpoints: { subject: string }[] }>();
+  assert.ok(info.endpoints.some((e) => e.subject === "mnq.api.v1.*.nats-accounts.create"));
+  await nc.close();
+
+  const serverPid = Number(
+    spawnSync("pgrep", ["-f", `nats-server.* -p ${port}`], { encoding: "utf8" }).stdout.trim().split("\n")[0],
+  );
+  assert.ok(serverPid > 0 && pidAlive(serverPid), "the embedded nats-server runs");
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  child.kill("SIGINT");
+  assert.equal(await exited, 0);
+  await check(() => !pidAlive(serverPid), 5000);
+});
+
+test("mnq start - a port in use is one clear line and exit 1", async (t) => {
+  const dir = join(freshDataDir(), "data");
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
+  const port = (blocker.address() as { port: number }).port;
+  t.after(() => {
+    blocker.close();
+    removeDir(join(dir, ".."));
+  });
+  const { child, output } = startMnq({ MNQ_DATA_DIR: dir, MNQ_NATS_PORT: String(port) });
+  const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+  assert.equal(code, 1);
+  assert.match(output(), new RegExp(`mnq: port ${port} on 127.0.0.1 is already in use`));
+});

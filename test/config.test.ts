@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError, loadConfig } from "../service/config.ts";
+
+test("config - defaults follow the contract", () => {
+  const cfg = loadConfig({}, "/srv/mnq");
+  assert.equal(cfg.dataDir, "/srv/mnq/.mnq");
+  assert.equal(cfg.natsPort, 4222);
+  assert.equal(cfg.endpoint, "nats://127.0.0.1:4222");
+  assert.equal(cfg.region, "local");
+  assert.equal(cfg.kvReplicas, 1);
+  assert.equal(cfg.quota.storageBytes, 314_572_800);
+  assert.equal(cfg.quota.memoryBytes, 0);
+  assert.equal(cfg.maxAccountsPerProject, 10);
+});
+
+test("config - numbers are read from strings", () => {
+  const cfg = loadConfig({ MNQ_NATS_PORT: "4333", MNQ_KV_REPLICAS: "3", MNQ_ACCOUNT_STORAGE_BYTES: "31457280" });
+  assert.equal(cfg.natsPort, 4333);
+  assert.equal(cfg.kvReplicas, 3);
+  assert.equal(cfg.quota.storageBytes, 31_457_280);
+  assert.equal(cfg.endpoint, "nats://127.0.0.1:4333");
+});
+
+test("config - a bad value is refused with its name and value", () => {
+  assert.throws(() => loadConfig({ MNQ_NATS_PORT: "70000" }), (e: Error) => e instanceof ConfigError && /MNQ_NATS_PORT/.test(e.message) && /70000/.test(e.message));
+  assert.throws(() => loadConfig({ MNQ_KV_REPLICAS: "three" }), /MNQ_KV_REPLICAS/);
+  assert.throws(() => loadConfig({ MNQ_REGION: "Bad Region" }), /MNQ_REGION/);
+  assert.throws(() => loadConfig({ MNQ_NATS_URL: "http://x" }), /MNQ_NATS_URL/);
+});
+
+test("config - an unknown MNQ_ variable is refused as a likely typo", () => {
+  assert.throws(() => loadConfig({ MNQ_NATS_PROT: "4222" }), /unknown setting MNQ_NATS_PROT/);
+});
+
+test("config - the master key never appears in an error", () => {
+  assert.throws(
+    () => loadConfig({ MNQ_MASTER_KEY: "s3cret-value", MNQ_NATS_PORT: "0" }),
+    (e: Error) => !e.message.includes("s3cret-value"),
+  );
+});

@@ -1,0 +1,72 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect, credsAuthenticator } from "@nats-io/transport-node";
+import { DataFile } from "../../service/bootstrap/index.ts";
+import { loadConfig } from "../../service/config.ts";
+import { createLogger } from "../../service/log.ts";
+import { type MnqService, startService } from "../../service/main.ts";
+import type { RunningServer } from "../../service/server/launcher.ts";
+import { validator } from "../../service/validation.ts";
+import { freshDataDir, removeDir, startNode } from "./servers.ts";
+
+/** A reply as a caller sees it: the micro error code header (if any) and the JSON body. */
+export interface ApiReply<T = Record<string, unknown>> {
+  code: number | undefined;
+  message: string | undefined;
+  body: T;
+}
+
+/** Config for a test instance: a data dir and `MNQ_*` overrides. */
+export function testConfig(dataDir: string, env: Record<string, string> = {}) {
+  return loadConfig({ MNQ_DATA_DIR: dataDir, MNQ_LOG_LEVEL: "silent", ...env });
+}
+
+export function connectWithCreds(servers: string | string[], creds: string, opts: Record<string, unknown> = {}): Promise<NatsConnection> {
+  return connect({ servers, authenticator: credsAuthenticator(new TextEncoder().encode(creds)), ...opts });
+}
+
+/** Calls an API subject and returns what the caller observes. */
+export async function callApi<T = Record<string, unknown>>(nc: NatsConnection, subject: string, body: unknown = {}): Promise<ApiReply<T>> {
+  const data = typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
+  const m = await nc.request(subject, data, { timeout: 10_000 });
+  const code = m.headers?.get("Nats-Service-Error-Code");
+  return { code: code ? Number(code) : undefined, message: m.headers?.get("Nats-Service-Error") || undefined, body: m.json<T>() };
+}
+
+/** Asserts a reply body matches its schema in schemas/api (replies are part of the contract). */
+export function assertReplySchema(schema: string, body: unknown): void {
+  const fn = validator(`urn:mnq:api:${schema}.reply`);
+  if (!fn(body)) throw new Error(`reply does not match ${schema}: ${JSON.stringify(fn.errors)} in ${JSON.stringify(body)}`);
+}
+
+export interface MnqFixture {
+  dataDir: string;
+  server: RunningServer;
+  mnq: MnqService;
+  admin: NatsConnection;
+  /** `mnq.api.v1.<project>.<op>` as the admin. */
+  api<T = Record<string, unknown>>(project: string, op: string, body?: unknown): Promise<ApiReply<T>>;
+  stop(): Promise<void>;
+}
+
+/** One nats-server from a fresh bootstrap plus one mnq instance and an admin.creds client. */
+export async function startMnq(env: Record<string, string> = {}): Promise<MnqFixture> {
+  const dataDir = freshDataDir();
+  const server = await startNode(dataDir);
+  const mnq = await startService(testConfig(dataDir, env), createLogger("silent"), server.url);
+  const admin = await connectWithCreds(server.url, readFileSync(join(dataDir, DataFile.adminCreds), "utf8"));
+  return {
+    dataDir,
+    server,
+    mnq,
+    admin,
+    api: (project, op, body = {}) => callApi(admin, `mnq.api.v1.${project}.${op}`, body),
+    async stop() {
+      await admin.close();
+      await mnq.stop();
+      await server.stop();
+      removeDir(dataDir);
+    },
+  };
+}
