@@ -13,3 +13,12 @@ export async function check<T>(fn: () => T | Promise<T>, timeoutMs = 5000, inter
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** Cleanups run last-in first-out after the test (node:test runs `t.after` hooks in order). */
+export function deferrer(t: { after(fn: () => Promise<void>): void }): (fn: () => unknown) => void {
+  const stack: (() => unknown)[] = [];
+  t.after(async () => {
+    for (const fn of stack.reverse()) await fn();
+  });
+  return (fn) => stack.push(fn);
+}
