@@ -29,7 +29,12 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
   if (!marked) return false;
   // Once every user is revoked ("*"), the streams are gone already (they go first), and no user
   // could connect to delete them anyway.
-  if (marked.value.revocations["*"] === undefined) await deleteStreams(deps, marked.value);
+  if (marked.value.revocations["*"] === undefined) {
+    // The server must know the account to let the teardown user in (a resumed delete may find a
+    // resolver that lost it).
+    await deps.resolver.push(marked.value.jwt);
+    await deleteStreams(deps, marked.value);
+  }
   const revoked = await deps.store.accounts.modify(key, (cur) => {
     if (!cur) return null;
     const revocations = { ...cur.value.revocations, "*": Math.floor(Date.now() / 1000) };
