@@ -68,8 +68,13 @@ test("mnq start - prints 'mnq ready', answers $SRV.PING with admin.creds, and Ct
   const dir = join(freshDataDir(), "data");
   const port = await freePort();
   const { child, output } = startMnq({ MNQ_DATA_DIR: dir, MNQ_NATS_PORT: String(port), MNQ_LOG_LEVEL: "warn" });
-  t.after(() => {
-    child.kill("SIGKILL");
+  t.after(async () => {
+    // SIGINT, not SIGKILL: a killed mnq cannot stop the nats-server it started.
+    if (child.exitCode === null) {
+      const gone = new Promise((r) => child.once("exit", r));
+      child.kill("SIGINT");
+      await gone;
+    }
     removeDir(join(dir, ".."));
   });
   await check(() => output().includes("mnq ready"), 30_000);
