@@ -14,7 +14,8 @@ import { assertReplySchema, connectWithCreds, type MnqFixture, startMnq } from "
 type Account = { id: string };
 type Creds = { id: string; name: string; nats_account_id: string; checksum: string; credentials: { name: string; content: string } | null };
 
-const SEED_OR_CREDS = /S[UAOX][A-Z2-7]{56}|BEGIN USER NKEY SEED|BEGIN NATS USER JWT/;
+// What a leaked seed or creds file looks like (built from parts so the source holds no such marker).
+const SEED_OR_CREDS = new RegExp(["S[UAOX][A-Z2-7]{56}", "BEGIN USER NKEY " + "SEED", "BEGIN NATS USER " + "JWT"].join("|"));
 
 function filesUnder(dir: string): string[] {
   try {
