@@ -64,8 +64,3 @@ function toDetail(e: ErrorObject): ArgumentDetail {
     reason === "unknown" ? `unknown argument ${argument}` : reason === "required" ? `${argument} is required` : `${argument} ${e.message ?? "is invalid"}`;
   return { argument_name: argument, reason, help_message: help };
 }
-
-/** Schema ids of every loaded schema (for the micro service metadata and tests). */
-export function schemaIds(): string[] {
-  return Object.keys(ajv.schemas).filter((id) => id.startsWith("urn:mnq:"));
-}

@@ -4,8 +4,6 @@ import { DataFile, readDataFile } from "./files.ts";
 
 /** The keys and credentials the running service needs, read from the data dir once at start. */
 export interface Trust {
-  /** Operator identity public key (the `sub` of CLAIMS.DELETE requests). */
-  operatorPub: string;
   /** Operator signing key: signs tenant account JWTs. */
   operatorSigner: NKeyPair;
   /** The service's account (MNQ): public key and signing key (callout responses, API users). */
@@ -23,7 +21,6 @@ export interface Trust {
 /** Reads the bootstrap output; `masterKey` from the environment wins over the key file. */
 export function loadTrust(dataDir: string, masterKey?: string): Trust {
   return {
-    operatorPub: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.operatorSeed), "operator").getPublicKey(),
     operatorSigner: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.operatorSigningSeed), "operator"),
     mnqAccount: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.mnqSeed), "account").getPublicKey(),
     mnqSigner: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.mnqSigningSeed), "account"),

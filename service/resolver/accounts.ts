@@ -56,18 +56,21 @@ export class AccountPublisher {
   ): Promise<AccountRecord> {
     const key = Store.accountKey(project, accountId);
     let missing = false;
+    let changed = false;
     const written = await this.store.accounts.modify(key, (cur) => {
+      changed = false;
       if (!cur || cur.value.state !== "active") {
         missing = true;
         return null;
       }
       const fields = mutate(cur.value);
       if (fields === null) return null;
+      changed = true;
       const next = { ...cur.value, ...fields };
       return { ...next, ...this.issue(next) };
     });
     if (missing || !written) throw new NotFoundError("nats_account", accountId);
-    await this.publish(written);
+    if (changed) await this.publish(written);
     return written.value;
   }
 

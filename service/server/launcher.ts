@@ -4,9 +4,6 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The oldest nats-server mnq runs on: `default_sentinel` came in 2.11.2. */
-export const MIN_NATS_SERVER = "2.11.2";
-
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 export class NatsServerMissingError extends Error {
@@ -129,14 +126,6 @@ function readPort(dir: string, pid: number | undefined): number | undefined {
 function lastLines(output: string): string {
   const lines = output.trim().split("\n").slice(-3).join(" | ");
   return lines || "(no output)";
-}
-
-/** The version a nats-server binary reports, e.g. "2.15.1". */
-export function natsServerVersion(bin: string): string {
-  const out = execFileSync(bin, ["--version"], { encoding: "utf8" });
-  const m = /v?(\d+\.\d+\.\d+)/.exec(out);
-  if (!m) throw new Error(`cannot read the version of ${bin}`);
-  return m[1]!;
 }
 
 export { projectRoot };
