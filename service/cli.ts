@@ -85,10 +85,12 @@ async function runStart(cfg: Readonly<Config>): Promise<void> {
     fail(`the service did not start: ${(err as Error).message}`);
   }
   const admin = join(cfg.dataDir, DataFile.adminCreds);
+  const key = svc.adminKeyFile;
   process.stdout.write(
-    `mnq ready on ${url} (region ${cfg.region}). Call the API with admin.creds, e.g.:\n` +
-      `  nats --server ${url} --creds ${admin} req mnq.api.v1.my-project.nats-accounts.create '{"name":"orders"}'\n` +
-      `  nats --server ${url} --creds ${admin} micro info mnq\n`,
+    `mnq ready on ${url} (region ${cfg.region}). The admin API key is in ${key} (0600); call the API with it:\n` +
+      `  nats --server ${url} --user "$(jq -r .access_key ${key})" --password "$(jq -r .secret_key ${key})" \\\n` +
+      `    req mnq.api.v1.my-project.nats-accounts.create '{"name":"orders"}'\n` +
+      `or with admin.creds: nats --server ${url} --creds ${admin} micro info mnq\n`,
   );
   let stopping = false;
   const stop = async (signal: string) => {

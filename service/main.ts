@@ -2,7 +2,8 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Service } from "@nats-io/services";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import pkg from "../package.json" with { type: "json" };
-import { type ApiContext, startApiService } from "./api/index.ts";
+import { type ApiContext, ensureAdminApiKeyFile, startApiService } from "./api/index.ts";
+import { addCalloutEndpoint } from "./callout/index.ts";
 import { loadTrust } from "./bootstrap/index.ts";
 import type { Config } from "./config.ts";
 import { SeedVault } from "./identity/index.ts";
@@ -19,6 +20,8 @@ export interface MnqService {
   readonly sys: NatsConnection;
   readonly service: Service;
   readonly ctx: ApiContext;
+  /** `<data dir>/admin-api-key.json`: the admin API key made on the first start. */
+  readonly adminKeyFile: string;
   /** Stops taking requests, lets in-flight ones finish, closes the connections. */
   stop(): Promise<void>;
 }
@@ -33,25 +36,44 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   if (!target) throw new Error("no NATS server to connect to");
   const enc = new TextEncoder();
   const common = { servers: target, maxReconnectAttempts: -1, reconnectTimeWait: 250 };
-  const nc = await connect({ ...common, name: "mnq", authenticator: credsAuthenticator(enc.encode(trust.serviceCreds)) });
+  // A private inbox prefix: MNQ users that may subscribe to `_INBOX.>` (admins) do not see the
+  // service's own JetStream replies.
+  const nc = await connect({
+    ...common,
+    name: "mnq",
+    inboxPrefix: "_MNQ_INBOX",
+    authenticator: credsAuthenticator(enc.encode(trust.serviceCreds)),
+  });
   const sys = await connect({ ...common, name: "mnq-sys", authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
   try {
-    const store = await Store.open(nc, { replicas: cfg.kvReplicas, timeout: cfg.requestTimeoutMs });
+    const store = await Store.open(nc, { replicas: cfg.kvReplicas, timeout: cfg.requestTimeoutMs, sessionTtlSeconds: cfg.sessionTtlSeconds });
     const vault = new SeedVault(trust.masterKey);
     const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs);
-    const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota));
+    const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota), trust.mnqAccount);
     const teardown = { store, vault, resolver, publisher, servers: target };
     const ctx: ApiContext = { cfg, store, vault, resolver, publisher, teardown, log };
 
     const report = await reconcileAccounts(teardown, log);
     log.info(report, "resolvers reconciled with KV");
     const service = await startApiService(nc, ctx, VERSION);
+    addCalloutEndpoint(service, {
+      store,
+      vault,
+      log: log.child({ component: "callout" }),
+      mnqAccount: trust.mnqAccount,
+      mnqSigner: trust.mnqSigner,
+      xkey: trust.xkey,
+      sealed: trust.calloutSealed,
+      sessionTtlSeconds: cfg.sessionTtlSeconds,
+    });
+    const adminKeyFile = await ensureAdminApiKeyFile(ctx);
     log.info({ version: VERSION, instance: service.info().id }, "mnq service started");
     return {
       nc,
       sys,
       service,
       ctx,
+      adminKeyFile,
       async stop() {
         await service.stop().catch(() => undefined);
         await nc.drain().catch(() => undefined);

@@ -144,6 +144,13 @@ describe("nats-accounts", () => {
     const create = info.endpoints.find((e) => e.name === "nats-accounts-create");
     assert.equal(create?.subject, "mnq.api.v1.*.nats-accounts.create");
     assert.equal(create?.metadata.request_schema, "urn:mnq:api:nats-accounts.create.request");
-    assert.equal(info.endpoints.length, 9);
+    assert.deepEqual(info.endpoints.map((e) => e.subject).sort(), [
+      "$SYS.REQ.USER.AUTH",
+      "mnq.admin.v1.api-keys.create",
+      "mnq.admin.v1.api-keys.delete",
+      "mnq.admin.v1.api-keys.list",
+      ...["nats-accounts", "nats-credentials"].flatMap((r) => ["create", "delete", "get", "list"].map((op) => `mnq.api.v1.*.${r}.${op}`)),
+      "mnq.api.v1.*.nats-accounts.update",
+    ].sort());
   });
 });

@@ -32,7 +32,7 @@ export function toNatsAccount(ctx: ApiContext, r: AccountRecord): NatsAccount {
 /** The active account record of a project, or NotFoundError (also for another project's account). */
 export async function getAccountRecord(ctx: ApiContext, project: string, id: string): Promise<AccountRecord> {
   const rec = await ctx.store.accounts.get(Store.accountKey(project, id));
-  if (!rec || rec.value.state !== "active") throw new NotFoundError("nats_account", id);
+  if (!rec || rec.value.state !== "active" || rec.value.kind) throw new NotFoundError("nats_account", id);
   return rec.value;
 }
 
@@ -51,7 +51,7 @@ export async function createAccount(ctx: ApiContext, project: string, req: { nam
       over = accounts.length;
       return null;
     }
-    return { project_id: project, accounts: [...accounts, id] };
+    return { ...cur?.value, project_id: project, accounts: [...accounts, id] };
   });
   if (over) throw new QuotasExceededError([{ resource: "nats_accounts", quota: max, current: over }]);
 
@@ -96,7 +96,7 @@ export async function listAccounts(
   req: ListOptions,
 ): Promise<{ total_count: number; nats_accounts: NatsAccount[] }> {
   const records = await ctx.store.accounts.list(`${project}.*`);
-  const active = records.map((r) => r.value).filter((r) => r.state === "active");
+  const active = records.map((r) => r.value).filter((r) => r.state === "active" && !r.kind);
   const page = paginate(active, req);
   return { total_count: page.total_count, nats_accounts: page.items.map((r) => toNatsAccount(ctx, r)) };
 }
@@ -110,7 +110,8 @@ export async function updateAccount(
   project: string,
   req: { nats_account_id: string; name?: string },
 ): Promise<NatsAccount> {
-  if (!req.name) return getAccount(ctx, project, req);
+  const current = await getAccountRecord(ctx, project, req.nats_account_id);
+  if (!req.name) return toNatsAccount(ctx, current);
   const name = req.name;
   const updated = await ctx.publisher.change(project, req.nats_account_id, (cur) =>
     cur.name === name ? null : { name, updated_at: new Date().toISOString() },
@@ -119,6 +120,9 @@ export async function updateAccount(
 }
 
 export async function deleteAccount(ctx: ApiContext, project: string, req: { nats_account_id: string }): Promise<Record<string, never>> {
+  const rec = await ctx.store.accounts.get(Store.accountKey(project, req.nats_account_id));
+  // A project's api-clients account is not a NATS account of the API.
+  if (rec?.value.kind) throw new NotFoundError("nats_account", req.nats_account_id);
   const gone = !(await teardownAccount(ctx.teardown, project, req.nats_account_id));
   if (gone) throw new NotFoundError("nats_account", req.nats_account_id);
   ctx.log.info({ project, account: req.nats_account_id }, "nats account deleted");

@@ -5,6 +5,7 @@ import { type CredentialsRecord, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
 import { getAccountRecord } from "./nats-accounts.ts";
+import { revokeSessions } from "../resolver/index.ts";
 import { type ListOptions, paginate } from "./paging.ts";
 
 /** API.md NatsCredentials. */
@@ -61,7 +62,15 @@ export async function createCredentials(
     created_at: now,
     updated_at: now,
   };
-  await ctx.store.credentials.create(Store.credentialsKey(project, record.id), record);
+  // The index (user key → credential) first: the auth callout finds nkey connections through it,
+  // and an index entry without a record only points at a file nobody was ever given.
+  await ctx.store.credentialKeys.create(record.user_key, { project_id: project, nats_credentials_id: record.id, nats_account_id: account.id });
+  try {
+    await ctx.store.credentials.create(Store.credentialsKey(project, record.id), record);
+  } catch (err) {
+    await ctx.store.credentialKeys.delete(record.user_key).catch(() => undefined);
+    throw err;
+  }
   ctx.log.info({ project, account: account.id, credentials: record.id }, "nats credentials created");
   return toNatsCredentials(ctx, record, file);
 }
@@ -82,8 +91,9 @@ export async function getCredentials(ctx: ApiContext, project: string, req: { na
 }
 
 /**
- * Revokes the credential's user key in the account JWT and pushes it (the server closes every
- * connection made with it), then deletes the record.
+ * Stops the auth callout admitting the credential's nkey (index entry first), revokes its user key
+ * and every callout session made with it in the account JWT and pushes it (the server closes those
+ * connections), then deletes the record.
  */
 export async function deleteCredentials(
   ctx: ApiContext,
@@ -91,17 +101,17 @@ export async function deleteCredentials(
   req: { nats_credentials_id: string },
 ): Promise<Record<string, never>> {
   const rec = await getCredentialsRecord(ctx, project, req.nats_credentials_id);
+  await ctx.store.credentialKeys.delete(rec.user_key);
+  let sessions: string[] = [];
   try {
-    await ctx.publisher.change(project, rec.nats_account_id, (cur) =>
-      cur.revocations[rec.user_key]
-        ? null
-        : { revocations: { ...cur.revocations, [rec.user_key]: Math.floor(Date.now() / 1000) } },
-    );
+    const deps = { store: ctx.store, publisher: ctx.publisher, sessionTtlSeconds: ctx.cfg.sessionTtlSeconds };
+    sessions = await revokeSessions(deps, rec.user_key, project, rec.nats_account_id, { [rec.user_key]: Math.floor(Date.now() / 1000) });
   } catch (err) {
     // The account is gone (or going): its JWT no longer admits anyone; just drop the record.
     if (!(err instanceof NotFoundError)) throw err;
   }
   await ctx.store.credentials.delete(Store.credentialsKey(project, rec.id));
+  await Promise.all(sessions.map((k) => ctx.store.sessions.delete(k))).catch(() => undefined);
   ctx.log.info({ project, account: rec.nats_account_id, credentials: rec.id }, "nats credentials deleted");
   return {};
 }

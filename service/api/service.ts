@@ -3,6 +3,7 @@ import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { InvalidArgumentsError } from "../errors.ts";
 import { validateRequest } from "../validation.ts";
 import type { ApiContext } from "./context.ts";
+import * as apiKeys from "./api-keys.ts";
 import * as accounts from "./nats-accounts.ts";
 import * as credentials from "./nats-credentials.ts";
 import { replyError, replyJson } from "./reply.ts";
@@ -15,7 +16,7 @@ const PROJECT_ID = /^[a-z0-9-]{1,64}$/;
 type Handler = (ctx: ApiContext, project: string, req: never) => Promise<unknown>;
 
 interface EndpointDef {
-  /** Subject after `mnq.api.v1.<project>.`, e.g. `nats-accounts.create`. */
+  /** Subject after the group's prefix, e.g. `nats-accounts.create`. */
   subject: string;
   handler: Handler;
 }
@@ -31,6 +32,13 @@ export const projectEndpoints: readonly EndpointDef[] = [
   { subject: "nats-credentials.list", handler: credentials.listCredentials },
   { subject: "nats-credentials.get", handler: credentials.getCredentials },
   { subject: "nats-credentials.delete", handler: credentials.deleteCredentials },
+];
+
+/** The operator's endpoints under `mnq.admin.v1.` (admin.creds and admin API keys only). */
+export const adminEndpoints: readonly EndpointDef[] = [
+  { subject: "api-keys.create", handler: apiKeys.createApiKey },
+  { subject: "api-keys.list", handler: apiKeys.listApiKeys },
+  { subject: "api-keys.delete", handler: apiKeys.deleteApiKey },
 ];
 
 /** Parses a request body: empty means `{}`; more than 64 KiB or not JSON is invalid_arguments. */
@@ -57,26 +65,32 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
     description: "NATS accounts and credentials (mnq.api.v1.<project>.>)",
     metadata: { region: ctx.cfg.region, endpoint: ctx.cfg.endpoint },
   });
-  const group = svc.addGroup("mnq.api.v1.*");
-  for (const def of projectEndpoints) {
-    const schema = `urn:mnq:api:${def.subject}`;
-    group.addEndpoint(def.subject.replace(".", "-"), {
-      subject: def.subject,
-      metadata: { request_schema: `${schema}.request`, response_schema: `${schema}.reply` },
-      handler: (err, msg) => {
-        if (err) return;
-        void handle(ctx, def, schema, msg);
-      },
-    });
+  const groups = [
+    { prefix: "mnq.api.v1.*", endpoints: projectEndpoints, scoped: true },
+    { prefix: "mnq.admin.v1", endpoints: adminEndpoints, scoped: false },
+  ];
+  for (const { prefix, endpoints, scoped } of groups) {
+    const group = svc.addGroup(prefix);
+    for (const def of endpoints) {
+      const schema = `urn:mnq:api:${def.subject}`;
+      group.addEndpoint(def.subject.replace(".", "-"), {
+        subject: def.subject,
+        metadata: { request_schema: `${schema}.request`, response_schema: `${schema}.reply` },
+        handler: (err, msg) => {
+          if (err) return;
+          void handle(ctx, def, schema, msg, scoped);
+        },
+      });
+    }
   }
   return svc;
 }
 
-async function handle(ctx: ApiContext, def: EndpointDef, schema: string, msg: ServiceMsg): Promise<void> {
-  const project = msg.subject.split(".")[3] ?? "";
+async function handle(ctx: ApiContext, def: EndpointDef, schema: string, msg: ServiceMsg, scoped: boolean): Promise<void> {
+  const project = scoped ? (msg.subject.split(".")[3] ?? "") : "";
   const log = ctx.log.child({ subject: msg.subject });
   try {
-    if (!PROJECT_ID.test(project)) {
+    if (scoped && !PROJECT_ID.test(project)) {
       throw InvalidArgumentsError.one("project_id", "format", "the project id in the subject must be 1-64 of [a-z0-9-]");
     }
     const req = validateRequest<never>(`${schema}.request`, parseBody(msg.data));

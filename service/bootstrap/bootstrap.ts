@@ -2,14 +2,15 @@ import { join } from "node:path";
 import {
   accountJwt,
   createCurveSeed,
-  curveFromSeed,
   formatCreds,
   type KeyRole,
   newMasterKey,
   NKeyPair,
   operatorJwt,
   parseCreds,
+  peekClaims,
   userJwt,
+  XKey,
 } from "../identity/index.ts";
 import { DataFile, dataFileExists, ensureDir, readDataFile, writeSecretFile } from "./files.ts";
 
@@ -17,6 +18,16 @@ import { DataFile, dataFileExists, ensureDir, readDataFile, writeSecretFile } fr
 export const ADMIN_PUBLISH = ["mnq.api.v1.>", "mnq.admin.v1.>", "$SRV.>"];
 /** Subjects the admin user may subscribe to: its reply inboxes and the events. */
 export const ADMIN_SUBSCRIBE = ["_INBOX.>", "mnq.events.v1.>"];
+
+/**
+ * What MNQ offers other accounts: each project's `api-clients` account imports its own slice
+ * (`mnq.api.v1.<project>.>`, `mnq.events.v1.<project>.>`). Only mnq issues account JWTs, so only
+ * the imports it writes exist.
+ */
+export const MNQ_EXPORTS = [
+  { name: "mnq-api", subject: "mnq.api.v1.*.>", type: "service", response_type: "Singleton" },
+  { name: "mnq-events", subject: "mnq.events.v1.*.>", type: "stream" },
+] as const;
 
 const UNLIMITED_LIMITS = { disk_storage: -1, mem_storage: -1, streams: -1, consumer: -1, payload: -1, conn: -1 };
 const NO_JETSTREAM_LIMITS = { ...UNLIMITED_LIMITS, disk_storage: 0, mem_storage: 0 };
@@ -32,14 +43,21 @@ export interface BootstrapResult {
   written: string[];
 }
 
+export interface BootstrapOptions {
+  /** Seal callout requests to the service's xkey (default true). */
+  calloutXkey?: boolean;
+}
+
 /**
  * Creates the operator, the SYS and MNQ accounts, the service's users and the server include
- * under `dataDir`. Never replaces an existing key: a second run only fills in missing files.
+ * under `dataDir`. Never replaces an existing key: a second run only fills in missing files, or
+ * rewrites the derived files when the MNQ account's claims changed (a newer mnq, another option).
  */
-export function bootstrap(dataDir: string): BootstrapResult {
+export function bootstrap(dataDir: string, opts: BootstrapOptions = {}): BootstrapResult {
   ensureDir(dataDir);
   const written: string[] = [];
   let created = false;
+  let refresh = false;
 
   const seed = (file: DataFile, role: KeyRole): NKeyPair => {
     if (dataFileExists(dataDir, file)) return NKeyPair.fromSeed(readDataFile(dataDir, file), role);
@@ -82,7 +100,7 @@ export function bootstrap(dataDir: string): BootstrapResult {
 
   // Derived files: rewritten when any key is new, else only filled in where missing.
   const derived = (file: DataFile, make: () => string) => {
-    if (!created && dataFileExists(dataDir, file)) return;
+    if (!created && !refresh && dataFileExists(dataDir, file)) return;
     writeSecretFile(join(dataDir, file), make());
     written.push(file);
   };
@@ -100,11 +118,16 @@ export function bootstrap(dataDir: string): BootstrapResult {
       authorization: {
         auth_users: [serviceUser.getPublicKey(), adminUser.getPublicKey()],
         allowed_accounts: ["*"],
-        xkey: curveFromSeed(xkeySeed).getPublicKey(),
+        ...(opts.calloutXkey === false ? {} : { xkey: XKey.fromSeed(xkeySeed).publicKey }),
       },
+      exports: [...MNQ_EXPORTS],
     },
     operatorSigning,
   );
+  if (dataFileExists(dataDir, DataFile.mnqJwt)) {
+    const nats = (token: string) => JSON.stringify(peekClaims(token).nats);
+    refresh = nats(readDataFile(dataDir, DataFile.mnqJwt)) !== nats(mnqJwt);
+  }
   const opJwt = operatorJwt("mnq", operator, [operatorSigning.getPublicKey()], sys.getPublicKey());
   const sentinelJwt = userJwt(
     { name: "sentinel", user: sentinel.getPublicKey(), account: mnqPub, bearer: true, permissions: { pub: { deny: [">"] }, sub: { deny: [">"] } } },

@@ -18,6 +18,7 @@ export const DataFile = {
   sysCreds: "sys.creds",
   serviceCreds: "service.creds",
   adminCreds: "admin.creds",
+  adminApiKey: "admin-api-key.json",
   trustConf: "server/trust.conf",
   embeddedConf: "server/embedded.conf",
   resolverDir: "resolver",

@@ -1,5 +1,4 @@
-import type { KeyPair } from "@nats-io/nkeys";
-import { curveFromSeed, NKeyPair, parseMasterKey } from "../identity/index.ts";
+import { NKeyPair, parseMasterKey, peekClaims, XKey } from "../identity/index.ts";
 import { DataFile, readDataFile } from "./files.ts";
 
 /** The keys and credentials the running service needs, read from the data dir once at start. */
@@ -9,8 +8,10 @@ export interface Trust {
   /** The service's account (MNQ): public key and signing key (callout responses, API users). */
   mnqAccount: string;
   mnqSigner: NKeyPair;
-  /** Curve key the server seals callout requests to. */
-  xkey: KeyPair;
+  /** Curve key the server seals callout requests to, when `calloutSealed`. */
+  xkey: XKey;
+  /** True when the MNQ account names the xkey: callout requests must then arrive sealed. */
+  calloutSealed: boolean;
   /** Creds file contents of the service user (MNQ) and the system user (SYS). Secrets. */
   serviceCreds: string;
   sysCreds: string;
@@ -20,11 +21,13 @@ export interface Trust {
 
 /** Reads the bootstrap output; `masterKey` from the environment wins over the key file. */
 export function loadTrust(dataDir: string, masterKey?: string): Trust {
+  const mnqClaims = peekClaims<{ authorization?: { xkey?: string } }>(readDataFile(dataDir, DataFile.mnqJwt));
   return {
     operatorSigner: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.operatorSigningSeed), "operator"),
     mnqAccount: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.mnqSeed), "account").getPublicKey(),
     mnqSigner: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.mnqSigningSeed), "account"),
-    xkey: curveFromSeed(readDataFile(dataDir, DataFile.xkeySeed)),
+    xkey: XKey.fromSeed(readDataFile(dataDir, DataFile.xkeySeed)),
+    calloutSealed: Boolean(mnqClaims.nats.authorization?.xkey),
     serviceCreds: readDataFile(dataDir, DataFile.serviceCreds, true),
     sysCreds: readDataFile(dataDir, DataFile.sysCreds, true),
     masterKey: parseMasterKey(masterKey ?? readDataFile(dataDir, DataFile.masterKey)),

@@ -1,4 +1,4 @@
-import type { Account, Operator, Permissions, User } from "@nats-io/jwt";
+import type { Account, Export, Import, Operator, Permissions, User } from "@nats-io/jwt";
 import { encodeJwt } from "./jwt.ts";
 import type { NKeyPair } from "./keys.ts";
 
@@ -38,6 +38,8 @@ export interface AccountJwtInput {
   limits: AccountLimits;
   revocations?: Record<string, number>;
   authorization?: { auth_users: string[]; allowed_accounts: string[]; xkey?: string };
+  imports?: Partial<Import>[];
+  exports?: Partial<Export>[];
   iat?: number;
 }
 
@@ -65,6 +67,8 @@ export function accountJwt(input: AccountJwtInput, operatorSigner: NKeyPair): st
   };
   if (input.revocations && Object.keys(input.revocations).length > 0) nats.revocations = input.revocations;
   if (input.authorization) nats.authorization = input.authorization;
+  if (input.imports?.length) nats.imports = input.imports as Import[];
+  if (input.exports?.length) nats.exports = input.exports as Export[];
   return encodeJwt({ name: input.name, sub: input.account, aud: "", nats, iat: input.iat }, operatorSigner);
 }
 
@@ -103,4 +107,23 @@ export function userJwt(input: UserJwtInput, accountSigner: NKeyPair): string {
  */
 export function deleteAccountsJwt(accounts: string[], operatorSigner: NKeyPair): string {
   return encodeJwt({ name: "", sub: operatorSigner.getPublicKey(), aud: "", nats: { type: "generic", accounts } }, operatorSigner);
+}
+
+/** What an authorization response carries: a user JWT for the connection, or why it is refused. */
+export type AuthorizationResult = { jwt: string } | { error: string };
+
+/**
+ * The auth callout's answer to a server: sub = the connection's `user_nkey`, aud = the server id,
+ * signed by the callout account's signing key (`issuer_account` naming the account).
+ */
+export function authorizationResponseJwt(
+  userNkey: string,
+  serverId: string,
+  result: AuthorizationResult,
+  signer: NKeyPair,
+  issuerAccount: string,
+): string {
+  const nats: Record<string, unknown> = { type: "authorization_response", ...result };
+  if (signer.getPublicKey() !== issuerAccount) nats.issuer_account = issuerAccount;
+  return encodeJwt({ name: "", sub: userNkey, aud: serverId, nats }, signer);
 }

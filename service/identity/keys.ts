@@ -6,7 +6,7 @@ import {
   sign as edSign,
   verify as edVerify,
 } from "node:crypto";
-import { createCurve, fromCurveSeed, type KeyPair, Prefix } from "@nats-io/nkeys";
+import { createCurve, type KeyPair, Prefix } from "@nats-io/nkeys";
 import { Codec } from "@nats-io/nkeys/lib/codec.js";
 
 // DER prefixes that wrap 32 raw Ed25519 bytes as PKCS8 (private) and SPKI (public).
@@ -145,12 +145,6 @@ export function isPublicKey(key: unknown, role: KeyRole): key is string {
   } catch {
     return false;
   }
-}
-
-/** A curve (xkey) pair for sealing callout requests and responses. */
-export function curveFromSeed(seed: string): KeyPair {
-  if (!seed.startsWith("SX")) throw new Error("expected a curve seed (SX…)");
-  return fromCurveSeed(te.encode(seed));
 }
 
 export function createCurveSeed(): string {

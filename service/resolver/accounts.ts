@@ -5,6 +5,24 @@ import type { ResolverClient } from "./client.ts";
 
 const CONVERGE_ROUNDS = 5;
 
+/** An `api-clients` account holds no JetStream data; it only reaches MNQ through its imports. */
+const CLIENT_ACCOUNT_LIMITS: AccountLimits = { disk_storage: 0, mem_storage: 0, streams: 0, consumer: 0, payload: 1024 * 1024, conn: -1 };
+
+/** The imports of a project's `api-clients` account: its own API subjects and events from MNQ. */
+function clientImports(project: string, mnqAccount: string) {
+  return [
+    { name: "mnq-api", subject: `mnq.api.v1.${project}.>`, account: mnqAccount, type: "service" as const },
+    { name: "mnq-events", subject: `mnq.events.v1.${project}.>`, account: mnqAccount, type: "stream" as const },
+  ];
+}
+
+/** Session revocations still worth carrying: an expired session's JWT is refused anyway. */
+export function liveSessionRevocations(record: Pick<AccountRecord, "session_revocations">, nowSec: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, exp] of Object.entries(record.session_revocations ?? {})) if (exp >= nowSec) out[key] = exp;
+  return out;
+}
+
 /**
  * Issues tenant account JWTs from their KV records and keeps the resolvers in step with KV.
  *
@@ -20,18 +38,25 @@ export class AccountPublisher {
     private readonly resolver: ResolverClient,
     private readonly operatorSigner: NKeyPair,
     private readonly limits: AccountLimits,
+    private readonly mnqAccount: string,
   ) {}
+
+  private limitsOf(record: Pick<AccountRecord, "kind">): AccountLimits {
+    return record.kind === "api-clients" ? CLIENT_ACCOUNT_LIMITS : this.limits;
+  }
 
   /** A JWT for the record as it stands, with an `iat` above the last one issued. */
   issue(record: Omit<AccountRecord, "jwt" | "jwt_iat"> & { jwt_iat?: number }): { jwt: string; jwt_iat: number } {
-    const iat = Math.max(Math.floor(Date.now() / 1000), (record.jwt_iat ?? 0) + 1);
+    const now = Math.floor(Date.now() / 1000);
+    const iat = Math.max(now, (record.jwt_iat ?? 0) + 1);
     const jwt = accountJwt(
       {
         name: record.name,
         account: record.id,
         signingKeys: [record.signing_key],
-        limits: this.limits,
-        revocations: record.revocations,
+        limits: this.limitsOf(record),
+        revocations: { ...liveSessionRevocations(record, now), ...record.revocations },
+        imports: record.kind === "api-clients" ? clientImports(record.project_id, this.mnqAccount) : undefined,
         iat,
       },
       this.operatorSigner,
@@ -42,7 +67,8 @@ export class AccountPublisher {
   /** True when the record's JWT carries other limits than the policy's (the policy changed). */
   isStale(record: AccountRecord): boolean {
     const limits = peekClaims<{ limits?: Record<string, unknown> }>(record.jwt).nats.limits ?? {};
-    return (Object.keys(this.limits) as (keyof AccountLimits)[]).some((k) => limits[k] !== this.limits[k]);
+    const want = this.limitsOf(record);
+    return (Object.keys(want) as (keyof AccountLimits)[]).some((k) => limits[k] !== want[k]);
   }
 
   /**
@@ -67,6 +93,7 @@ export class AccountPublisher {
       if (fields === null) return null;
       changed = true;
       const next = { ...cur.value, ...fields };
+      if (next.session_revocations) next.session_revocations = liveSessionRevocations(next, Math.floor(Date.now() / 1000));
       return { ...next, ...this.issue(next) };
     });
     if (missing || !written) throw new NotFoundError("nats_account", accountId);

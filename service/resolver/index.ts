@@ -4,3 +4,8 @@ export { reconcileAccounts } from "./reconcile.ts";
 export type { ReconcileReport } from "./reconcile.ts";
 export { teardownAccount } from "./teardown.ts";
 export type { TeardownDeps } from "./teardown.ts";
+export { ensureClientAccount } from "./client-accounts.ts";
+export type { ClientAccountDeps } from "./client-accounts.ts";
+export { liveSessionRevocations } from "./accounts.ts";
+export { revokeSessions } from "./sessions.ts";
+export type { SessionDeps } from "./sessions.ts";

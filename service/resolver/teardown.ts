@@ -5,6 +5,8 @@ import { type AccountRecord, Store } from "../store/index.ts";
 import type { AccountPublisher } from "./accounts.ts";
 import type { ResolverClient } from "./client.ts";
 
+const REVOKE_AHEAD_SECONDS = 366 * 24 * 3600;
+
 export interface TeardownDeps {
   store: Store;
   vault: SeedVault;
@@ -37,13 +39,17 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
   }
   const revoked = await deps.store.accounts.modify(key, (cur) => {
     if (!cur) return null;
-    const revocations = { ...cur.value.revocations, "*": Math.floor(Date.now() / 1000) };
+    // "*" revokes every user JWT issued up to that time. A year ahead also covers a session the
+    // auth callout signs while this delete runs (sessions live far less).
+    const revocations = { ...cur.value.revocations, "*": Math.floor(Date.now() / 1000) + REVOKE_AHEAD_SECONDS };
     return { ...cur.value, revocations, ...deps.publisher.issue({ ...cur.value, revocations }) };
   });
   if (revoked) await deps.resolver.push(revoked.value.jwt);
   await deps.resolver.delete([accountId]);
   const creds = await deps.store.credentials.list(`${project}.*`);
-  await Promise.all(creds.filter((c) => c.value.nats_account_id === accountId).map((c) => deps.store.credentials.delete(c.key)));
+  const mine = creds.filter((c) => c.value.nats_account_id === accountId);
+  await Promise.all(mine.map((c) => deps.store.credentialKeys.delete(c.value.user_key)));
+  await Promise.all(mine.map((c) => deps.store.credentials.delete(c.key)));
   await deps.store.accounts.delete(key);
   await deps.store.projects.modify(project, (cur) =>
     cur && cur.value.accounts.includes(accountId)

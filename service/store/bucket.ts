@@ -24,6 +24,11 @@ export class RecordBucket<T> {
     return { key, value: e.json<T>(), revision: e.revision };
   }
 
+  /** Writes the key whatever it holds. */
+  async put(key: string, value: T): Promise<number> {
+    return guard(() => this.kv.put(key, JSON.stringify(value)));
+  }
+
   /** Creates the key; ConflictError when it exists. */
   async create(key: string, value: T): Promise<number> {
     return guard(() => this.kv.create(key, JSON.stringify(value)));
@@ -39,10 +44,16 @@ export class RecordBucket<T> {
     await guard(() => this.kv.delete(key, revision === undefined ? undefined : { previousSeq: revision }));
   }
 
-  /** Every live record whose key matches the subject filter (`proj.*`); filtered by the server. */
-  async list(filter: string): Promise<Versioned<T>[]> {
+  /** Every live key matching the subject filter (`proj.*`); filtered by the server. */
+  async keys(filter: string): Promise<string[]> {
     const keys: string[] = [];
     for await (const k of await guard(() => this.kv.keys(filter))) keys.push(k);
+    return keys;
+  }
+
+  /** Every live record whose key matches the subject filter (`proj.*`); filtered by the server. */
+  async list(filter: string): Promise<Versioned<T>[]> {
+    const keys = await this.keys(filter);
     const out: Versioned<T>[] = [];
     for (let i = 0; i < keys.length; i += LIST_CONCURRENCY) {
       const got = await Promise.all(keys.slice(i, i + LIST_CONCURRENCY).map((k) => this.get(k)));

@@ -2,4 +2,12 @@ export { RecordBucket } from "./bucket.ts";
 export type { Versioned } from "./bucket.ts";
 export { BucketName, Store } from "./store.ts";
 export type { StoreOptions } from "./store.ts";
-export type { AccountRecord, CredentialsRecord, ProjectRecord } from "./records.ts";
+export type {
+  AccountRecord,
+  ApiKeyRecord,
+  CredentialKeyRecord,
+  CredentialsRecord,
+  ProjectRecord,
+  SessionRecord,
+} from "./records.ts";
+export { ADMIN_PROJECT } from "./records.ts";

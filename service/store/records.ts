@@ -20,6 +20,16 @@ export interface AccountRecord {
   revocations: Record<string, number>;
   /** `deleting` from the start of a delete until its records are gone. */
   state: "active" | "deleting";
+  /**
+   * Absent for a tenant account. `api-clients`: the project's account for API-key connections,
+   * which only imports the project's API subjects and events from MNQ (hidden from the API).
+   */
+  kind?: "api-clients";
+  /**
+   * Per-connection user keys issued by the auth callout and revoked since → their expiry (seconds).
+   * Merged into the JWT's revocations until they expire, then dropped.
+   */
+  session_revocations?: Record<string, number>;
 }
 
 /** Metadata of one set of credentials (never the seed or the file). Key `<project>.<credentials id>`. */
@@ -39,4 +49,40 @@ export interface CredentialsRecord {
 export interface ProjectRecord {
   project_id: string;
   accounts: string[];
+  /** The project's `api-clients` account, once an API key of the project exists. */
+  client_account?: string;
+}
+
+/** The `project_id` of an admin API key: every project, and the admin subjects. */
+export const ADMIN_PROJECT = "*";
+
+/** An API key. Key `<access key>` in `mnq-api-keys`. The secret is kept only as a scrypt hash. */
+export interface ApiKeyRecord {
+  access_key: string;
+  name: string;
+  /** The project the key may call, or `*` for an admin key. */
+  project_id: string;
+  created_at: string;
+  /** `scrypt$<N>$<r>$<p>$<salt>$<hash>`, salt and hash base64url. */
+  secret_hash: string;
+}
+
+/** Finds a credential by its user public key (auth callout). Key `<user key>` in `mnq-credential-keys`. */
+export interface CredentialKeyRecord {
+  project_id: string;
+  nats_credentials_id: string;
+  nats_account_id: string;
+}
+
+/**
+ * A connection admitted by the auth callout. Key `<owner>.<user_nkey>` in `mnq-sessions`, where the
+ * owner is a credential's user key or an API key's access key; the bucket's TTL drops it after expiry.
+ */
+export interface SessionRecord {
+  user_nkey: string;
+  /** The account the connection was placed in. */
+  account: string;
+  project_id: string;
+  /** Expiry of the issued user JWT, seconds since the epoch. */
+  expires_at: number;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
-import { DataFile } from "../../service/bootstrap/index.ts";
+import { type BootstrapOptions, DataFile } from "../../service/bootstrap/index.ts";
 import { loadConfig } from "../../service/config.ts";
 import { createLogger } from "../../service/log.ts";
 import { type MnqService, startService } from "../../service/main.ts";
@@ -51,8 +51,8 @@ export interface MnqFixture {
 }
 
 /** One nats-server from a fresh bootstrap plus one mnq instance and an admin.creds client. */
-export async function startMnq(env: Record<string, string> = {}): Promise<MnqFixture> {
-  const dataDir = freshDataDir();
+export async function startMnq(env: Record<string, string> = {}, boot: BootstrapOptions = {}): Promise<MnqFixture> {
+  const dataDir = freshDataDir(boot);
   const server = await startNode(dataDir);
   const mnq = await startService(testConfig(dataDir, env), createLogger("silent"), server.url);
   const admin = await connectWithCreds(server.url, readFileSync(join(dataDir, DataFile.adminCreds), "utf8"));

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bootstrap, nodeConf } from "../../service/bootstrap/index.ts";
+import { bootstrap, type BootstrapOptions, nodeConf } from "../../service/bootstrap/index.ts";
 import { findNatsServer, type RunningServer, startNatsServer } from "../../service/server/launcher.ts";
 
 let bin: string | undefined;
@@ -13,9 +13,9 @@ export function natsServerBin(): string {
 }
 
 /** A fresh, bootstrapped data dir in a temporary directory. */
-export function freshDataDir(): string {
+export function freshDataDir(opts: BootstrapOptions = {}): string {
   const dir = mkdtempSync(join(tmpdir(), "mnq-test-"));
-  bootstrap(dir);
+  bootstrap(dir, opts);
   return dir;
 }
 

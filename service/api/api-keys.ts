@@ -1,0 +1,90 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { DataFile, writeSecretFile } from "../bootstrap/index.ts";
+import { NotFoundError } from "../errors.ts";
+import { hashSecret, newAccessKey, newSecretKey } from "../identity/index.ts";
+import { ensureClientAccount, revokeSessions } from "../resolver/index.ts";
+import { ADMIN_PROJECT, type ApiKeyRecord } from "../store/index.ts";
+import type { ApiContext } from "./context.ts";
+import { generateName } from "./names.ts";
+import { paginate } from "./paging.ts";
+
+/** API.md ApiKey; `secret_key` only in the reply to create. */
+export interface ApiKey {
+  access_key: string;
+  name: string;
+  project_id: string;
+  created_at: string;
+  secret_key?: string;
+}
+
+function toApiKey(r: ApiKeyRecord): ApiKey {
+  return { access_key: r.access_key, name: r.name, project_id: r.project_id, created_at: r.created_at };
+}
+
+async function newKey(ctx: ApiContext, project: string, name: string): Promise<ApiKey> {
+  const secret = newSecretKey();
+  const record: ApiKeyRecord = {
+    access_key: newAccessKey(),
+    name,
+    project_id: project,
+    created_at: new Date().toISOString(),
+    secret_hash: await hashSecret(secret),
+  };
+  await ctx.store.apiKeys.create(record.access_key, record);
+  ctx.log.info({ project, access_key: record.access_key }, "api key created");
+  return { ...toApiKey(record), secret_key: secret };
+}
+
+/** `mnq.admin.v1.api-keys.create`: a key for one project; its secret is in this reply only. */
+export async function createApiKey(ctx: ApiContext, _project: string, req: { project_id: string; name?: string }): Promise<ApiKey> {
+  // The account its connections go to exists before anyone holds the key.
+  await ensureClientAccount(ctx, req.project_id);
+  return newKey(ctx, req.project_id, req.name || generateName());
+}
+
+export async function listApiKeys(
+  ctx: ApiContext,
+  _project: string,
+  req: { project_id?: string; page?: number; page_size?: number },
+): Promise<{ total_count: number; api_keys: ApiKey[] }> {
+  const all = (await ctx.store.apiKeys.list(">")).map((r) => r.value);
+  const mine = req.project_id ? all.filter((r) => r.project_id === req.project_id) : all;
+  const listable = mine.map((r) => ({ ...r, id: r.access_key, updated_at: r.created_at }));
+  const page = paginate(listable, { page: req.page, page_size: req.page_size });
+  return { total_count: page.total_count, api_keys: page.items.map(toApiKey) };
+}
+
+/**
+ * `mnq.admin.v1.api-keys.delete`: the key stops authenticating at once; the connections it made
+ * (project keys) are revoked in the project's api-clients account and closed.
+ */
+export async function deleteApiKey(ctx: ApiContext, _project: string, req: { access_key: string }): Promise<Record<string, never>> {
+  const rec = await ctx.store.apiKeys.get(req.access_key);
+  if (!rec) throw new NotFoundError("api_key", req.access_key);
+  await ctx.store.apiKeys.delete(req.access_key);
+  const project = rec.value.project_id;
+  const client = project === ADMIN_PROJECT ? undefined : (await ctx.store.projects.get(project))?.value.client_account;
+  if (client) {
+    const deps = { store: ctx.store, publisher: ctx.publisher, sessionTtlSeconds: ctx.cfg.sessionTtlSeconds };
+    const sessions = await revokeSessions(deps, req.access_key, project, client).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return [];
+      throw err;
+    });
+    await Promise.all(sessions.map((k) => ctx.store.sessions.delete(k))).catch(() => undefined);
+  }
+  ctx.log.info({ project, access_key: req.access_key }, "api key deleted");
+  return {};
+}
+
+/**
+ * On the first start, makes an admin key and writes it to `<data dir>/admin-api-key.json`
+ * (`{access_key, secret_key}`, 0600). Returns the file's path, whether made now or before.
+ */
+export async function ensureAdminApiKeyFile(ctx: ApiContext): Promise<string> {
+  const path = join(ctx.cfg.dataDir, DataFile.adminApiKey);
+  if (existsSync(path)) return path;
+  const key = await newKey(ctx, ADMIN_PROJECT, "admin");
+  writeSecretFile(path, `${JSON.stringify({ access_key: key.access_key, secret_key: key.secret_key }, null, 2)}\n`);
+  return path;
+}

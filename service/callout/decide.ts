@@ -1,0 +1,137 @@
+import type { Permissions } from "@nats-io/jwt";
+import { ADMIN_PUBLISH, ADMIN_SUBSCRIBE } from "../bootstrap/index.ts";
+import { verifySignature } from "../identity/index.ts";
+import { type AccountRecord, ADMIN_PROJECT, type ApiKeyRecord, type CredentialKeyRecord } from "../store/index.ts";
+import type { AuthorizationRequest } from "./request.ts";
+
+/** What a connecting client presented, read from its CONNECT options. */
+export type Presented =
+  | { kind: "api_key"; accessKey: string; secret: string }
+  | { kind: "nkey"; nkey: string; sig: string; nonce: string }
+  | { kind: "none" };
+
+/** Reads the identity a client claims: user + password is an API key, nkey + sig a credential. */
+export function presented(req: AuthorizationRequest): Presented {
+  const o = req.nats.connect_opts;
+  if (o.user && o.pass !== undefined) return { kind: "api_key", accessKey: o.user, secret: o.pass };
+  if (o.nkey && o.sig) return { kind: "nkey", nkey: o.nkey, sig: o.sig, nonce: req.nats.client_info.nonce ?? "" };
+  return { kind: "none" };
+}
+
+/** The identity failures are counted against (throttling), if any. */
+export function identityOf(p: Presented): string | null {
+  return p.kind === "api_key" ? p.accessKey : p.kind === "nkey" ? p.nkey : null;
+}
+
+/** True when `sig` (base64url or base64) is the nkey's signature of the server's nonce. */
+export function nonceSignatureValid(p: Extract<Presented, { kind: "nkey" }>): boolean {
+  if (!p.nonce || !p.nkey.startsWith("U")) return false;
+  return verifySignature(p.nkey, Buffer.from(p.nonce), Buffer.from(p.sig, "base64url"));
+}
+
+export const DenyReason = {
+  noIdentity: "no api key or nkey presented",
+  throttled: "too many failures; try again later",
+  unknownApiKey: "unknown api key",
+  wrongSecret: "wrong secret key",
+  badSignature: "nkey signature does not verify",
+  unknownCredential: "unknown or deleted credentials",
+  accountGone: "account deleted",
+  noClientAccount: "the project's client account is missing",
+} as const;
+export type DenyReason = (typeof DenyReason)[keyof typeof DenyReason];
+
+/** Everything `decide` needs, looked up by the responder beforehand. */
+export interface Facts {
+  request: AuthorizationRequest;
+  presented: Presented;
+  nowSec: number;
+  sessionTtlSeconds: number;
+  mnqAccount: string;
+  throttled: boolean;
+  /** API key: its record (null: unknown), whether the secret matched, the project's client account. */
+  apiKey?: { record: ApiKeyRecord | null; secretValid: boolean; clientAccount: AccountRecord | null };
+  /** nkey: whether the nonce signature verified, the credential's index entry and its account. */
+  credential?: { signatureValid: boolean; index: CredentialKeyRecord | null; account: AccountRecord | null };
+}
+
+/** A user JWT to issue for the connection's `user_nkey`. */
+export interface Grant {
+  /** The account the connection goes to; its signing key signs the user (MNQ: the MNQ signing key). */
+  account: AccountRecord | "mnq";
+  accountId: string;
+  name: string;
+  permissions?: Permissions;
+  /** Expiry of the user JWT, seconds. */
+  exp: number;
+  /** The session's owner (credential user key or access key) and project, when it can be revoked. */
+  session?: { owner: string; project: string };
+}
+
+export type Decision = { kind: "allow"; grant: Grant } | { kind: "deny"; reason: DenyReason };
+
+const deny = (reason: DenyReason): Decision => ({ kind: "deny", reason });
+
+/**
+ * The callout's policy, a pure function of the request and the records already looked up.
+ * API keys go to MNQ (admin) or to their project's client account, with only their API subjects;
+ * a credential's nkey goes to the credential's account with the access of its creds file.
+ */
+export function decide(f: Facts): Decision {
+  if (f.presented.kind === "none") return deny(DenyReason.noIdentity);
+  if (f.throttled) return deny(DenyReason.throttled);
+  const exp = f.nowSec + f.sessionTtlSeconds;
+
+  if (f.presented.kind === "api_key") {
+    const key = f.apiKey;
+    if (!key?.record) return deny(DenyReason.unknownApiKey);
+    if (!key.secretValid) return deny(DenyReason.wrongSecret);
+    const { access_key: accessKey, project_id: project } = key.record;
+    if (project === ADMIN_PROJECT) {
+      return {
+        kind: "allow",
+        grant: {
+          account: "mnq",
+          accountId: f.mnqAccount,
+          name: `api-key-${accessKey}`,
+          permissions: { pub: { allow: ADMIN_PUBLISH }, sub: { allow: ADMIN_SUBSCRIBE } },
+          exp,
+        },
+      };
+    }
+    const client = key.clientAccount;
+    if (!client || client.state !== "active" || client.project_id !== project) return deny(DenyReason.noClientAccount);
+    return {
+      kind: "allow",
+      grant: {
+        account: client,
+        accountId: client.id,
+        name: `api-key-${accessKey}`,
+        permissions: {
+          pub: { allow: [`mnq.api.v1.${project}.>`] },
+          sub: { allow: ["_INBOX.>", `mnq.events.v1.${project}.>`] },
+        },
+        exp,
+        session: { owner: accessKey, project },
+      },
+    };
+  }
+
+  const cred = f.credential;
+  if (!cred?.signatureValid) return deny(DenyReason.badSignature);
+  if (!cred.index) return deny(DenyReason.unknownCredential);
+  const account = cred.account;
+  if (!account || account.state !== "active" || account.id !== cred.index.nats_account_id || account.kind) {
+    return deny(DenyReason.accountGone);
+  }
+  return {
+    kind: "allow",
+    grant: {
+      account,
+      accountId: account.id,
+      name: `nats-credentials-${cred.index.nats_credentials_id}`,
+      exp,
+      session: { owner: f.presented.nkey, project: cred.index.project_id },
+    },
+  };
+}

@@ -1,0 +1,194 @@
+import type { Service, ServiceMsg } from "@nats-io/services";
+import {
+  authorizationResponseJwt,
+  type AuthorizationResult,
+  NKeyPair,
+  SecretChecker,
+  type SeedVault,
+  userJwt,
+  type XKey,
+} from "../identity/index.ts";
+import type { Logger } from "../log.ts";
+import { type AccountRecord, Store } from "../store/index.ts";
+import { type Decision, decide, DenyReason, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
+import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKEY_HEADER } from "./request.ts";
+import { Throttle } from "./throttle.ts";
+
+/** The subject nats-server publishes authorization requests on, in the callout account. */
+export const CALLOUT_SUBJECT = "$SYS.REQ.USER.AUTH";
+
+export interface CalloutDeps {
+  store: Store;
+  vault: SeedVault;
+  log: Logger;
+  /** MNQ: the callout account; its signing key signs every response and the admin key's users. */
+  mnqAccount: string;
+  mnqSigner: NKeyPair;
+  xkey: XKey;
+  /** Requests arrive sealed to `xkey` (the MNQ account names it). */
+  sealed: boolean;
+  sessionTtlSeconds: number;
+  throttle?: Throttle;
+}
+
+/** Failures that count towards throttling the identity that caused them. */
+const COUNTED: ReadonlySet<DenyReason> = new Set([
+  DenyReason.unknownApiKey,
+  DenyReason.wrongSecret,
+  DenyReason.badSignature,
+  DenyReason.unknownCredential,
+]);
+
+/**
+ * Adds the auth callout to the `mnq` micro service: an endpoint on `$SYS.REQ.USER.AUTH` in the
+ * service's queue group, so instances share the requests; each request is handled concurrently.
+ */
+export function addCalloutEndpoint(svc: Service, deps: CalloutDeps): CalloutResponder {
+  const responder = new CalloutResponder(deps);
+  svc.addEndpoint("auth-callout", {
+    subject: CALLOUT_SUBJECT,
+    metadata: { description: "nats-server auth callout: API keys and credential nkeys" },
+    handler: (err, msg) => {
+      if (err) return;
+      void responder.handle(msg);
+    },
+  });
+  return responder;
+}
+
+/** Opens, checks, decides and answers authorization requests. */
+export class CalloutResponder {
+  readonly #throttle: Throttle;
+  readonly #secrets = new SecretChecker();
+  /** Account signing keys, unsealed once: `<account>:<signing key>`. */
+  readonly #signers = new Map<string, NKeyPair>();
+
+  constructor(private readonly deps: CalloutDeps) {
+    this.#throttle = deps.throttle ?? new Throttle();
+  }
+
+  async handle(msg: ServiceMsg): Promise<void> {
+    const now = Date.now();
+    const nowSec = Math.floor(now / 1000);
+    let req: AuthorizationRequest;
+    let serverXkey: string | null;
+    try {
+      ({ claims: req, serverXkey } = openRequest(msg.data, msg.headers?.get(SERVER_XKEY_HEADER), {
+        xkey: this.deps.xkey,
+        sealed: this.deps.sealed,
+        nowSec,
+      }));
+    } catch (err) {
+      // Not a genuine request of a server: nothing to sign an answer for.
+      const reason = err instanceof InvalidRequestError ? err.message : "request could not be read";
+      this.deps.log.warn({ reason }, "auth callout: request rejected");
+      msg.respondError(400, "invalid authorization request");
+      return;
+    }
+    const userNkey = req.nats.user_nkey;
+    const who = presented(req);
+    const log = this.deps.log.child({ user_nkey: userNkey, client: req.nats.client_info.host, server: req.nats.server_id.name });
+    let decision: Decision;
+    try {
+      decision = await this.evaluate(req, who, now, nowSec);
+    } catch (err) {
+      log.error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, "auth callout: lookup failed");
+      this.answer(msg, req, serverXkey, { error: "authorization service unavailable" }, 503);
+      return;
+    }
+    const id = identityOf(who);
+    if (decision.kind === "deny") {
+      if (id && COUNTED.has(decision.reason) && this.#throttle.fail(id, now)) log.warn({ identity: id }, "auth callout: identity throttled");
+      log.info({ identity: id, reason: decision.reason }, "auth callout: denied");
+      this.answer(msg, req, serverXkey, { error: decision.reason }, 401);
+      return;
+    }
+    if (id) this.#throttle.succeed(id);
+    const jwt = this.userJwtFor(decision.grant, userNkey);
+    log.debug({ identity: id, account: decision.grant.accountId }, "auth callout: allowed");
+    this.answer(msg, req, serverXkey, { jwt });
+  }
+
+  /** Looks up what the presented identity needs, decides, and records a revocable session. */
+  private async evaluate(req: AuthorizationRequest, who: Presented, now: number, nowSec: number): Promise<Decision> {
+    const id = identityOf(who);
+    const facts: Facts = {
+      request: req,
+      presented: who,
+      nowSec,
+      sessionTtlSeconds: this.deps.sessionTtlSeconds,
+      mnqAccount: this.deps.mnqAccount,
+      throttled: id !== null && this.#throttle.blocked(id, now),
+    };
+    if (!facts.throttled && who.kind === "api_key") facts.apiKey = await this.lookupApiKey(who);
+    if (!facts.throttled && who.kind === "nkey") facts.credential = await this.lookupCredential(who);
+    const decision = decide(facts);
+    if (decision.kind === "allow" && decision.grant.session) return this.recordSession(decision.grant, req.nats.user_nkey);
+    return decision;
+  }
+
+  private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>): Promise<Facts["apiKey"]> {
+    const { store } = this.deps;
+    const record = (await store.apiKeys.get(who.accessKey))?.value ?? null;
+    if (!record) return { record, secretValid: false, clientAccount: null };
+    const secretValid = await this.#secrets.check(who.secret, record.secret_hash);
+    let clientAccount: AccountRecord | null = null;
+    if (secretValid && record.project_id !== "*") {
+      const client = (await store.projects.get(record.project_id))?.value.client_account;
+      if (client) clientAccount = (await store.accounts.get(Store.accountKey(record.project_id, client)))?.value ?? null;
+    }
+    return { record, secretValid, clientAccount };
+  }
+
+  private async lookupCredential(who: Extract<Presented, { kind: "nkey" }>): Promise<Facts["credential"]> {
+    if (!nonceSignatureValid(who)) return { signatureValid: false, index: null, account: null };
+    const { store } = this.deps;
+    const index = (await store.credentialKeys.get(who.nkey))?.value ?? null;
+    const account = index ? ((await store.accounts.get(Store.accountKey(index.project_id, index.nats_account_id)))?.value ?? null) : null;
+    return { signatureValid: true, index, account };
+  }
+
+  /**
+   * Records `user_nkey` under its owner before answering, then checks the owner still exists: a
+   * delete that ran before the record was written is seen here (deny); one that runs after finds
+   * the record and revokes the session. Either way no admitted connection outlives its owner.
+   */
+  private async recordSession(grant: Grant, userNkey: string): Promise<Decision> {
+    const { store } = this.deps;
+    const session = grant.session;
+    if (!session) return { kind: "allow", grant };
+    const key = Store.sessionKey(session.owner, userNkey);
+    await store.sessions.put(key, { user_nkey: userNkey, account: grant.accountId, project_id: session.project, expires_at: grant.exp });
+    const ownerLives = session.owner.startsWith("U")
+      ? (await store.credentialKeys.get(session.owner)) !== null
+      : (await store.apiKeys.get(session.owner)) !== null;
+    const account = await store.accounts.get(Store.accountKey(session.project, grant.accountId));
+    if (ownerLives && account?.value.state === "active") return { kind: "allow", grant };
+    await store.sessions.delete(key).catch(() => undefined);
+    return { kind: "deny", reason: ownerLives ? DenyReason.accountGone : DenyReason.unknownCredential };
+  }
+
+  private userJwtFor(grant: Grant, userNkey: string): string {
+    const signer = grant.account === "mnq" ? this.deps.mnqSigner : this.signerOf(grant.account);
+    return userJwt({ name: grant.name, user: userNkey, account: grant.accountId, permissions: grant.permissions, exp: grant.exp }, signer);
+  }
+
+  private signerOf(account: AccountRecord): NKeyPair {
+    const cacheKey = `${account.id}:${account.signing_key}`;
+    let signer = this.#signers.get(cacheKey);
+    if (!signer) {
+      signer = NKeyPair.fromSeed(this.deps.vault.open(account.signing_seed, account.id), "account");
+      if (this.#signers.size >= 10_000) this.#signers.clear();
+      this.#signers.set(cacheKey, signer);
+    }
+    return signer;
+  }
+
+  /** Signs the response for the requesting server, sealed back when the request was sealed. */
+  private answer(msg: ServiceMsg, req: AuthorizationRequest, serverXkey: string | null, result: AuthorizationResult, errorCode?: number): void {
+    const token = authorizationResponseJwt(req.nats.user_nkey, req.nats.server_id.id, result, this.deps.mnqSigner, this.deps.mnqAccount);
+    const payload = serverXkey ? this.deps.xkey.seal(new TextEncoder().encode(token), serverXkey) : token;
+    if (errorCode) msg.respondError(errorCode, "error" in result ? result.error : "denied", payload);
+    else msg.respond(payload);
+  }
+}

@@ -1,0 +1,61 @@
+import { NKeyPair, type SeedVault } from "../identity/index.ts";
+import { ConflictError } from "../errors.ts";
+import { type AccountRecord, Store } from "../store/index.ts";
+import type { AccountPublisher } from "./accounts.ts";
+import type { ResolverClient } from "./client.ts";
+
+export interface ClientAccountDeps {
+  store: Store;
+  vault: SeedVault;
+  resolver: ResolverClient;
+  publisher: AccountPublisher;
+}
+
+/**
+ * The project's `api-clients` account, created (and pushed) on first use. Connections made with a
+ * project's API keys are placed there: its only way to MNQ are imports of `mnq.api.v1.<project>.>`
+ * and `mnq.events.v1.<project>.>`, so replies (credentials, secrets) sent to its `_INBOX.>` are
+ * invisible to every other project, whatever they subscribe to.
+ */
+export async function ensureClientAccount(deps: ClientAccountDeps, project: string): Promise<AccountRecord> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const known = (await deps.store.projects.get(project))?.value.client_account;
+    if (known) {
+      const rec = await deps.store.accounts.get(Store.accountKey(project, known));
+      if (rec && rec.value.state === "active") return rec.value;
+    }
+    const record = newClientAccount(deps, project);
+    const key = Store.accountKey(project, record.id);
+    const revision = await deps.store.accounts.create(key, record);
+    await deps.publisher.publish({ key, value: record, revision });
+    // Claim the project's slot only if nobody else did meanwhile (a revision-checked write).
+    const won = await deps.store.projects.modify(project, (cur) =>
+      cur?.value.client_account === known ? { ...cur?.value, project_id: project, accounts: cur?.value.accounts ?? [], client_account: record.id } : null,
+    );
+    if (won?.value.client_account === record.id) return record;
+    await deps.resolver.delete([record.id]).catch(() => undefined);
+    await deps.store.accounts.delete(key).catch(() => undefined);
+  }
+  throw new ConflictError("the project's API client account is being created concurrently; retry");
+}
+
+function newClientAccount(deps: ClientAccountDeps, project: string): AccountRecord {
+  const account = NKeyPair.create("account");
+  const signing = NKeyPair.create("account");
+  const id = account.getPublicKey();
+  const now = new Date().toISOString();
+  const base = {
+    id,
+    name: "api-clients",
+    project_id: project,
+    created_at: now,
+    updated_at: now,
+    seed: deps.vault.seal(account.seedString(), id),
+    signing_seed: deps.vault.seal(signing.seedString(), id),
+    signing_key: signing.getPublicKey(),
+    revocations: {},
+    state: "active" as const,
+    kind: "api-clients" as const,
+  };
+  return { ...base, ...deps.publisher.issue(base) };
+}
