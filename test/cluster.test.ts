@@ -1,42 +1,80 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
+import { parseCreds } from "../service/identity/index.ts";
 import { createLogger } from "../service/log.ts";
-import { startService } from "../service/main.ts";
+import { type MnqService, startService } from "../service/main.ts";
 import { BucketName } from "../service/store/index.ts";
-import { check, deferrer } from "./helpers/check.ts";
+import { check, closedWithin } from "./helpers/check.ts";
 import { callApi, connectWithCreds, testConfig } from "./helpers/mnq.ts";
-import { freshDataDir, removeDir, startCluster } from "./helpers/servers.ts";
+import { type Cluster, freshDataDir, removeDir, startCluster } from "./helpers/servers.ts";
 
-test("cluster - 3 nodes, R3 buckets; an account created through one node serves clients on every node", async (t) => {
-  const defer = deferrer(t);
-  const dir = freshDataDir();
-  defer(() => removeDir(dir));
-  const cluster = await startCluster(dir);
-  defer(() => cluster.stop());
-  const admin = await connectWithCreds(cluster.urls[0]!, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
-  defer(() => admin.close());
-  // JetStream needs its meta leader before buckets can be made.
-  const svc = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.serviceCreds), "utf8"));
-  defer(() => svc.close());
-  await check(async () => (await (await jetstreamManager(svc)).getAccountInfo()).api.total >= 0, 15_000, 200);
+describe("cluster", () => {
+  let dir: string;
+  let cluster: Cluster;
+  let admin: NatsConnection;
+  let mnq: MnqService;
+  const open: NatsConnection[] = [];
+  before(async () => {
+    dir = freshDataDir();
+    cluster = await startCluster(dir);
+    admin = await connectWithCreds(cluster.urls[0]!, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
+    // JetStream needs its meta leader before buckets can be made.
+    const svc = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.serviceCreds), "utf8"));
+    await check(async () => (await (await jetstreamManager(svc)).getAccountInfo()).api.total >= 0, 15_000, 200);
+    await svc.close();
+    mnq = await startService(testConfig(dir, { MNQ_KV_REPLICAS: "3" }), createLogger("silent"), cluster.urls[0]!);
+  });
+  after(async () => {
+    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await admin?.close();
+    await mnq?.stop();
+    await cluster?.stop();
+    removeDir(dir);
+  });
 
-  const mnq = await startService(testConfig(dir, { MNQ_KV_REPLICAS: "3" }), createLogger("silent"), cluster.urls);
-  defer(() => mnq.stop());
-  const info = await (await jetstreamManager(mnq.nc)).streams.info(`KV_${BucketName.accounts}`);
-  assert.equal(info.config.num_replicas, 3);
-  assert.equal(info.cluster?.replicas?.length, 2);
+  test("cluster - 3 nodes, R3 buckets; an account created through one node serves clients on every node", async () => {
+    const info = await (await jetstreamManager(mnq.nc)).streams.info(`KV_${BucketName.accounts}`);
+    assert.equal(info.config.num_replicas, 3);
+    assert.equal(info.cluster?.replicas?.length, 2);
 
-  const account = await callApi<{ id: string }>(admin, "mnq.api.v1.cl.nats-accounts.create", { name: "everywhere" });
-  assert.equal(account.code, undefined);
-  const creds = await callApi<{ credentials: { content: string } }>(admin, "mnq.api.v1.cl.nats-credentials.create", { nats_account_id: account.body.id });
-  for (const url of cluster.urls) {
-    const nc = await connectWithCreds(url, creds.body.credentials.content, { reconnect: false });
-    const who = (await nc.request("$SYS.REQ.USER.INFO", "")).json<{ data: { account: string } }>();
-    assert.equal(who.data.account, account.body.id, url);
-    await nc.close();
-  }
+    const account = await callApi<{ id: string }>(admin, "mnq.api.v1.cl.nats-accounts.create", { name: "everywhere" });
+    assert.equal(account.code, undefined);
+    const creds = await callApi<{ credentials: { content: string } }>(admin, "mnq.api.v1.cl.nats-credentials.create", { nats_account_id: account.body.id });
+    for (const url of cluster.urls) {
+      const nc = await connectWithCreds(url, creds.body.credentials.content, { reconnect: false });
+      const who = (await nc.request("$SYS.REQ.USER.INFO", "")).json<{ data: { account: string } }>();
+      assert.equal(who.data.account, account.body.id, url);
+      await nc.close();
+    }
+  });
+
+  test("cluster - the callout answers on every node: API keys and nkeys, and a delete closes connections on other nodes", async () => {
+    const key = JSON.parse(readFileSync(join(dir, DataFile.adminApiKey), "utf8")) as { access_key: string; secret_key: string };
+    const viaNode3 = await connect({ servers: cluster.urls[2]!, user: key.access_key, pass: key.secret_key, reconnect: false });
+    open.push(viaNode3);
+    const pk = await callApi<{ access_key: string; secret_key: string }>(viaNode3, "mnq.admin.v1.api-keys.create", { project_id: "cl-callout" });
+    assert.equal(pk.code, undefined);
+    const project = await connect({ servers: cluster.urls[1]!, user: pk.body.access_key, pass: pk.body.secret_key, reconnect: false });
+    open.push(project);
+    const account = await callApi<{ id: string }>(project, "mnq.api.v1.cl-callout.nats-accounts.create", {});
+    assert.equal(account.code, undefined, account.message);
+    const creds = await callApi<{ id: string; credentials: { content: string } }>(project, "mnq.api.v1.cl-callout.nats-credentials.create", {
+      nats_account_id: account.body.id,
+    });
+    const seed = new TextEncoder().encode(parseCreds(creds.body.credentials.content).seed);
+    const nk = await connect({ servers: cluster.urls[2]!, authenticator: nkeyAuthenticator(seed), reconnect: false });
+    open.push(nk);
+    const who = (await nk.request("$SYS.REQ.USER.INFO", "")).json<{ data: { account: string } }>();
+    assert.equal(who.data.account, account.body.id);
+    const closed = closedWithin(nk, 2000);
+    const del = await callApi(project, "mnq.api.v1.cl-callout.nats-credentials.delete", { nats_credentials_id: creds.body.id });
+    assert.equal(del.code, undefined);
+    await closed;
+  });
 });

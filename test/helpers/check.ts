@@ -22,3 +22,15 @@ export function deferrer(t: { after(fn: () => Promise<void>): void }): (fn: () =
   });
   return (fn) => stack.push(fn);
 }
+
+/** Resolves with the time it took when the connection closes; rejects if it is still open after `ms`. */
+export function closedWithin(nc: { closed(): Promise<void | Error> }, ms: number): Promise<number> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`connection still open after ${ms} ms`)), ms);
+    void nc.closed().then(() => {
+      clearTimeout(timer);
+      resolve(Date.now() - start);
+    });
+  });
+}

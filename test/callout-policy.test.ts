@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { fromCurveSeed } from "@nats-io/nkeys";
+import { decide, DenyReason, type Facts, nonceSignatureValid, presented, Throttle } from "../service/callout/index.ts";
+import type { AuthorizationRequest } from "../service/callout/index.ts";
+import { createCurveSeed, hashSecret, NKeyPair, SecretChecker, verifySecret, XKey } from "../service/identity/index.ts";
+import type { AccountRecord, ApiKeyRecord } from "../service/store/index.ts";
+
+const te = new TextEncoder();
+const MNQ = NKeyPair.create("account").getPublicKey();
+
+function request(connect: AuthorizationRequest["nats"]["connect_opts"], nonce?: string): AuthorizationRequest {
+  return {
+    iss: "N",
+    aud: "nats-authorization-request",
+    exp: 0,
+    nats: {
+      type: "authorization_request",
+      server_id: { id: "N" },
+      user_nkey: NKeyPair.create("user").getPublicKey(),
+      client_info: nonce ? { nonce } : {},
+      connect_opts: connect,
+    },
+  };
+}
+
+function account(project: string, extra: Partial<AccountRecord> = {}): AccountRecord {
+  const id = NKeyPair.create("account").getPublicKey();
+  return {
+    id,
+    name: "a",
+    project_id: project,
+    created_at: "",
+    updated_at: "",
+    seed: "",
+    signing_seed: "",
+    signing_key: id,
+    jwt: "",
+    jwt_iat: 0,
+    revocations: {},
+    state: "active",
+    ...extra,
+  };
+}
+
+const apiKey = (project: string): ApiKeyRecord => ({ access_key: "MNQAAAAAAAAAAAAAAAAA", name: "k", project_id: project, created_at: "", secret_hash: "" });
+
+function facts(f: Partial<Facts> & Pick<Facts, "request">): Facts {
+  return { presented: presented(f.request), nowSec: 1000, sessionTtlSeconds: 3600, mnqAccount: MNQ, throttled: false, ...f };
+}
+
+describe("callout policy", () => {
+  test("decide - a project key goes to its project's client account with only its API subjects", () => {
+    const client = account("p1", { kind: "api-clients" });
+    const req = request({ user: "MNQAAAAAAAAAAAAAAAAA", pass: "s" });
+    const d = decide(facts({ request: req, apiKey: { record: apiKey("p1"), secretValid: true, clientAccount: client } }));
+    assert.equal(d.kind, "allow");
+    if (d.kind !== "allow") return;
+    assert.equal(d.grant.accountId, client.id);
+    assert.deepEqual(d.grant.permissions?.pub, { allow: ["mnq.api.v1.p1.>"] });
+    assert.deepEqual(d.grant.permissions?.sub, { allow: ["_INBOX.>", "mnq.events.v1.p1.>"] });
+    assert.equal(d.grant.exp, 1000 + 3600);
+    assert.deepEqual(d.grant.session, { owner: "MNQAAAAAAAAAAAAAAAAA", project: "p1" });
+  });
+
+  test("decide - the admin key goes to MNQ with the admin subjects", () => {
+    const req = request({ user: "MNQAAAAAAAAAAAAAAAAA", pass: "s" });
+    const d = decide(facts({ request: req, apiKey: { record: apiKey("*"), secretValid: true, clientAccount: null } }));
+    assert.equal(d.kind === "allow" && d.grant.accountId, MNQ);
+    assert.deepEqual(d.kind === "allow" && d.grant.permissions?.pub?.allow, ["mnq.api.v1.>", "mnq.admin.v1.>", "$SRV.>"]);
+  });
+
+  test("decide - each failure has its reason", () => {
+    const key = request({ user: "MNQAAAAAAAAAAAAAAAAA", pass: "s" });
+    const nk = request({ nkey: "UX", sig: "s" }, "n");
+    const cases: [Facts, DenyReason][] = [
+      [facts({ request: request({}) }), DenyReason.noIdentity],
+      [facts({ request: key, throttled: true }), DenyReason.throttled],
+      [facts({ request: key, apiKey: { record: null, secretValid: false, clientAccount: null } }), DenyReason.unknownApiKey],
+      [facts({ request: key, apiKey: { record: apiKey("p1"), secretValid: false, clientAccount: null } }), DenyReason.wrongSecret],
+      [facts({ request: key, apiKey: { record: apiKey("p1"), secretValid: true, clientAccount: account("p2", { kind: "api-clients" }) } }), DenyReason.noClientAccount],
+      [facts({ request: nk, credential: { signatureValid: false, index: null, account: null } }), DenyReason.badSignature],
+      [facts({ request: nk, credential: { signatureValid: true, index: null, account: null } }), DenyReason.unknownCredential],
+    ];
+    const a = account("p1", { state: "deleting" });
+    const index = { project_id: "p1", nats_credentials_id: "c", nats_account_id: a.id };
+    cases.push([facts({ request: nk, credential: { signatureValid: true, index, account: a } }), DenyReason.accountGone]);
+    for (const [f, reason] of cases) assert.deepEqual(decide(f), { kind: "deny", reason });
+  });
+
+  test("nonce signature - verifies only the nkey's signature of this nonce", () => {
+    const kp = NKeyPair.create("user");
+    const sig = (data: string, k = kp) => Buffer.from(k.sign(te.encode(data))).toString("base64url");
+    const p = (nonce: string, s: string, nkey = kp.getPublicKey()) => ({ kind: "nkey" as const, nkey, sig: s, nonce });
+    assert.equal(nonceSignatureValid(p("abc", sig("abc"))), true);
+    assert.equal(nonceSignatureValid(p("abc", Buffer.from(kp.sign(te.encode("abc"))).toString("base64"))), true, "standard base64 too");
+    assert.equal(nonceSignatureValid(p("abd", sig("abc"))), false);
+    assert.equal(nonceSignatureValid(p("abc", sig("abc", NKeyPair.create("user")))), false);
+    assert.equal(nonceSignatureValid(p("", sig(""))), false, "no nonce, no proof");
+    assert.equal(nonceSignatureValid(p("abc", "%%%", "not-a-key")), false);
+  });
+
+  test("throttle - the 10th failure in a minute blocks for a minute; a success clears the count", () => {
+    const t = new Throttle();
+    for (let i = 0; i < 9; i++) assert.equal(t.fail("k", i), false);
+    assert.equal(t.blocked("k", 10), false);
+    assert.equal(t.fail("k", 10), true);
+    assert.equal(t.blocked("k", 59_000), true);
+    assert.equal(t.blocked("k", 60_011), false);
+    for (let i = 0; i < 9; i++) t.fail("j", i);
+    t.succeed("j");
+    assert.equal(t.fail("j", 20), false);
+    for (let i = 0; i < 9; i++) t.fail("w", i * 10_000);
+    assert.equal(t.fail("w", 70_000), false, "failures older than the window do not count");
+  });
+
+  test("xkey - opens what nkeys seals and seals what nkeys opens", () => {
+    const serverSeed = createCurveSeed();
+    const server = fromCurveSeed(te.encode(serverSeed));
+    const ours = XKey.fromSeed(createCurveSeed());
+    const sealed = server.seal(te.encode("request"), ours.publicKey);
+    assert.equal(new TextDecoder().decode(ours.open(sealed, server.getPublicKey())!), "request");
+    const back = ours.seal(te.encode("response"), server.getPublicKey());
+    assert.equal(new TextDecoder().decode(server.open(back, ours.publicKey)!), "response");
+    assert.equal(ours.open(sealed, XKey.fromSeed(createCurveSeed()).publicKey), null, "another sender's key does not open it");
+    assert.equal(ours.open(te.encode("eyJhbGciOi"), server.getPublicKey()), null);
+  });
+
+  test("secrets - scrypt hashes verify only their secret; the checker remembers verified secrets", async () => {
+    const hash = await hashSecret("s3cret");
+    assert.match(hash, /^scrypt\$16384\$8\$1\$/);
+    assert.equal(hash.includes("s3cret"), false);
+    assert.equal(await verifySecret("s3cret", hash), true);
+    assert.equal(await verifySecret("s3cre", hash), false);
+    assert.equal(await verifySecret("s3cret", "scrypt$1$1$1$$"), false);
+    const checker = new SecretChecker();
+    assert.equal(await checker.check("s3cret", hash), true);
+    assert.equal(await checker.check("wrong", hash), false, "a remembered hash still refuses other secrets");
+    assert.equal(await checker.check("s3cret", hash), true);
+  });
+});

@@ -1,0 +1,289 @@
+import assert from "node:assert/strict";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type NatsConnection, type Authenticator, headers } from "@nats-io/nats-core";
+import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
+import type { BootstrapOptions } from "../service/bootstrap/index.ts";
+import { DataFile } from "../service/bootstrap/index.ts";
+import type { ServiceMsg } from "@nats-io/services";
+import { loadTrust } from "../service/bootstrap/index.ts";
+import { CalloutResponder } from "../service/callout/index.ts";
+import { decodeJwt, encodeJwt, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
+import { createLogger } from "../service/log.ts";
+import { BucketName } from "../service/store/index.ts";
+import { createCurveSeed } from "../service/identity/index.ts";
+import { closedWithin } from "./helpers/check.ts";
+import { assertReplySchema, callApi, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+
+type Key = { access_key: string; secret_key: string; project_id: string };
+type Creds = { id: string; nats_account_id: string; credentials: { content: string } };
+type UserInfo = { data: { user: string; account: string; expires?: string } };
+
+/** The callout behaviours, run against one server per environment (xkey on and off). */
+function calloutSuite(env: string, boot: BootstrapOptions) {
+  describe(`auth callout (${env})`, () => {
+    let f: MnqFixture;
+    let admin: Key;
+    let adminNc: NatsConnection;
+    const open: NatsConnection[] = [];
+    before(async () => {
+      f = await startMnq({}, boot);
+      admin = JSON.parse(readFileSync(join(f.dataDir, DataFile.adminApiKey), "utf8")) as Key;
+      adminNc = await userPass(admin);
+    });
+    after(async () => {
+      await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+      await f.stop();
+    });
+
+    const userPass = async (k: { access_key: string; secret_key: string }, opts: Record<string, unknown> = {}) => {
+      const nc = await connect({ servers: f.server.url, user: k.access_key, pass: k.secret_key, reconnect: false, ...opts });
+      open.push(nc);
+      return nc;
+    };
+    const withNkey = async (seed: string, opts: Record<string, unknown> = {}) => {
+      const nc = await connect({ servers: f.server.url, authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)), reconnect: false, ...opts });
+      open.push(nc);
+      return nc;
+    };
+    const projectKey = async (project: string) => {
+      const r = await callApi<Key>(adminNc, "mnq.admin.v1.api-keys.create", { project_id: project });
+      assert.equal(r.code, undefined, r.message);
+      return r.body;
+    };
+    const accountWithCreds = async (project: string) => {
+      const a = (await f.api<{ id: string }>(project, "nats-accounts.create", {})).body;
+      const c = (await f.api<Creds>(project, "nats-credentials.create", { nats_account_id: a.id })).body;
+      return { account: a.id, creds: c, seed: parseCreds(c.credentials.content).seed };
+    };
+    const refused = async (connecting: Promise<unknown>) => {
+      await assert.rejects(connecting, (err: Error) => /authorization/i.test(err.message));
+    };
+    const info = async (nc: NatsConnection) => (await nc.request("$SYS.REQ.USER.INFO", "")).json<UserInfo>().data;
+    const sessionsOf = async (owner: string) => (await f.mnq.ctx.store.sessions.keys(`${owner}.*`)).length;
+
+    test("api keys - the admin key is written 0600 on first start and may create project keys", async () => {
+      const mode = statSync(join(f.dataDir, DataFile.adminApiKey)).mode & 0o777;
+      assert.equal(mode, 0o600);
+      const r = await callApi<Key>(adminNc, "mnq.admin.v1.api-keys.create", { project_id: "cb-admin", name: "ci" });
+      assert.equal(r.code, undefined);
+      assertReplySchema("api-keys.create", r.body);
+      const list = await callApi<{ total_count: number; api_keys: Key[] }>(adminNc, "mnq.admin.v1.api-keys.list", { project_id: "cb-admin" });
+      assertReplySchema("api-keys.list", list.body);
+      assert.deepEqual(list.body.api_keys.map((k) => k.access_key), [r.body.access_key]);
+      assert.equal(JSON.stringify(list.body).includes(r.body.secret_key), false, "list never shows a secret");
+    });
+
+    test("api keys - the API.md example: user and password alone create an account in the key's project", async () => {
+      const nc = await userPass(await projectKey("my-project"));
+      const r = await callApi<{ id: string; project_id: string }>(nc, "mnq.api.v1.my-project.nats-accounts.create", '{"name":"orders"}');
+      assert.equal(r.code, undefined, r.message);
+      assertReplySchema("nats-accounts.create", r.body);
+      assert.equal(r.body.project_id, "my-project");
+    });
+
+    test("api keys - a project key cannot publish to another project or the admin subjects", async () => {
+      const nc = await userPass(await projectKey("cb-tenant-a"));
+      for (const subject of ["mnq.api.v1.cb-tenant-b.nats-accounts.list", "mnq.admin.v1.api-keys.list"]) {
+        await assert.rejects(nc.request(subject, "{}", { timeout: 2000 }), (err: Error) => /permission|no responders/i.test(`${err.message} ${String(err.cause)}`));
+      }
+      // and the connection is still usable for its own project
+      assert.equal((await callApi(nc, "mnq.api.v1.cb-tenant-a.nats-accounts.list")).code, undefined);
+    });
+
+    test("api keys - a project key cannot subscribe to mnq.api.> or $SYS.>", async () => {
+      const nc = await userPass(await projectKey("cb-subs"));
+      for (const subject of ["mnq.api.>", "$SYS.>"]) {
+        const sub = nc.subscribe(subject);
+        const err = await sub.closed;
+        assert.ok(err instanceof Error && /permission/i.test(err.message), `subscribe ${subject} refused`);
+      }
+    });
+
+    test("api keys - one project's key never sees another project's replies on _INBOX.>", async () => {
+      const spy = await userPass(await projectKey("cb-spy"));
+      const seen: string[] = [];
+      const sub = spy.subscribe("_INBOX.>", { callback: (_e, m) => void seen.push(m.subject) });
+      await spy.flush();
+      const victim = await userPass(await projectKey("cb-victim"));
+      const a = await callApi<{ id: string }>(victim, "mnq.api.v1.cb-victim.nats-accounts.create", {});
+      const c = await callApi<Creds>(victim, "mnq.api.v1.cb-victim.nats-credentials.create", { nats_account_id: a.body.id });
+      assert.ok(c.body.credentials.content.length > 0);
+      await spy.flush();
+      assert.deepEqual(seen, []);
+      sub.unsubscribe();
+    });
+
+    test("api keys - a deleted key is refused and its connections are closed", async () => {
+      const key = await projectKey("cb-deleted");
+      const nc = await userPass(key);
+      const closing = closedWithin(nc, 1000);
+      const r = await callApi(adminNc, "mnq.admin.v1.api-keys.delete", { access_key: key.access_key });
+      assert.equal(r.code, undefined);
+      await closing;
+      await refused(userPass(key));
+      const again = await callApi<{ type: string; resource: string }>(adminNc, "mnq.admin.v1.api-keys.delete", { access_key: key.access_key });
+      assert.equal(again.code, 404);
+      assert.equal(again.body.resource, "api_key");
+    });
+
+    test("api keys - wrong password and unknown user are refused, and the service keeps serving", async () => {
+      const key = await projectKey("cb-wrong");
+      await refused(userPass({ access_key: key.access_key, secret_key: "not-the-secret" }));
+      await refused(userPass({ access_key: "MNQAAAAAAAAAAAAAAAAA", secret_key: key.secret_key }));
+      await refused(userPass({ access_key: "", secret_key: "" }));
+      const nc = await userPass(key);
+      assert.equal((await callApi(nc, "mnq.api.v1.cb-wrong.nats-accounts.list")).code, undefined);
+    });
+
+    test("api keys - ten wrong passwords block the key for a while, even with the right one", async () => {
+      const key = await projectKey("cb-throttle");
+      for (let i = 0; i < 10; i++) await refused(userPass({ access_key: key.access_key, secret_key: `guess-${i}` }));
+      await refused(userPass(key));
+    });
+
+    test("nkeys - a credential's nkey connects into its account and talks with a creds-file client", async () => {
+      const { account, creds, seed } = await accountWithCreds("cb-nkey");
+      const nk = await withNkey(seed);
+      assert.equal(await sessionsOf(parseUserKey(seed)), 1, "the connection is recorded under its credential");
+      const me = await info(nk);
+      assert.equal(me.account, account);
+      assert.ok(me.expires, "the session JWT expires");
+      const file = await connectWithCreds(f.server.url, creds.credentials.content, { reconnect: false });
+      open.push(file);
+      const sub = file.subscribe("orders.>", { max: 1 });
+      await file.flush();
+      nk.publish("orders.new", "hello");
+      for await (const m of sub) assert.equal(m.string(), "hello");
+      const echo = nk.subscribe("replies", { max: 1 });
+      await nk.flush();
+      file.publish("replies", "back");
+      for await (const m of echo) assert.equal(m.string(), "back");
+    });
+
+    test("nkeys - deleting the credential closes its nkey connections within 1 s, and the seed is refused", async () => {
+      const { creds, seed } = await accountWithCreds("cb-revoke");
+      const conns = await Promise.all([withNkey(seed), withNkey(seed)]);
+      const closing = Promise.all(conns.map((nc) => closedWithin(nc, 1000)));
+      const r = await f.api("cb-revoke", "nats-credentials.delete", { nats_credentials_id: creds.id });
+      assert.equal(r.code, undefined);
+      await closing;
+      await refused(withNkey(seed));
+      assert.equal(await sessionsOf(parseUserKey(seed)), 0, "no session records left");
+    });
+
+    test("nkeys - deleting the account closes its nkey connections", async () => {
+      const { account, seed } = await accountWithCreds("cb-acc-delete");
+      const nc = await withNkey(seed);
+      const closing = closedWithin(nc, 2000);
+      assert.equal((await f.api("cb-acc-delete", "nats-accounts.delete", { nats_account_id: account })).code, undefined);
+      await closing;
+      await refused(withNkey(seed));
+    });
+
+    test("nkeys - a signature over another nonce, or by another key, is refused", async () => {
+      const { seed } = await accountWithCreds("cb-badsig");
+      const kp = NKeyPair.fromSeed(seed, "user");
+      const wrongNonce: Authenticator = () => ({ nkey: kp.getPublicKey(), sig: Buffer.from(kp.sign(Buffer.from("not-the-nonce"))).toString("base64url") });
+      await refused(connect({ servers: f.server.url, authenticator: wrongNonce, reconnect: false }));
+      const other = NKeyPair.create("user");
+      const otherKey: Authenticator = (nonce?: string) => ({ nkey: kp.getPublicKey(), sig: Buffer.from(other.sign(Buffer.from(nonce ?? ""))).toString("base64url") });
+      await refused(connect({ servers: f.server.url, authenticator: otherKey, reconnect: false }));
+      await refused(withNkey(NKeyPair.create("user").seedString()));
+    });
+
+    test("callout - clients cannot publish authorization requests, not even the service's own users", async () => {
+      const svc = await connectWithCreds(f.server.url, readFileSync(join(f.dataDir, DataFile.serviceCreds), "utf8"));
+      open.push(svc);
+      await assert.rejects(svc.request("$SYS.REQ.USER.AUTH", "x", { timeout: 2000 }), (err: Error) => /permission/i.test(err.message));
+    });
+
+    test("callout - requests not signed by the server they name, expired or unreadable are denied without a JWT", async () => {
+      const trust = loadTrust(f.dataDir);
+      const responder = new CalloutResponder({
+        store: f.mnq.ctx.store,
+        vault: f.mnq.ctx.vault,
+        log: createLogger("silent"),
+        mnqAccount: trust.mnqAccount,
+        mnqSigner: trust.mnqSigner,
+        xkey: trust.xkey,
+        sealed: trust.calloutSealed,
+        sessionTtlSeconds: 60,
+      });
+      const server = NKeyPair.create("server");
+      const impostor = NKeyPair.create("server");
+      const userNkey = NKeyPair.create("user").getPublicKey();
+      const claims = (exp: number) => ({
+        name: "",
+        sub: userNkey,
+        aud: "nats-authorization-request",
+        exp,
+        nats: {
+          type: "authorization_request",
+          server_id: { id: server.getPublicKey(), name: "forged" },
+          user_nkey: userNkey,
+          client_info: {},
+          connect_opts: { user: admin.access_key, pass: admin.secret_key },
+        },
+      });
+      const soon = Math.floor(Date.now() / 1000) + 2;
+      const genuine = encodeJwt(claims(soon), server);
+      const forged = [
+        encodeJwt(claims(soon), impostor), // issuer is not server_id.id
+        genuine.replace(/\.[^.]+$/, `.${Buffer.from(impostor.sign(Buffer.from("x"))).toString("base64url")}`), // bad signature
+        encodeJwt({ ...claims(soon), aud: "someone-else" }, server),
+        encodeJwt(claims(1), server), // expired
+        "not a jwt",
+      ];
+      const sealer = XKey.fromSeed(createCurveSeed());
+      const send = async (token: string, seal = trust.calloutSealed) => {
+        let data: Uint8Array = new TextEncoder().encode(token);
+        const h = headers();
+        if (seal) {
+          h.set("Nats-Server-Xkey", sealer.publicKey);
+          data = sealer.seal(data, trust.xkey.publicKey);
+        }
+        const replies: { code?: number; data: Uint8Array }[] = [];
+        const msg = {
+          data,
+          headers: h,
+          respond: (d: Uint8Array | string) => replies.push({ data: typeof d === "string" ? new TextEncoder().encode(d) : d }),
+          respondError: (code: number, _m: string, d?: Uint8Array | string) =>
+            replies.push({ code, data: typeof d === "string" ? new TextEncoder().encode(d) : (d ?? new Uint8Array()) }),
+        };
+        await responder.handle(msg as unknown as ServiceMsg);
+        assert.equal(replies.length, 1);
+        return replies[0]!;
+      };
+      for (const token of forged) {
+        const r = await send(token);
+        assert.equal(r.code, 400);
+        assert.equal(r.data.length, 0, "no response JWT for a request that is not genuine");
+      }
+      // sealed when it must not be, or the other way round
+      assert.equal((await send(genuine, !trust.calloutSealed)).code, 400);
+      // the genuine request passes the checks and is allowed (the admin key)
+      const ok = await send(genuine);
+      assert.equal(ok.code, undefined);
+      const token = trust.calloutSealed ? new TextDecoder().decode(sealer.open(ok.data, trust.xkey.publicKey)!) : new TextDecoder().decode(ok.data);
+      const response = decodeJwt<{ jwt?: string }>(token);
+      assert.equal(response.aud, server.getPublicKey());
+      assert.equal(response.sub, userNkey);
+      assert.ok(response.nats.jwt);
+    });
+
+    test("callout - session records live in their own TTL bucket", async () => {
+      const kvs = await f.mnq.ctx.store.sessions.kv.status();
+      assert.equal(kvs.bucket, BucketName.sessions);
+      assert.ok(kvs.ttl > 0);
+    });
+  });
+}
+
+function parseUserKey(seed: string): string {
+  return NKeyPair.fromSeed(seed, "user").getPublicKey();
+}
+
+calloutSuite("xkey", {});
+calloutSuite("no xkey", { calloutXkey: false });
