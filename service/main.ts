@@ -8,7 +8,7 @@ import { loadTrust } from "./bootstrap/index.ts";
 import type { Config } from "./config.ts";
 import { SeedVault } from "./identity/index.ts";
 import type { Logger } from "./log.ts";
-import { accountLimits } from "./quota/index.ts";
+import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { AccountPublisher, reconcileAccounts, ResolverClient } from "./resolver/index.ts";
 import { Store } from "./store/index.ts";
 
@@ -20,6 +20,8 @@ export interface MnqService {
   readonly sys: NatsConnection;
   readonly service: Service;
   readonly ctx: ApiContext;
+  /** The storage quota check publishing quota events. */
+  readonly quota: QuotaMonitor;
   /** `<data dir>/admin-api-key.json`: the admin API key made on the first start. */
   readonly adminKeyFile: string;
   /** Stops taking requests, lets in-flight ones finish, closes the connections. */
@@ -51,7 +53,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs);
     const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota), trust.mnqAccount);
     const teardown = { store, vault, resolver, publisher, servers: target };
-    const ctx: ApiContext = { cfg, store, vault, resolver, publisher, teardown, log };
+    const ctx: ApiContext = { cfg, store, vault, resolver, publisher, teardown, log, sys };
 
     const report = await reconcileAccounts(teardown, log);
     log.info(report, "resolvers reconciled with KV");
@@ -67,6 +69,17 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       sessionTtlSeconds: cfg.sessionTtlSeconds,
     });
     const adminKeyFile = await ensureAdminApiKeyFile(ctx);
+    const quota = new QuotaMonitor({
+      store,
+      sys,
+      nc,
+      quotaBytes: cfg.quota.storageBytes,
+      maxPayload: cfg.quota.maxPayload,
+      intervalMs: cfg.quotaCheckMs,
+      timeoutMs: cfg.requestTimeoutMs,
+      log: log.child({ component: "quota" }),
+    });
+    quota.start();
     log.info({ version: VERSION, instance: service.info().id }, "mnq service started");
     return {
       nc,
@@ -74,7 +87,9 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       service,
       ctx,
       adminKeyFile,
+      quota,
       async stop() {
+        await quota.stop();
         await service.stop().catch(() => undefined);
         await nc.drain().catch(() => undefined);
         await sys.drain().catch(() => undefined);

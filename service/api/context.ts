@@ -1,3 +1,4 @@
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { Config } from "../config.ts";
 import type { SeedVault } from "../identity/index.ts";
 import type { Logger } from "../log.ts";
@@ -13,4 +14,6 @@ export interface ApiContext {
   readonly publisher: AccountPublisher;
   readonly teardown: TeardownDeps;
   readonly log: Logger;
+  /** The system user's connection: usage is read from the servers' `$SYS` endpoints. */
+  readonly sys: NatsConnection;
 }

@@ -1,5 +1,6 @@
 import { NKeyPair } from "../identity/index.ts";
 import { NotFoundError, QuotasExceededError } from "../errors.ts";
+import { accountLimits, type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import { teardownAccount } from "../resolver/index.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
@@ -127,4 +128,10 @@ export async function deleteAccount(ctx: ApiContext, project: string, req: { nat
   if (gone) throw new NotFoundError("nats_account", req.nats_account_id);
   ctx.log.info({ project, account: req.nats_account_id }, "nats account deleted");
   return {};
+}
+
+/** `nats-accounts.usage`: live from the servers, with the quota the account's JWT carries. */
+export async function accountUsage(ctx: ApiContext, project: string, req: { nats_account_id: string }): Promise<AccountUsage> {
+  const rec = await getAccountRecord(ctx, project, req.nats_account_id);
+  return readAccountUsage(ctx.sys, rec.id, accountLimits(ctx.cfg.quota), ctx.cfg.requestTimeoutMs);
 }

@@ -28,6 +28,7 @@ export const projectEndpoints: readonly EndpointDef[] = [
   { subject: "nats-accounts.get", handler: accounts.getAccount },
   { subject: "nats-accounts.update", handler: accounts.updateAccount },
   { subject: "nats-accounts.delete", handler: accounts.deleteAccount },
+  { subject: "nats-accounts.usage", handler: accounts.accountUsage },
   { subject: "nats-credentials.create", handler: credentials.createCredentials },
   { subject: "nats-credentials.list", handler: credentials.listCredentials },
   { subject: "nats-credentials.get", handler: credentials.getCredentials },

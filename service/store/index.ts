@@ -8,6 +8,7 @@ export type {
   CredentialKeyRecord,
   CredentialsRecord,
   ProjectRecord,
+  QuotaStateRecord,
   SessionRecord,
 } from "./records.ts";
 export { ADMIN_PROJECT } from "./records.ts";

@@ -86,3 +86,10 @@ export interface SessionRecord {
   /** Expiry of the issued user JWT, seconds since the epoch. */
   expires_at: number;
 }
+
+/** The last storage threshold an account was seen over (quota events). Key `<project>.<account>` in `mnq-quota`. */
+export interface QuotaStateRecord {
+  /** 0, 80 or 100 (% of the storage quota). */
+  level: 0 | 80 | 100;
+  updated_at: string;
+}

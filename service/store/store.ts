@@ -7,6 +7,7 @@ import type {
   CredentialKeyRecord,
   CredentialsRecord,
   ProjectRecord,
+  QuotaStateRecord,
   SessionRecord,
 } from "./records.ts";
 
@@ -18,6 +19,7 @@ export const BucketName = {
   apiKeys: "mnq-api-keys",
   credentialKeys: "mnq-credential-keys",
   sessions: "mnq-sessions",
+  quota: "mnq-quota",
 } as const;
 
 export interface StoreOptions {
@@ -37,6 +39,7 @@ export class Store {
     readonly apiKeys: RecordBucket<ApiKeyRecord>,
     readonly credentialKeys: RecordBucket<CredentialKeyRecord>,
     readonly sessions: RecordBucket<SessionRecord>,
+    readonly quota: RecordBucket<QuotaStateRecord>,
   ) {}
 
   /** Opens the buckets, creating them (with `replicas`) when missing. */
@@ -44,15 +47,16 @@ export class Store {
     const kvm = new Kvm(nc);
     const open = async <T>(name: string, ttlMs = 0) =>
       new RecordBucket<T>(await kvm.create(name, { replicas: opts.replicas, history: 1, timeout: opts.timeout ?? 5000, ttl: ttlMs }));
-    const [accounts, credentials, projects, apiKeys, credentialKeys, sessions] = await Promise.all([
+    const [accounts, credentials, projects, apiKeys, credentialKeys, sessions, quota] = await Promise.all([
       open<AccountRecord>(BucketName.accounts),
       open<CredentialsRecord>(BucketName.credentials),
       open<ProjectRecord>(BucketName.projects),
       open<ApiKeyRecord>(BucketName.apiKeys),
       open<CredentialKeyRecord>(BucketName.credentialKeys),
       open<SessionRecord>(BucketName.sessions, (opts.sessionTtlSeconds + 60) * 1000),
+      open<QuotaStateRecord>(BucketName.quota),
     ]);
-    return new Store(accounts, credentials, projects, apiKeys, credentialKeys, sessions);
+    return new Store(accounts, credentials, projects, apiKeys, credentialKeys, sessions, quota);
   }
 
   static accountKey(project: string, accountId: string): string {

@@ -1,0 +1,118 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "../log.ts";
+import type { QuotaStateRecord, Store } from "../store/index.ts";
+import { readAllStorage } from "./usage.ts";
+
+/** API.md quota event, published on `mnq.events.v1.<project>.nats-accounts.quota`. */
+export interface QuotaEvent {
+  type: "quota";
+  project_id: string;
+  nats_account_id: string;
+  threshold: 80 | 100;
+  used_bytes: number;
+  quota_bytes: number;
+  time: string;
+}
+
+export type QuotaLevel = QuotaStateRecord["level"];
+
+/** 100 when less than one largest message is left, 80 from 80 % of the quota, else 0. */
+export function quotaLevel(usedBytes: number, quotaBytes: number, maxPayload: number): QuotaLevel {
+  if (quotaBytes <= 0) return 0;
+  if (usedBytes >= quotaBytes - maxPayload) return 100;
+  if (usedBytes >= quotaBytes * 0.8) return 80;
+  return 0;
+}
+
+export interface QuotaMonitorOptions {
+  store: Store;
+  /** System user: reads JSZ from every server. */
+  sys: NatsConnection;
+  /** Service user: publishes the events (in MNQ, whose export reaches each project's api-clients account). */
+  nc: NatsConnection;
+  quotaBytes: number;
+  maxPayload: number;
+  intervalMs: number;
+  timeoutMs: number;
+  log: Logger;
+}
+
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+/**
+ * Checks every account's storage use at an interval and publishes an event when it crosses 80 % or
+ * 100 % of the quota upwards; nothing more until it drops back under. The level last seen is kept
+ * per account in KV and changed with a revision check, so with several instances only the one
+ * whose write wins publishes.
+ */
+export class QuotaMonitor {
+  readonly #known = new Map<string, QuotaLevel>();
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<unknown> | undefined;
+  #stopped = false;
+
+  constructor(private readonly opts: QuotaMonitorOptions) {}
+
+  start(): void {
+    const tick = () => {
+      this.#running = this.check()
+        .catch((err: unknown) => this.opts.log.warn({ err: String(err) }, "quota check failed; next round retries"))
+        .finally(() => {
+          if (!this.#stopped) this.#timer = setTimeout(tick, this.opts.intervalMs);
+        });
+    };
+    this.#timer = setTimeout(tick, this.opts.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  /** One round: the events it published. */
+  async check(): Promise<QuotaEvent[]> {
+    const { store, quotaBytes } = this.opts;
+    if (quotaBytes <= 0) return [];
+    const maxPayload = this.opts.maxPayload > 0 ? this.opts.maxPayload : DEFAULT_MAX_PAYLOAD;
+    const used = await readAllStorage(this.opts.sys, this.opts.timeoutMs);
+    const accounts = (await store.accounts.list(">")).map((r) => r.value).filter((a) => a.state === "active" && !a.kind);
+    const published: QuotaEvent[] = [];
+    for (const account of accounts) {
+      const usedBytes = used.get(account.id) ?? 0;
+      const level = quotaLevel(usedBytes, quotaBytes, maxPayload);
+      if (this.#known.get(account.id) === level) continue;
+      const key = `${account.project_id}.${account.id}`;
+      let previous: QuotaLevel = 0;
+      const written = await store.quota
+        .modify(
+          key,
+          (cur) => {
+            previous = cur?.value.level ?? 0;
+            return previous === level ? null : { level, updated_at: new Date().toISOString() };
+          },
+          1,
+        )
+        .catch(() => null); // another instance changed it first: it publishes
+      if (!written) continue;
+      this.#known.set(account.id, level);
+      for (const threshold of [80, 100] as const) {
+        if (previous < threshold && level >= threshold) {
+          const event: QuotaEvent = {
+            type: "quota",
+            project_id: account.project_id,
+            nats_account_id: account.id,
+            threshold,
+            used_bytes: usedBytes,
+            quota_bytes: quotaBytes,
+            time: new Date().toISOString(),
+          };
+          this.opts.nc.publish(`mnq.events.v1.${account.project_id}.nats-accounts.quota`, JSON.stringify(event));
+          published.push(event);
+          this.opts.log.info({ project: account.project_id, account: account.id, threshold, used_bytes: usedBytes }, "quota threshold crossed");
+        }
+      }
+    }
+    return published;
+  }
+}

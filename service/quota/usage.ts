@@ -1,0 +1,111 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { UnavailableError } from "../errors.ts";
+import type { AccountLimits } from "../identity/index.ts";
+
+/** API.md AccountUsage. */
+export interface AccountUsage {
+  nats_account_id: string;
+  storage: { used_bytes: number; quota_bytes: number; reserved_bytes: number };
+  memory: { used_bytes: number; quota_bytes: number };
+  streams: number;
+  consumers: number;
+  connections: number;
+}
+
+interface StreamDetail {
+  name: string;
+  config?: { max_bytes?: number; num_replicas?: number; storage?: "file" | "memory" };
+  state?: { consumer_count?: number };
+}
+
+/** The account part of a server's JSZ reply (`$SYS.REQ.ACCOUNT.<id>.JSZ` or the account_details of PING.JSZ). */
+export interface AccountJsz {
+  id: string;
+  memory?: number;
+  storage?: number;
+  stream_detail?: StreamDetail[];
+}
+
+/** How long to wait for more servers once replies stop coming (every server of a cluster answers). */
+const STALL_MS = 75;
+
+/** Every reply to a `$SYS` request that all servers answer, parsed; servers that fail to parse are skipped. */
+async function askAllServers<T>(sys: NatsConnection, subject: string, body: unknown, timeoutMs: number): Promise<T[]> {
+  const out: T[] = [];
+  try {
+    const replies = await sys.requestMany(subject, JSON.stringify(body), { strategy: "stall", stall: STALL_MS, maxWait: timeoutMs });
+    for await (const m of replies) {
+      try {
+        out.push(m.json<T>());
+      } catch {
+        // a reply that is not JSON says nothing about usage
+      }
+    }
+  } catch (err) {
+    throw new UnavailableError("the NATS servers did not report usage; retry", { cause: err });
+  }
+  if (out.length === 0) throw new UnavailableError("no NATS server reported usage; retry");
+  return out;
+}
+
+/**
+ * Merges the servers' views of one account: each server reports the account's total usage as it
+ * tracks it (replicas counted), so the largest is the freshest; streams are listed by the servers
+ * that host them, so they are merged by name. Reserved bytes are what stream `max_bytes` reserve,
+ * times their replicas (what the server checks at stream creation).
+ */
+export function mergeJsz(id: string, views: AccountJsz[]): Omit<AccountUsage, "connections" | "storage" | "memory"> & {
+  storageUsed: number;
+  memoryUsed: number;
+  storageReserved: number;
+} {
+  const streams = new Map<string, StreamDetail>();
+  let storageUsed = 0;
+  let memoryUsed = 0;
+  for (const v of views) {
+    storageUsed = Math.max(storageUsed, v.storage ?? 0);
+    memoryUsed = Math.max(memoryUsed, v.memory ?? 0);
+    for (const s of v.stream_detail ?? []) if (!streams.has(s.name)) streams.set(s.name, s);
+  }
+  let storageReserved = 0;
+  let consumers = 0;
+  for (const s of streams.values()) {
+    const max = s.config?.max_bytes ?? -1;
+    if (max > 0 && s.config?.storage !== "memory") storageReserved += max * (s.config?.num_replicas ?? 1);
+    consumers += s.state?.consumer_count ?? 0;
+  }
+  return { nats_account_id: id, storageUsed, memoryUsed, storageReserved, streams: streams.size, consumers };
+}
+
+/**
+ * Reads an account's usage live from every server (JSZ for JetStream, CONNS for connections,
+ * summed over servers) and puts it beside the quota of its JWT limits.
+ */
+export async function readAccountUsage(sys: NatsConnection, accountId: string, limits: AccountLimits, timeoutMs: number): Promise<AccountUsage> {
+  const [jsz, conns] = await Promise.all([
+    askAllServers<{ data?: AccountJsz; error?: unknown }>(sys, `$SYS.REQ.ACCOUNT.${accountId}.JSZ`, { streams: true, config: true }, timeoutMs),
+    askAllServers<{ conns?: number; leafnodes?: number }>(sys, `$SYS.REQ.ACCOUNT.${accountId}.CONNS`, {}, timeoutMs),
+  ]);
+  const merged = mergeJsz(
+    accountId,
+    jsz.flatMap((r) => (r.data ? [r.data] : [])),
+  );
+  return {
+    nats_account_id: accountId,
+    storage: { used_bytes: merged.storageUsed, quota_bytes: limits.disk_storage, reserved_bytes: merged.storageReserved },
+    memory: { used_bytes: merged.memoryUsed, quota_bytes: limits.mem_storage },
+    streams: merged.streams,
+    consumers: merged.consumers,
+    connections: conns.reduce((n, r) => n + (r.conns ?? 0), 0),
+  };
+}
+
+/** Storage used by every account with JetStream, from one PING.JSZ to all servers (largest view per account). */
+export async function readAllStorage(sys: NatsConnection, timeoutMs: number): Promise<Map<string, number>> {
+  const replies = await askAllServers<{ data?: { account_details?: AccountJsz[] } }>(sys, "$SYS.REQ.SERVER.PING.JSZ", { accounts: true }, timeoutMs);
+  const used = new Map<string, number>();
+  for (const r of replies) {
+    for (const a of r.data?.account_details ?? []) used.set(a.id, Math.max(used.get(a.id) ?? 0, a.storage ?? 0));
+  }
+  return used;
+}

@@ -1,0 +1,198 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { jetstream, JetStreamApiError, jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { DataFile } from "../service/bootstrap/index.ts";
+import { createLogger } from "../service/log.ts";
+import { type MnqService, startService } from "../service/main.ts";
+import { quotaLevel } from "../service/quota/index.ts";
+import { check } from "./helpers/check.ts";
+import { assertReplySchema, callApi, connectWithCreds, type MnqFixture, startMnq, testConfig } from "./helpers/mnq.ts";
+import { type Cluster, freshDataDir, removeDir, startCluster } from "./helpers/servers.ts";
+
+const MiB = 1024 * 1024;
+const QUOTA = 314_572_800;
+const CHUNK = new Uint8Array(64 * 1024);
+
+type Usage = { storage: { used_bytes: number; quota_bytes: number; reserved_bytes: number }; streams: number; connections: number };
+type QuotaEvent = { type: string; threshold: number; used_bytes: number; quota_bytes: number; nats_account_id: string };
+
+/** Publishes 64 KiB messages until the server refuses one; returns the refusal (bounded by `max`). */
+async function fill(publish: (i: number) => Promise<unknown>, max: number, paceMs = 0): Promise<JetStreamApiError> {
+  for (let i = 0; i < max; i++) {
+    try {
+      await publish(i);
+    } catch (err) {
+      if (err instanceof JetStreamApiError) return err;
+      throw err;
+    }
+    if (paceMs) await new Promise((r) => setTimeout(r, paceMs));
+  }
+  throw new Error(`no refusal after ${max} messages`);
+}
+
+async function tenant(api: (project: string, op: string, body?: unknown) => Promise<{ body: unknown }>, project: string) {
+  const account = (await api(project, "nats-accounts.create", {})).body as { id: string };
+  const creds = (await api(project, "nats-credentials.create", { nats_account_id: account.id })).body as { credentials: { content: string } };
+  return { id: account.id, creds: creds.credentials.content };
+}
+
+test("quota - levels: 80 % of the quota, and full when less than one largest message is left", () => {
+  assert.equal(quotaLevel(0, QUOTA, MiB), 0);
+  assert.equal(quotaLevel(Math.ceil(QUOTA * 0.8) - 1, QUOTA, MiB), 0);
+  assert.equal(quotaLevel(Math.ceil(QUOTA * 0.8), QUOTA, MiB), 80);
+  assert.equal(quotaLevel(QUOTA - MiB - 1, QUOTA, MiB), 80);
+  assert.equal(quotaLevel(QUOTA - MiB, QUOTA, MiB), 100);
+  assert.equal(quotaLevel(10, -1, MiB), 0, "unlimited never crosses");
+});
+
+describe("quota (one server, default 300 MiB)", () => {
+  let f: MnqFixture;
+  let nc: NatsConnection;
+  let account: string;
+  let stored = 0;
+  const events: QuotaEvent[] = [];
+  const project = "quota-one";
+  before(async () => {
+    f = await startMnq({ MNQ_QUOTA_CHECK_MS: "100" });
+    const t = await tenant(f.api, project);
+    account = t.id;
+    nc = await connectWithCreds(f.server.url, t.creds);
+    f.admin.subscribe(`mnq.events.v1.${project}.nats-accounts.quota`, { callback: (_e, m) => void events.push(m.json<QuotaEvent>()) });
+    await f.admin.flush();
+  });
+  after(async () => {
+    await nc?.close();
+    await f?.stop();
+  });
+
+  test("quota - an R1 file stream takes 64 KiB messages until 10002, stopping between 299 MiB and 300 MiB", async (t) => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "FILL", subjects: ["fill.>"], storage: StorageType.File, num_replicas: 1 });
+    const js = jetstream(nc);
+    const refusal = await fill(() => js.publish("fill.x", CHUNK), 6000);
+    assert.equal(refusal.code, 10002, refusal.message);
+    stored = (await jsm.streams.info("FILL")).state.bytes;
+    t.diagnostic(`R1 stream stored ${stored} bytes of ${QUOTA}`);
+    assert.ok(stored < QUOTA, `stored ${stored} < quota`);
+    assert.ok(stored >= QUOTA - MiB, `stored ${stored} ≥ quota − 1 MiB`);
+    // and it stays refused
+    await assert.rejects(js.publish("fill.x", CHUNK), (err: Error) => err instanceof JetStreamApiError && err.code === 10002);
+  });
+
+  test("quota - usage agrees with what the client stored and shows the quota", async () => {
+    const r = await f.api<Usage>(project, "nats-accounts.usage", { nats_account_id: account });
+    assert.equal(r.code, undefined, r.message);
+    assertReplySchema("nats-accounts.usage", r.body);
+    assert.ok(Math.abs(r.body.storage.used_bytes - stored) <= CHUNK.length + 1024, `${r.body.storage.used_bytes} vs ${stored}`);
+    assert.equal(r.body.storage.quota_bytes, QUOTA);
+    assert.equal(r.body.streams, 1);
+    assert.equal(r.body.connections, 1);
+  });
+
+  test("quota - crossing 80 % and then 100 % publishes exactly one event each", async () => {
+    await check(() => events.some((e) => e.threshold === 100), 10_000);
+    await f.admin.flush();
+    assert.deepEqual(events.map((e) => e.threshold), [80, 100]);
+    for (const e of events) {
+      assert.equal(e.nats_account_id, account);
+      assert.equal(e.quota_bytes, QUOTA);
+    }
+    // more rounds pass without repeating
+    const before = await f.mnq.quota.check();
+    assert.deepEqual(before, []);
+  });
+
+  test("quota - a stream reserving more than the quota (10047) and a memory stream are refused", async () => {
+    const jsm = await jetstreamManager(nc);
+    await assert.rejects(
+      jsm.streams.add({ name: "BIG", subjects: ["big"], max_bytes: QUOTA + 1 }),
+      (err: Error) => err instanceof JetStreamApiError && err.code === 10047,
+    );
+    await assert.rejects(jsm.streams.add({ name: "MEM", subjects: ["mem"], storage: StorageType.Memory }), (err: Error) => err instanceof JetStreamApiError);
+  });
+
+  test("quota - a KV bucket fills up to the quota too", async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete("FILL");
+    await check(async () => (await f.api<Usage>(project, "nats-accounts.usage", { nats_account_id: account })).body.storage.used_bytes === 0);
+    const kv = await new Kvm(nc).create("fill", { history: 1 });
+    const refusal = await fill((i) => kv.put(`k${i}`, CHUNK), 6000);
+    assert.equal(refusal.code, 10002, refusal.message);
+    const bytes = (await jsm.streams.info("KV_fill")).state.bytes;
+    assert.ok(bytes < QUOTA && bytes >= QUOTA - MiB, `KV holds ${bytes}`);
+  });
+
+  test("quota - raising the quota in configuration and restarting lets the full account write again", async () => {
+    const js = jetstream(nc);
+    await assert.rejects(js.publish("$KV.fill.more", CHUNK), (err: Error) => err instanceof JetStreamApiError && err.code === 10002);
+    await f.mnq.stop();
+    const raised: MnqService = await startService(
+      testConfig(f.dataDir, { MNQ_ACCOUNT_STORAGE_BYTES: String(QUOTA + 10 * MiB) }),
+      createLogger("silent"),
+      f.server.url,
+    );
+    try {
+      await js.publish("$KV.fill.more", CHUNK);
+      const usage = await callApi<Usage>(f.admin, `mnq.api.v1.${project}.nats-accounts.usage`, { nats_account_id: account });
+      assert.equal(usage.body.storage.quota_bytes, QUOTA + 10 * MiB);
+    } finally {
+      await raised.stop();
+    }
+  });
+});
+
+describe("quota (3-node cluster, 30 MiB)", () => {
+  const quota = 30 * MiB;
+  let dir: string;
+  let cluster: Cluster;
+  let mnq: MnqService;
+  let admin: NatsConnection;
+  const open: NatsConnection[] = [];
+  const api = (project: string, op: string, body: unknown = {}) => callApi(admin, `mnq.api.v1.${project}.${op}`, body);
+  before(async () => {
+    dir = freshDataDir();
+    cluster = await startCluster(dir);
+    admin = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
+    const svc = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.serviceCreds), "utf8"));
+    await check(async () => (await (await jetstreamManager(svc)).getAccountInfo()).api.total >= 0, 15_000, 200);
+    await svc.close();
+    const cfg = testConfig(dir, { MNQ_KV_REPLICAS: "3", MNQ_ACCOUNT_STORAGE_BYTES: String(quota) });
+    mnq = await startService(cfg, createLogger("silent"), cluster.urls);
+  });
+  after(async () => {
+    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await admin?.close();
+    await mnq?.stop();
+    await cluster?.stop();
+    removeDir(dir);
+  });
+
+  const filled = async (project: string, replicas: number) => {
+    const t = await tenant(api, project);
+    const nc = await connectWithCreds(cluster.urls, t.creds);
+    open.push(nc);
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "FILL", subjects: ["fill"], num_replicas: replicas });
+    const js = jetstream(nc);
+    // A steady pace: replicas report their usage to the leader every 250 ms.
+    const refusal = await fill(() => js.publish("fill", CHUNK), 2000, 10);
+    assert.equal(refusal.code, 10002, refusal.message);
+    return (await jsm.streams.info("FILL")).state.bytes / quota;
+  };
+
+  test("quota - an R3 stream stops at about a third of the quota (replicas count)", async (t) => {
+    const share = await filled("quota-r3", 3);
+    t.diagnostic(`R3 stream holds ${share.toFixed(4)} of the quota`);
+    assert.ok(share >= 0.3 && share <= 0.4, `R3 stream holds ${share.toFixed(3)} of the quota`);
+  });
+
+  test("quota - an R1 stream in the same cluster reaches the quota", async (t) => {
+    const share = await filled("quota-r1", 1);
+    t.diagnostic(`R1 stream holds ${share.toFixed(4)} of the quota`);
+    assert.ok(share >= 1 - MiB / quota && share < 1, `R1 stream holds ${share.toFixed(3)} of the quota`);
+  });
+});
