@@ -89,3 +89,22 @@ test("bootstrap - a client with no JWT is sent to the auth callout (sentinel)", 
   // what matters is that it is not let in as an anonymous user.
   await assert.rejects(connect({ servers: server.url, user: "someone", pass: "secret", reconnect: false, timeout: 5000 }));
 });
+
+test("bootstrap - a changed MNQ account (here: the callout xkey turned on) is rewritten and served after a restart", async (t) => {
+  const dir = freshDataDir({ calloutXkey: false });
+  t.after(() => removeDir(dir));
+  const mnqXkey = () => JSON.parse(Buffer.from(readDataFile(dir, DataFile.mnqJwt).split(".")[1]!, "base64url").toString()).nats.authorization.xkey;
+  assert.equal(mnqXkey(), undefined);
+  let server = await startNode(dir);
+  await server.stop();
+  const again = bootstrap(dir);
+  assert.equal(again.created, false, "no key is made");
+  assert.ok(again.written.includes(DataFile.mnqJwt) && again.written.includes(DataFile.trustConf));
+  assert.match(mnqXkey(), /^X/);
+  server = await startNode(dir);
+  t.after(() => server.stop());
+  const sys = await connectWithCreds(server.url, readFileSync(join(dir, DataFile.sysCreds), "utf8"));
+  t.after(() => sys.close());
+  const served = (await sys.request(`$SYS.REQ.ACCOUNT.${again.mnqAccount}.CLAIMS.LOOKUP`, "")).string();
+  assert.equal(served, readDataFile(dir, DataFile.mnqJwt));
+});

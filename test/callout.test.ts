@@ -13,7 +13,7 @@ import { decodeJwt, encodeJwt, NKeyPair, parseCreds, XKey } from "../service/ide
 import { createLogger } from "../service/log.ts";
 import { BucketName } from "../service/store/index.ts";
 import { createCurveSeed } from "../service/identity/index.ts";
-import { closedWithin } from "./helpers/check.ts";
+import { check, closedWithin } from "./helpers/check.ts";
 import { assertReplySchema, callApi, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 
 type Key = { access_key: string; secret_key: string; project_id: string };
@@ -112,6 +112,20 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.ok(c.body.credentials.content.length > 0);
       await spy.flush();
       assert.deepEqual(seen, []);
+      sub.unsubscribe();
+    });
+
+    test("api keys - a project key receives its project's events", async () => {
+      const nc = await userPass(await projectKey("cb-events"));
+      const got: string[] = [];
+      const sub = nc.subscribe("mnq.events.v1.cb-events.>", { callback: (err, m) => void got.push(err ? err.message : m.subject) });
+      await nc.flush();
+      f.mnq.nc.publish("mnq.events.v1.cb-other.nats-accounts.quota", "{}");
+      f.mnq.nc.publish("mnq.events.v1.cb-events.nats-accounts.quota", "{}");
+      await f.mnq.nc.flush();
+      await check(() => got.length > 0);
+      await nc.flush();
+      assert.deepEqual(got, ["mnq.events.v1.cb-events.nats-accounts.quota"]);
       sub.unsubscribe();
     });
 
