@@ -69,6 +69,17 @@ describe("quota (one server, default 300 MiB)", () => {
     await f?.stop();
   });
 
+  test("quota - usage of an account nobody has connected to yet is all zeros and the quota", async () => {
+    const fresh = (await f.api<{ id: string }>(project, "nats-accounts.create", {})).body;
+    const r = await f.api<Usage>(project, "nats-accounts.usage", { nats_account_id: fresh.id });
+    assert.equal(r.code, undefined, r.message);
+    assertReplySchema("nats-accounts.usage", r.body);
+    assert.deepEqual(r.body.storage, { used_bytes: 0, quota_bytes: QUOTA, reserved_bytes: 0 });
+    assert.equal(r.body.connections, 0);
+    const other = await f.api<{ type: string }>("quota-elsewhere", "nats-accounts.usage", { nats_account_id: fresh.id });
+    assert.equal(other.code, 404, "another project's account is not found");
+  });
+
   test("quota - an R1 file stream takes 64 KiB messages until 10002, stopping between 299 MiB and 300 MiB", async (t) => {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: "FILL", subjects: ["fill.>"], storage: StorageType.File, num_replicas: 1 });
@@ -181,7 +192,15 @@ describe("quota (3-node cluster, 30 MiB)", () => {
     // A steady pace: replicas report their usage to the leader every 250 ms.
     const refusal = await fill(() => js.publish("fill", CHUNK), 2000, 10);
     assert.equal(refusal.code, 10002, refusal.message);
-    return (await jsm.streams.info("FILL")).state.bytes / quota;
+    const bytes = (await jsm.streams.info("FILL")).state.bytes;
+    // usage counts every replica, as the quota does
+    const usage = await api(project, "nats-accounts.usage", { nats_account_id: t.id });
+    const used = (usage.body as Usage).storage.used_bytes;
+    await check(async () => {
+      const u = ((await api(project, "nats-accounts.usage", { nats_account_id: t.id })).body as Usage).storage.used_bytes;
+      return Math.abs(u - bytes * replicas) <= replicas * (CHUNK.length + 1024);
+    }, 3000).catch(() => assert.fail(`usage ${used} vs ${bytes} × ${replicas}`));
+    return bytes / quota;
   };
 
   test("quota - an R3 stream stops at about a third of the quota (replicas count)", async (t) => {

@@ -78,17 +78,24 @@ export function mergeJsz(id: string, views: AccountJsz[]): Omit<AccountUsage, "c
 }
 
 /**
- * Reads an account's usage live from every server (JSZ for JetStream, CONNS for connections,
- * summed over servers) and puts it beside the quota of its JWT limits.
+ * Reads an account's usage live from every server (JSZ for JetStream, CONNZ for connections,
+ * summed over servers) and puts it beside the quota of its JWT limits. The `PING` forms are used
+ * because every server answers them: `$SYS.REQ.ACCOUNT.<id>.CONNS` gets no answer at all, and
+ * `.JSZ` an "account not found" error, from a server where the account has no connection yet.
  */
 export async function readAccountUsage(sys: NatsConnection, accountId: string, limits: AccountLimits, timeoutMs: number): Promise<AccountUsage> {
-  const [jsz, conns] = await Promise.all([
-    askAllServers<{ data?: AccountJsz; error?: unknown }>(sys, `$SYS.REQ.ACCOUNT.${accountId}.JSZ`, { streams: true, config: true }, timeoutMs),
-    askAllServers<{ conns?: number; leafnodes?: number }>(sys, `$SYS.REQ.ACCOUNT.${accountId}.CONNS`, {}, timeoutMs),
+  const [jsz, connz] = await Promise.all([
+    askAllServers<{ data?: { account_details?: AccountJsz[] } }>(
+      sys,
+      "$SYS.REQ.SERVER.PING.JSZ",
+      { account: accountId, accounts: true, streams: true, config: true },
+      timeoutMs,
+    ),
+    askAllServers<{ data?: { total?: number } }>(sys, "$SYS.REQ.SERVER.PING.CONNZ", { acc: accountId, limit: 1 }, timeoutMs),
   ]);
   const merged = mergeJsz(
     accountId,
-    jsz.flatMap((r) => (r.data ? [r.data] : [])),
+    jsz.flatMap((r) => (r.data?.account_details ?? []).filter((a) => a.id === accountId)),
   );
   return {
     nats_account_id: accountId,
@@ -96,7 +103,7 @@ export async function readAccountUsage(sys: NatsConnection, accountId: string, l
     memory: { used_bytes: merged.memoryUsed, quota_bytes: limits.mem_storage },
     streams: merged.streams,
     consumers: merged.consumers,
-    connections: conns.reduce((n, r) => n + (r.conns ?? 0), 0),
+    connections: connz.reduce((n, r) => n + (r.data?.total ?? 0), 0),
   };
 }
 
