@@ -58,7 +58,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const report = await reconcileAccounts(teardown, log);
     log.info(report, "resolvers reconciled with KV");
     const service = await startApiService(nc, ctx, VERSION);
-    addCalloutEndpoint(service, {
+    const callout = await addCalloutEndpoint(service, {
       store,
       vault,
       log: log.child({ component: "callout" }),
@@ -90,6 +90,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       quota,
       async stop() {
         await quota.stop();
+        callout.stop();
         await service.stop().catch(() => undefined);
         await nc.drain().catch(() => undefined);
         await sys.drain().catch(() => undefined);

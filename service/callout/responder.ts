@@ -9,7 +9,15 @@ import {
   type XKey,
 } from "../identity/index.ts";
 import type { Logger } from "../log.ts";
-import { type AccountRecord, Store } from "../store/index.ts";
+import {
+  type AccountRecord,
+  ADMIN_PROJECT,
+  type ApiKeyRecord,
+  type CredentialKeyRecord,
+  type ProjectRecord,
+  RecordView,
+  Store,
+} from "../store/index.ts";
 import { type Decision, decide, DenyReason, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
 import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKEY_HEADER } from "./request.ts";
 import { Throttle } from "./throttle.ts";
@@ -31,6 +39,14 @@ export interface CalloutDeps {
   throttle?: Throttle;
 }
 
+/** Where the lookups read: views fed by KV watches (or KV itself before they start). */
+interface Views {
+  apiKeys: { get(key: string): Promise<ApiKeyRecord | null> };
+  credentialKeys: { get(key: string): Promise<CredentialKeyRecord | null> };
+  projects: { get(key: string): Promise<ProjectRecord | null> };
+  accounts: { get(key: string): Promise<AccountRecord | null> };
+}
+
 /** Failures that count towards throttling the identity that caused them. */
 const COUNTED: ReadonlySet<DenyReason> = new Set([
   DenyReason.unknownApiKey,
@@ -43,8 +59,9 @@ const COUNTED: ReadonlySet<DenyReason> = new Set([
  * Adds the auth callout to the `mnq` micro service: an endpoint on `$SYS.REQ.USER.AUTH` in the
  * service's queue group, so instances share the requests; each request is handled concurrently.
  */
-export function addCalloutEndpoint(svc: Service, deps: CalloutDeps): CalloutResponder {
+export async function addCalloutEndpoint(svc: Service, deps: CalloutDeps): Promise<CalloutResponder> {
   const responder = new CalloutResponder(deps);
+  await responder.start();
   svc.addEndpoint("auth-callout", {
     subject: CALLOUT_SUBJECT,
     metadata: { description: "nats-server auth callout: API keys and credential nkeys" },
@@ -62,9 +79,33 @@ export class CalloutResponder {
   readonly #secrets = new SecretChecker();
   /** Account signing keys, unsealed once: `<account>:<signing key>`. */
   readonly #signers = new Map<string, NKeyPair>();
+  #views: Views | undefined;
 
   constructor(private readonly deps: CalloutDeps) {
     this.#throttle = deps.throttle ?? new Throttle();
+  }
+
+  /** Starts the in-memory views the lookups read (without them, every lookup reads KV). */
+  async start(): Promise<void> {
+    const { store } = this.deps;
+    const [apiKeys, credentialKeys, projects, accounts] = await Promise.all([
+      RecordView.open(store.apiKeys),
+      RecordView.open(store.credentialKeys),
+      RecordView.open(store.projects),
+      RecordView.open(store.accounts),
+    ]);
+    this.#views = { apiKeys, credentialKeys, projects, accounts };
+  }
+
+  stop(): void {
+    for (const v of Object.values(this.#views ?? {})) v.stop();
+  }
+
+  private views(): Views {
+    if (this.#views) return this.#views;
+    const { store } = this.deps;
+    const direct = <T>(b: { get(k: string): Promise<{ value: T } | null> }) => ({ get: async (k: string) => (await b.get(k))?.value ?? null });
+    return { apiKeys: direct(store.apiKeys), credentialKeys: direct(store.credentialKeys), projects: direct(store.projects), accounts: direct(store.accounts) };
   }
 
   async handle(msg: ServiceMsg): Promise<void> {
@@ -87,25 +128,25 @@ export class CalloutResponder {
     }
     const userNkey = req.nats.user_nkey;
     const who = presented(req);
-    const log = this.deps.log.child({ user_nkey: userNkey, client: req.nats.client_info.host, server: req.nats.server_id.name });
+    const log = () => this.deps.log.child({ user_nkey: userNkey, client: req.nats.client_info.host, server: req.nats.server_id.name });
     let decision: Decision;
     try {
       decision = await this.evaluate(req, who, now, nowSec);
     } catch (err) {
-      log.error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, "auth callout: lookup failed");
+      log().error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, "auth callout: lookup failed");
       this.answer(msg, req, serverXkey, { error: "authorization service unavailable" }, 503);
       return;
     }
     const id = identityOf(who);
     if (decision.kind === "deny") {
-      if (id && COUNTED.has(decision.reason) && this.#throttle.fail(id, now)) log.warn({ identity: id }, "auth callout: identity throttled");
-      log.info({ identity: id, reason: decision.reason }, "auth callout: denied");
+      if (id && COUNTED.has(decision.reason) && this.#throttle.fail(id, now)) log().warn({ identity: id }, "auth callout: identity throttled");
+      log().info({ identity: id, reason: decision.reason }, "auth callout: denied");
       this.answer(msg, req, serverXkey, { error: decision.reason }, 401);
       return;
     }
     if (id) this.#throttle.succeed(id);
     const jwt = this.userJwtFor(decision.grant, userNkey);
-    log.debug({ identity: id, account: decision.grant.accountId }, "auth callout: allowed");
+    if (this.deps.log.isLevelEnabled("debug")) log().debug({ identity: id, account: decision.grant.accountId }, "auth callout: allowed");
     this.answer(msg, req, serverXkey, { jwt });
   }
 
@@ -128,30 +169,32 @@ export class CalloutResponder {
   }
 
   private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>): Promise<Facts["apiKey"]> {
-    const { store } = this.deps;
-    const record = (await store.apiKeys.get(who.accessKey))?.value ?? null;
+    const views = this.views();
+    const record = await views.apiKeys.get(who.accessKey);
     if (!record) return { record, secretValid: false, clientAccount: null };
     const secretValid = await this.#secrets.check(who.secret, record.secret_hash);
     let clientAccount: AccountRecord | null = null;
-    if (secretValid && record.project_id !== "*") {
-      const client = (await store.projects.get(record.project_id))?.value.client_account;
-      if (client) clientAccount = (await store.accounts.get(Store.accountKey(record.project_id, client)))?.value ?? null;
+    if (secretValid && record.project_id !== ADMIN_PROJECT) {
+      const client = (await views.projects.get(record.project_id))?.client_account;
+      if (client) clientAccount = await views.accounts.get(Store.accountKey(record.project_id, client));
     }
     return { record, secretValid, clientAccount };
   }
 
   private async lookupCredential(who: Extract<Presented, { kind: "nkey" }>): Promise<Facts["credential"]> {
     if (!nonceSignatureValid(who)) return { signatureValid: false, index: null, account: null };
-    const { store } = this.deps;
-    const index = (await store.credentialKeys.get(who.nkey))?.value ?? null;
-    const account = index ? ((await store.accounts.get(Store.accountKey(index.project_id, index.nats_account_id)))?.value ?? null) : null;
+    const views = this.views();
+    const index = await views.credentialKeys.get(who.nkey);
+    const account = index ? await views.accounts.get(Store.accountKey(index.project_id, index.nats_account_id)) : null;
     return { signatureValid: true, index, account };
   }
 
   /**
-   * Records `user_nkey` under its owner before answering, then checks the owner still exists: a
-   * delete that ran before the record was written is seen here (deny); one that runs after finds
-   * the record and revokes the session. Either way no admitted connection outlives its owner.
+   * Records `user_nkey` under its owner before answering, then checks in KV itself (not a view)
+   * that the owner still exists: a delete that ran before the record was written is seen here
+   * (deny); one that runs after finds the record and revokes the session. Either way no admitted
+   * connection outlives its owner. (An account delete needs no check: it revokes `*` up to a time
+   * beyond any session.)
    */
   private async recordSession(grant: Grant, userNkey: string): Promise<Decision> {
     const { store } = this.deps;
@@ -162,10 +205,9 @@ export class CalloutResponder {
     const ownerLives = session.owner.startsWith("U")
       ? (await store.credentialKeys.get(session.owner)) !== null
       : (await store.apiKeys.get(session.owner)) !== null;
-    const account = await store.accounts.get(Store.accountKey(session.project, grant.accountId));
-    if (ownerLives && account?.value.state === "active") return { kind: "allow", grant };
+    if (ownerLives) return { kind: "allow", grant };
     await store.sessions.delete(key).catch(() => undefined);
-    return { kind: "deny", reason: ownerLives ? DenyReason.accountGone : DenyReason.unknownCredential };
+    return { kind: "deny", reason: session.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey };
   }
 
   private userJwtFor(grant: Grant, userNkey: string): string {

@@ -12,3 +12,4 @@ export type {
   SessionRecord,
 } from "./records.ts";
 export { ADMIN_PROJECT } from "./records.ts";
+export { RecordView } from "./view.ts";

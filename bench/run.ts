@@ -1,0 +1,175 @@
+/**
+ * mnq benchmarks: `npm run bench [-- --json] [-- --quick]`. Starts its own nats-server and an mnq
+ * process on loopback, runs each scenario with its baseline in the same run, and prints a table
+ * (or, with --json, one JSON object per figure).
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { DataFile } from "../service/bootstrap/index.ts";
+import { parseCreds } from "../service/identity/index.ts";
+import { VERSION } from "../service/main.ts";
+import { projectRoot } from "../service/server/launcher.ts";
+import { freshDataDir, removeDir, startNode } from "../test/helpers/servers.ts";
+import { type ClientAuth, oneConnect, runLoad } from "./load.ts";
+import { cpuMs, rssMiB } from "./proc.ts";
+
+const args = new Set(process.argv.slice(2));
+const json = args.has("--json");
+const quick = args.has("--quick");
+const N = quick ? 400 : 2000;
+const CREDS_IN_ACCOUNT = quick ? 1000 : 10_000;
+
+interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number | null;
+  ratio: number | null;
+}
+const figures: Figure[] = [];
+function figure(name: string, value: number, unit: string, baseline: number | null = null): void {
+  const f = { name, value: round(value), unit, baseline: baseline === null ? null : round(baseline), ratio: baseline ? round(value / baseline, 3) : null };
+  figures.push(f);
+  if (json) process.stdout.write(`${JSON.stringify(f)}\n`);
+}
+const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
+const progress = (what: string) => (done: number) => {
+  if (!json) process.stderr.write(`\r  ${what}: ${done}   `);
+};
+const step = (what: string) => {
+  if (!json) process.stderr.write(`\r${" ".repeat(60)}\r… ${what}\n`);
+};
+
+async function startMnqProcess(dataDir: string, url: string): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [join(projectRoot, "bin/mnq.mjs"), "start"], {
+    env: { ...process.env, MNQ_DATA_DIR: dataDir, MNQ_NATS_URL: url, MNQ_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("mnq ready")) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`mnq exited (${code}) before it was ready`)));
+  });
+  return {
+    pid: child.pid!,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+async function api<T>(nc: NatsConnection, subject: string, body: unknown): Promise<T> {
+  const m = await nc.request(subject, JSON.stringify(body), { timeout: 10_000 });
+  if (m.headers?.get("Nats-Service-Error-Code")) throw new Error(`${subject}: ${m.string()}`);
+  return m.json<T>();
+}
+
+async function main(): Promise<void> {
+  const dataDir = freshDataDir();
+  const server = await startNode(dataDir);
+  const mnq = await startMnqProcess(dataDir, server.url);
+  const url = server.url;
+  try {
+    const key = JSON.parse(readFileSync(join(dataDir, DataFile.adminApiKey), "utf8")) as { access_key: string; secret_key: string };
+    const admin = await connect({ servers: url, user: key.access_key, pass: key.secret_key });
+    const account = await api<{ id: string }>(admin, "mnq.api.v1.bench.nats-accounts.create", { name: "bench" });
+    const creds = await api<{ credentials: { content: string } }>(admin, "mnq.api.v1.bench.nats-credentials.create", { nats_account_id: account.id });
+    const parsed = parseCreds(creds.credentials.content);
+    const projectKey = await api<{ access_key: string; secret_key: string }>(admin, "mnq.admin.v1.api-keys.create", { project_id: "bench" });
+    const auths: Record<string, ClientAuth> = {
+      native: { kind: "creds", jwt: parsed.jwt, seed: parsed.seed },
+      nkey: { kind: "nkey", seed: parsed.seed },
+      apikey: { kind: "userpass", user: projectKey.access_key, pass: projectKey.secret_key },
+    };
+    step("warm-up");
+    for (const a of Object.values(auths)) await runLoad(100, 10, () => oneConnect(url, a));
+
+    // 1. connect rate, 50 in flight, each baseline in the same run
+    const rates: Record<string, number> = {};
+    for (const kind of ["native", "nkey", "apikey"] as const) {
+      step(`connect rate (${kind}), ${N} connects, 50 in flight`);
+      const cpu0 = cpuMs(mnq.pid);
+      const r = await runLoad(N, 50, () => oneConnect(url, auths[kind]!), progress(kind));
+      const cpu = cpuMs(mnq.pid) - cpu0;
+      rates[kind] = r.rate;
+      const base = kind === "native" ? null : rates.native!;
+      figure(`connect_rate_${kind}`, r.rate, "connects/s", base);
+      figure(`connect_p50_${kind}`, r.p50, "ms");
+      figure(`connect_p99_${kind}`, r.p99, "ms");
+      figure(`connect_failures_${kind}`, r.failures, "count");
+      if (kind !== "native") figure(`service_cpu_per_auth_${kind}`, cpu / r.ok, "ms", 0.35);
+    }
+    // 2. burst
+    step("burst: 500 nkey clients at once");
+    const burst = await runLoad(500, 500, () => oneConnect(url, auths.nkey!));
+    figure("burst_500_failures", burst.failures, "count");
+    figure("burst_500_p99", burst.p99, "ms");
+    // unloaded latency
+    for (const kind of ["native", "nkey", "apikey"] as const) {
+      step(`unloaded connect latency (${kind})`);
+      const r = await runLoad(200, 1, () => oneConnect(url, auths[kind]!));
+      figure(`unloaded_connect_p50_${kind}`, r.p50, "ms", kind === "native" ? null : 2.1);
+    }
+
+    // 3. API latency
+    step("API: account create in 5 projects of 10");
+    const creates = await runLoad(50, 1, async (i) => {
+      await api(admin, `mnq.api.v1.bench-acc-${i % 5}.nats-accounts.create`, {});
+    });
+    figure("api_account_create_p50", creates.p50, "ms");
+    figure("api_account_create_p99", creates.p99, "ms", 50);
+    step(`API: ${CREDS_IN_ACCOUNT} credentials in one account`);
+    const big = await api<{ id: string }>(admin, "mnq.api.v1.bench-big.nats-accounts.create", { name: "big" });
+    const ids: string[] = [];
+    const credCreates = await runLoad(
+      CREDS_IN_ACCOUNT,
+      20,
+      async () => {
+        const c = await api<{ id: string }>(admin, "mnq.api.v1.bench-big.nats-credentials.create", { nats_account_id: big.id });
+        ids.push(c.id);
+      },
+      progress("credentials"),
+    );
+    figure("api_credentials_create_p50", credCreates.p50, "ms");
+    figure("api_credentials_create_p99", credCreates.p99, "ms", 20);
+    step("API: get and list pages with 10,000 credentials");
+    const gets = await runLoad(200, 1, async (i) => {
+      await api(admin, "mnq.api.v1.bench-big.nats-credentials.get", { nats_credentials_id: ids[(i * 37) % ids.length] });
+    });
+    figure("api_credentials_get_p99", gets.p99, "ms", 20);
+    const lists = await runLoad(50, 1, async (i) => {
+      await api(admin, "mnq.api.v1.bench-big.nats-credentials.list", { nats_account_id: big.id, page: 1 + (i % 50), page_size: 20 });
+    });
+    figure("api_credentials_list_page_p50", lists.p50, "ms");
+    figure("api_credentials_list_page_p99", lists.p99, "ms", 20);
+    // 4. memory
+    const rss = rssMiB(mnq.pid);
+    figure("service_rss_now", rss.now, "MiB");
+    figure("service_rss_peak", rss.peak, "MiB", 150);
+    await admin.close();
+  } finally {
+    await mnq.stop();
+    await server.stop();
+    removeDir(dataDir);
+  }
+  if (!json) {
+    process.stderr.write(`\r${" ".repeat(60)}\r`);
+    const rows = figures.map((f) => [f.name, String(f.value), f.unit, f.baseline === null ? "" : String(f.baseline), f.ratio === null ? "" : String(f.ratio)]);
+    const head = ["figure", "value", "unit", "baseline", "ratio"];
+    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (r: string[]) => r.map((c, i) => (i === 0 || i === 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
+    process.stdout.write(`mnq ${VERSION}, node ${process.version}, ${cpus().length} cores, N=${N}\n${line(head)}\n${rows.map(line).join("\n")}\n`);
+  } else {
+    process.stdout.write(`${JSON.stringify({ name: "environment", mnq: VERSION, node: process.version, cores: cpus().length, n: N })}\n`);
+  }
+}
+
+await main();
