@@ -7,35 +7,26 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { parseCreds } from "../service/identity/index.ts";
-import { createLogger } from "../service/log.ts";
-import { type MnqService, startService } from "../service/main.ts";
+import type { MnqService } from "../service/main.ts";
 import { BucketName } from "../service/store/index.ts";
-import { check, closedWithin } from "./helpers/check.ts";
-import { callApi, connectWithCreds, testConfig } from "./helpers/mnq.ts";
-import { type Cluster, freshDataDir, removeDir, startCluster } from "./helpers/servers.ts";
+import { closedWithin } from "./helpers/check.ts";
+import { callApi, connectWithCreds, type MnqClusterFixture, startMnqCluster } from "./helpers/mnq.ts";
+import type { Cluster } from "./helpers/servers.ts";
 
 describe("cluster", () => {
+  let f: MnqClusterFixture;
   let dir: string;
   let cluster: Cluster;
   let admin: NatsConnection;
   let mnq: MnqService;
   const open: NatsConnection[] = [];
   before(async () => {
-    dir = freshDataDir();
-    cluster = await startCluster(dir);
-    admin = await connectWithCreds(cluster.urls[0]!, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
-    // JetStream needs its meta leader before buckets can be made.
-    const svc = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.serviceCreds), "utf8"));
-    await check(async () => (await (await jetstreamManager(svc)).getAccountInfo()).api.total >= 0, 15_000, 200);
-    await svc.close();
-    mnq = await startService(testConfig(dir, { MNQ_KV_REPLICAS: "3" }), createLogger("silent"), cluster.urls[0]!);
+    f = await startMnqCluster({}, (c) => c.urls[0]!);
+    ({ dir, cluster, admin, mnq } = f);
   });
   after(async () => {
     await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
-    await admin?.close();
-    await mnq?.stop();
-    await cluster?.stop();
-    removeDir(dir);
+    await f?.stop();
   });
 
   test("cluster - 3 nodes, R3 buckets; an account created through one node serves clients on every node", async () => {

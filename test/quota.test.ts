@@ -1,17 +1,14 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { jetstream, JetStreamApiError, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { DataFile } from "../service/bootstrap/index.ts";
 import { createLogger } from "../service/log.ts";
 import { type MnqService, startService } from "../service/main.ts";
 import { quotaLevel } from "../service/quota/index.ts";
 import { check } from "./helpers/check.ts";
-import { assertReplySchema, callApi, connectWithCreds, type MnqFixture, startMnq, testConfig } from "./helpers/mnq.ts";
-import { type Cluster, freshDataDir, removeDir, startCluster } from "./helpers/servers.ts";
+import { assertReplySchema, callApi, connectWithCreds, type MnqClusterFixture, type MnqFixture, startMnq, startMnqCluster, testConfig } from "./helpers/mnq.ts";
+import type { Cluster } from "./helpers/servers.ts";
 
 const MiB = 1024 * 1024;
 const QUOTA = 314_572_800;
@@ -158,28 +155,18 @@ describe("quota (one server, default 300 MiB)", () => {
 
 describe("quota (3-node cluster, 30 MiB)", () => {
   const quota = 30 * MiB;
-  let dir: string;
+  let f: MnqClusterFixture;
   let cluster: Cluster;
-  let mnq: MnqService;
   let admin: NatsConnection;
   const open: NatsConnection[] = [];
   const api = (project: string, op: string, body: unknown = {}) => callApi(admin, `mnq.api.v1.${project}.${op}`, body);
   before(async () => {
-    dir = freshDataDir();
-    cluster = await startCluster(dir);
-    admin = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
-    const svc = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.serviceCreds), "utf8"));
-    await check(async () => (await (await jetstreamManager(svc)).getAccountInfo()).api.total >= 0, 15_000, 200);
-    await svc.close();
-    const cfg = testConfig(dir, { MNQ_KV_REPLICAS: "3", MNQ_ACCOUNT_STORAGE_BYTES: String(quota) });
-    mnq = await startService(cfg, createLogger("silent"), cluster.urls);
+    f = await startMnqCluster({ MNQ_ACCOUNT_STORAGE_BYTES: String(quota) });
+    ({ cluster, admin } = f);
   });
   after(async () => {
     await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
-    await admin?.close();
-    await mnq?.stop();
-    await cluster?.stop();
-    removeDir(dir);
+    await f?.stop();
   });
 
   const filled = async (project: string, replicas: number) => {

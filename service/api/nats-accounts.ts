@@ -1,7 +1,7 @@
 import { NKeyPair } from "../identity/index.ts";
 import { NotFoundError, QuotasExceededError } from "../errors.ts";
 import { accountLimits, type AccountUsage, readAccountUsage } from "../quota/index.ts";
-import { teardownAccount } from "../resolver/index.ts";
+import { newAccountRecord, teardownAccount } from "../resolver/index.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
@@ -56,20 +56,7 @@ export async function createAccount(ctx: ApiContext, project: string, req: { nam
   });
   if (over) throw new QuotasExceededError([{ resource: "nats_accounts", quota: max, current: over }]);
 
-  const now = new Date().toISOString();
-  const base = {
-    id,
-    name: req.name || generateName(),
-    project_id: project,
-    created_at: now,
-    updated_at: now,
-    seed: ctx.vault.seal(account.seedString(), id),
-    signing_seed: ctx.vault.seal(signing.seedString(), id),
-    signing_key: signing.getPublicKey(),
-    revocations: {},
-    state: "active" as const,
-  };
-  const record: AccountRecord = { ...base, ...ctx.publisher.issue(base) };
+  const record = newAccountRecord(ctx, { account, signing }, { project_id: project, name: req.name || generateName() });
   const key = Store.accountKey(project, id);
   try {
     const revision = await ctx.store.accounts.create(key, record);

@@ -1,4 +1,4 @@
-import { accountJwt, type AccountLimits, type NKeyPair, peekClaims } from "../identity/index.ts";
+import { accountJwt, type AccountLimits, type NKeyPair, peekClaims, type SeedVault } from "../identity/index.ts";
 import { NotFoundError } from "../errors.ts";
 import { type AccountRecord, Store, type Versioned } from "../store/index.ts";
 import type { ResolverClient } from "./client.ts";
@@ -113,4 +113,30 @@ export class AccountPublisher {
       await this.resolver.push(last.value.jwt);
     }
   }
+}
+
+/**
+ * A new account's record with its JWT: the identity and signing seeds sealed (bound to the account
+ * id), no revocations. `kind` marks a project's api-clients account.
+ */
+export function newAccountRecord(
+  deps: { vault: SeedVault; publisher: AccountPublisher },
+  keys: { account: NKeyPair; signing: NKeyPair },
+  fields: { project_id: string; name: string; kind?: AccountRecord["kind"] },
+): AccountRecord {
+  const id = keys.account.getPublicKey();
+  const now = new Date().toISOString();
+  const base = {
+    id,
+    ...fields,
+    created_at: now,
+    updated_at: now,
+    seed: deps.vault.seal(keys.account.seedString(), id),
+    signing_seed: deps.vault.seal(keys.signing.seedString(), id),
+    signing_key: keys.signing.getPublicKey(),
+    revocations: {},
+    state: "active" as const,
+  };
+  if (!base.kind) delete base.kind;
+  return { ...base, ...deps.publisher.issue(base) };
 }

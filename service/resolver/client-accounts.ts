@@ -1,7 +1,7 @@
 import { NKeyPair, type SeedVault } from "../identity/index.ts";
 import { ConflictError } from "../errors.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
-import type { AccountPublisher } from "./accounts.ts";
+import { type AccountPublisher, newAccountRecord } from "./accounts.ts";
 import type { ResolverClient } from "./client.ts";
 
 export interface ClientAccountDeps {
@@ -40,22 +40,6 @@ export async function ensureClientAccount(deps: ClientAccountDeps, project: stri
 }
 
 function newClientAccount(deps: ClientAccountDeps, project: string): AccountRecord {
-  const account = NKeyPair.create("account");
-  const signing = NKeyPair.create("account");
-  const id = account.getPublicKey();
-  const now = new Date().toISOString();
-  const base = {
-    id,
-    name: "api-clients",
-    project_id: project,
-    created_at: now,
-    updated_at: now,
-    seed: deps.vault.seal(account.seedString(), id),
-    signing_seed: deps.vault.seal(signing.seedString(), id),
-    signing_key: signing.getPublicKey(),
-    revocations: {},
-    state: "active" as const,
-    kind: "api-clients" as const,
-  };
-  return { ...base, ...deps.publisher.issue(base) };
+  const keys = { account: NKeyPair.create("account"), signing: NKeyPair.create("account") };
+  return newAccountRecord(deps, keys, { project_id: project, name: "api-clients", kind: "api-clients" });
 }

@@ -6,6 +6,6 @@ export { teardownAccount } from "./teardown.ts";
 export type { TeardownDeps } from "./teardown.ts";
 export { ensureClientAccount } from "./client-accounts.ts";
 export type { ClientAccountDeps } from "./client-accounts.ts";
-export { liveSessionRevocations } from "./accounts.ts";
+export { liveSessionRevocations, newAccountRecord } from "./accounts.ts";
 export { revokeSessions } from "./sessions.ts";
 export type { SessionDeps } from "./sessions.ts";

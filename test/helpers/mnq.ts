@@ -8,7 +8,9 @@ import { createLogger } from "../../service/log.ts";
 import { type MnqService, startService } from "../../service/main.ts";
 import type { RunningServer } from "../../service/server/launcher.ts";
 import { validator } from "../../service/validation.ts";
-import { freshDataDir, removeDir, startNode } from "./servers.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { check } from "./check.ts";
+import { type Cluster, freshDataDir, removeDir, startCluster, startNode } from "./servers.ts";
 
 /** A reply as a caller sees it: the micro error code header (if any) and the JSON body. */
 export interface ApiReply<T = Record<string, unknown>> {
@@ -67,6 +69,40 @@ export async function startMnq(env: Record<string, string> = {}, boot: Bootstrap
       await mnq.stop();
       await server.stop();
       removeDir(dataDir);
+    },
+  };
+}
+
+export interface MnqClusterFixture {
+  dir: string;
+  cluster: Cluster;
+  mnq: MnqService;
+  /** admin.creds, connected to the whole cluster. */
+  admin: NatsConnection;
+  stop(): Promise<void>;
+}
+
+/** A 3-node cluster from one bootstrap, once JetStream has a meta leader, with one mnq instance (R3 buckets). */
+export async function startMnqCluster(env: Record<string, string> = {}, instanceServers?: (c: Cluster) => string | string[]): Promise<MnqClusterFixture> {
+  const dir = freshDataDir();
+  const cluster = await startCluster(dir);
+  const admin = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
+  // JetStream needs its meta leader before buckets can be made.
+  const svc = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.serviceCreds), "utf8"));
+  await check(async () => (await (await jetstreamManager(svc)).getAccountInfo()).api.total >= 0, 15_000, 200);
+  await svc.close();
+  const cfg = testConfig(dir, { MNQ_KV_REPLICAS: "3", ...env });
+  const mnq = await startService(cfg, createLogger("silent"), instanceServers ? instanceServers(cluster) : cluster.urls);
+  return {
+    dir,
+    cluster,
+    mnq,
+    admin,
+    async stop() {
+      await admin.close();
+      await mnq.stop();
+      await cluster.stop();
+      removeDir(dir);
     },
   };
 }
