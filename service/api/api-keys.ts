@@ -67,10 +67,7 @@ export async function deleteApiKey(ctx: ApiContext, _project: string, req: { acc
   const client = project === ADMIN_PROJECT ? undefined : (await ctx.store.projects.get(project))?.value.client_account;
   if (client) {
     const deps = { store: ctx.store, publisher: ctx.publisher, sessionTtlSeconds: ctx.cfg.sessionTtlSeconds };
-    const sessions = await revokeSessions(deps, req.access_key, project, client).catch((err: unknown) => {
-      if (err instanceof NotFoundError) return [];
-      throw err;
-    });
+    const sessions = await revokeSessions(deps, req.access_key, project, client);
     await Promise.all(sessions.map((k) => ctx.store.sessions.delete(k))).catch(() => undefined);
   }
   ctx.log.info({ project, access_key: req.access_key }, "api key deleted");

@@ -102,14 +102,8 @@ export async function deleteCredentials(
 ): Promise<Record<string, never>> {
   const rec = await getCredentialsRecord(ctx, project, req.nats_credentials_id);
   await ctx.store.credentialKeys.delete(rec.user_key);
-  let sessions: string[] = [];
-  try {
-    const deps = { store: ctx.store, publisher: ctx.publisher, sessionTtlSeconds: ctx.cfg.sessionTtlSeconds };
-    sessions = await revokeSessions(deps, rec.user_key, project, rec.nats_account_id, { [rec.user_key]: Math.floor(Date.now() / 1000) });
-  } catch (err) {
-    // The account is gone (or going): its JWT no longer admits anyone; just drop the record.
-    if (!(err instanceof NotFoundError)) throw err;
-  }
+  const deps = { store: ctx.store, publisher: ctx.publisher, sessionTtlSeconds: ctx.cfg.sessionTtlSeconds };
+  const sessions = await revokeSessions(deps, rec.user_key, project, rec.nats_account_id, { [rec.user_key]: Math.floor(Date.now() / 1000) });
   await ctx.store.credentials.delete(Store.credentialsKey(project, rec.id));
   await Promise.all(sessions.map((k) => ctx.store.sessions.delete(k))).catch(() => undefined);
   ctx.log.info({ project, account: rec.nats_account_id, credentials: rec.id }, "nats credentials deleted");

@@ -39,12 +39,12 @@ export interface CalloutDeps {
   throttle?: Throttle;
 }
 
-/** Where the lookups read: views fed by KV watches (or KV itself before they start). */
+/** Where the lookups read: views fed by KV watches. */
 interface Views {
-  apiKeys: { get(key: string): Promise<ApiKeyRecord | null> };
-  credentialKeys: { get(key: string): Promise<CredentialKeyRecord | null> };
-  projects: { get(key: string): Promise<ProjectRecord | null> };
-  accounts: { get(key: string): Promise<AccountRecord | null> };
+  apiKeys: RecordView<ApiKeyRecord>;
+  credentialKeys: RecordView<CredentialKeyRecord>;
+  projects: RecordView<ProjectRecord>;
+  accounts: RecordView<AccountRecord>;
 }
 
 /** Failures that count towards throttling the identity that caused them. */
@@ -60,8 +60,7 @@ const COUNTED: ReadonlySet<DenyReason> = new Set([
  * service's queue group, so instances share the requests; each request is handled concurrently.
  */
 export async function addCalloutEndpoint(svc: Service, deps: CalloutDeps): Promise<CalloutResponder> {
-  const responder = new CalloutResponder(deps);
-  await responder.start();
+  const responder = await CalloutResponder.start(deps);
   svc.addEndpoint("auth-callout", {
     subject: CALLOUT_SUBJECT,
     metadata: { description: "nats-server auth callout: API keys and credential nkeys" },
@@ -79,33 +78,30 @@ export class CalloutResponder {
   readonly #secrets = new SecretChecker();
   /** Account signing keys, unsealed once: `<account>:<signing key>`. */
   readonly #signers = new Map<string, NKeyPair>();
-  #views: Views | undefined;
+  readonly #views: Views;
 
-  constructor(private readonly deps: CalloutDeps) {
+  private constructor(
+    private readonly deps: CalloutDeps,
+    views: Views,
+  ) {
     this.#throttle = deps.throttle ?? new Throttle();
+    this.#views = views;
   }
 
-  /** Starts the in-memory views the lookups read (without them, every lookup reads KV). */
-  async start(): Promise<void> {
-    const { store } = this.deps;
+  /** A responder whose lookups read in-memory views of the buckets, started here. */
+  static async start(deps: CalloutDeps): Promise<CalloutResponder> {
+    const { store } = deps;
     const [apiKeys, credentialKeys, projects, accounts] = await Promise.all([
       RecordView.open(store.apiKeys),
       RecordView.open(store.credentialKeys),
       RecordView.open(store.projects),
       RecordView.open(store.accounts),
     ]);
-    this.#views = { apiKeys, credentialKeys, projects, accounts };
+    return new CalloutResponder(deps, { apiKeys, credentialKeys, projects, accounts });
   }
 
   stop(): void {
-    for (const v of Object.values(this.#views ?? {})) v.stop();
-  }
-
-  private views(): Views {
-    if (this.#views) return this.#views;
-    const { store } = this.deps;
-    const direct = <T>(b: { get(k: string): Promise<{ value: T } | null> }) => ({ get: async (k: string) => (await b.get(k))?.value ?? null });
-    return { apiKeys: direct(store.apiKeys), credentialKeys: direct(store.credentialKeys), projects: direct(store.projects), accounts: direct(store.accounts) };
+    for (const v of Object.values(this.#views)) v.stop();
   }
 
   async handle(msg: ServiceMsg): Promise<void> {
@@ -169,7 +165,7 @@ export class CalloutResponder {
   }
 
   private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>): Promise<Facts["apiKey"]> {
-    const views = this.views();
+    const views = this.#views;
     const record = await views.apiKeys.get(who.accessKey);
     if (!record) return { record, secretValid: false, clientAccount: null };
     const secretValid = await this.#secrets.check(who.secret, record.secret_hash);
@@ -183,7 +179,7 @@ export class CalloutResponder {
 
   private async lookupCredential(who: Extract<Presented, { kind: "nkey" }>): Promise<Facts["credential"]> {
     if (!nonceSignatureValid(who)) return { signatureValid: false, index: null, account: null };
-    const views = this.views();
+    const views = this.#views;
     const index = await views.credentialKeys.get(who.nkey);
     const account = index ? await views.accounts.get(Store.accountKey(index.project_id, index.nats_account_id)) : null;
     return { signatureValid: true, index, account };
