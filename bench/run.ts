@@ -75,9 +75,11 @@ async function api<T>(nc: NatsConnection, subject: string, body: unknown): Promi
 async function main(): Promise<void> {
   const dataDir = freshDataDir();
   const server = await startNode(dataDir);
-  const mnq = await startMnqProcess(dataDir, server.url);
   const url = server.url;
+  let mnq: Awaited<ReturnType<typeof startMnqProcess>> | undefined;
   try {
+    mnq = await startMnqProcess(dataDir, url);
+    const pid = mnq.pid;
     const key = JSON.parse(readFileSync(join(dataDir, DataFile.adminApiKey), "utf8")) as { access_key: string; secret_key: string };
     const admin = await connect({ servers: url, user: key.access_key, pass: key.secret_key });
     const account = await api<{ id: string }>(admin, "mnq.api.v1.bench.nats-accounts.create", { name: "bench" });
@@ -96,9 +98,9 @@ async function main(): Promise<void> {
     const rates: Record<string, number> = {};
     for (const kind of ["native", "nkey", "apikey"] as const) {
       step(`connect rate (${kind}), ${N} connects, 50 in flight`);
-      const cpu0 = cpuMs(mnq.pid);
+      const cpu0 = cpuMs(pid);
       const r = await runLoad(N, 50, () => oneConnect(url, auths[kind]!), progress(kind));
-      const cpu = cpuMs(mnq.pid) - cpu0;
+      const cpu = cpuMs(pid) - cpu0;
       rates[kind] = r.rate;
       const base = kind === "native" ? null : rates.native!;
       figure(`connect_rate_${kind}`, r.rate, "connects/s", base);
@@ -151,12 +153,12 @@ async function main(): Promise<void> {
     figure("api_credentials_list_page_p50", lists.p50, "ms");
     figure("api_credentials_list_page_p99", lists.p99, "ms", 20);
     // 4. memory
-    const rss = rssMiB(mnq.pid);
+    const rss = rssMiB(pid);
     figure("service_rss_now", rss.now, "MiB");
     figure("service_rss_peak", rss.peak, "MiB", 150);
     await admin.close();
   } finally {
-    await mnq.stop();
+    await mnq?.stop();
     await server.stop();
     removeDir(dataDir);
   }
