@@ -44,7 +44,9 @@ const step = (what: string) => {
 };
 
 async function startMnqProcess(dataDir: string, url: string): Promise<{ pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [join(projectRoot, "bin/mnq.mjs"), "start"], {
+  // BENCH_MNQ_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service process.
+  const nodeArgs = (process.env.BENCH_MNQ_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(projectRoot, "bin/mnq.mjs"), "start"], {
     env: { ...process.env, MNQ_DATA_DIR: dataDir, MNQ_NATS_URL: url, MNQ_LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -10,7 +10,7 @@ import { SeedVault } from "./identity/index.ts";
 import type { Logger } from "./log.ts";
 import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { AccountPublisher, reconcileAccounts, ResolverClient } from "./resolver/index.ts";
-import { Store } from "./store/index.ts";
+import { openViews, Store } from "./store/index.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -37,7 +37,9 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   const target = cfg.natsUrl ?? servers;
   if (!target) throw new Error("no NATS server to connect to");
   const enc = new TextEncoder();
-  const common = { servers: target, maxReconnectAttempts: -1, reconnectTimeWait: 250 };
+  // noAsyncTraces: nats.js otherwise builds an Error (a stack capture) per request up front, a
+  // large share of the CPU of the callout's KV round trips.
+  const common = { servers: target, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true };
   // A private inbox prefix: MNQ users that may subscribe to `_INBOX.>` (admins) do not see the
   // service's own JetStream replies.
   const nc = await connect({
@@ -53,12 +55,13 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs);
     const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota), trust.mnqAccount);
     const teardown = { store, vault, resolver, publisher, servers: target };
-    const ctx: ApiContext = { cfg, store, vault, resolver, publisher, teardown, log, sys };
+    const views = await openViews(store);
+    const ctx: ApiContext = { cfg, store, views, vault, resolver, publisher, teardown, log, sys };
 
     const report = await reconcileAccounts(teardown, log);
     log.info(report, "resolvers reconciled with KV");
     const service = await startApiService(nc, ctx, VERSION);
-    const callout = await addCalloutEndpoint(service, {
+    addCalloutEndpoint(service, {
       store,
       vault,
       log: log.child({ component: "callout" }),
@@ -67,10 +70,12 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       xkey: trust.xkey,
       sealed: trust.calloutSealed,
       sessionTtlSeconds: cfg.sessionTtlSeconds,
+      views,
     });
     const adminKeyFile = await ensureAdminApiKeyFile(ctx);
     const quota = new QuotaMonitor({
       store,
+      accounts: views.accounts,
       sys,
       nc,
       quotaBytes: cfg.quota.storageBytes,
@@ -90,8 +95,8 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       quota,
       async stop() {
         await quota.stop();
-        callout.stop();
         await service.stop().catch(() => undefined);
+        views.stop();
         await nc.drain().catch(() => undefined);
         await sys.drain().catch(() => undefined);
       },

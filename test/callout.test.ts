@@ -213,9 +213,9 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       await assert.rejects(svc.request("$SYS.REQ.USER.AUTH", "x", { timeout: 2000 }), (err: Error) => /permission/i.test(err.message));
     });
 
-    test("callout - requests not signed by the server they name, expired or unreadable are denied without a JWT", async (t) => {
+    test("callout - requests not signed by the server they name, expired or unreadable are denied without a JWT", async () => {
       const trust = loadTrust(f.dataDir);
-      const responder = await CalloutResponder.start({
+      const responder = new CalloutResponder({
         store: f.mnq.ctx.store,
         vault: f.mnq.ctx.vault,
         log: createLogger("silent"),
@@ -224,8 +224,8 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
         xkey: trust.xkey,
         sealed: trust.calloutSealed,
         sessionTtlSeconds: 60,
+        views: f.mnq.ctx.views,
       });
-      t.after(() => responder.stop());
       const server = NKeyPair.create("server");
       const impostor = NKeyPair.create("server");
       const userNkey = NKeyPair.create("user").getPublicKey();

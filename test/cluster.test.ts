@@ -10,7 +10,7 @@ import { parseCreds } from "../service/identity/index.ts";
 import type { MnqService } from "../service/main.ts";
 import { BucketName } from "../service/store/index.ts";
 import { closedWithin } from "./helpers/check.ts";
-import { callApi, connectWithCreds, type MnqClusterFixture, startMnqCluster } from "./helpers/mnq.ts";
+import { callApi, callApiRetrying, connectWithCreds, type MnqClusterFixture, startMnqCluster } from "./helpers/mnq.ts";
 import type { Cluster } from "./helpers/servers.ts";
 
 describe("cluster", () => {
@@ -29,10 +29,11 @@ describe("cluster", () => {
     await f?.stop();
   });
 
-  test("cluster - 3 nodes, R3 buckets; an account created through one node serves clients on every node", async () => {
+  test("cluster - 3 nodes, R3 buckets; an account created through one node serves clients (and JetStream) on every node at once", async () => {
     const info = await (await jetstreamManager(mnq.nc)).streams.info(`KV_${BucketName.accounts}`);
     assert.equal(info.config.num_replicas, 3);
     assert.equal(info.cluster?.replicas?.length, 2);
+    assert.equal(await mnq.ctx.resolver.serverCount(true), 3);
 
     const account = await callApi<{ id: string }>(admin, "mnq.api.v1.cl.nats-accounts.create", { name: "everywhere" });
     assert.equal(account.code, undefined);
@@ -41,6 +42,9 @@ describe("cluster", () => {
       const nc = await connectWithCreds(url, creds.body.credentials.content, { reconnect: false });
       const who = (await nc.request("$SYS.REQ.USER.INFO", "")).json<{ data: { account: string } }>();
       assert.equal(who.data.account, account.body.id, url);
+      // the JWT with its JetStream limits reached this node's resolver before create answered
+      const limits = (await (await jetstreamManager(nc)).getAccountInfo()).limits;
+      assert.equal(limits.max_storage, mnq.ctx.cfg.quota.storageBytes, url);
       await nc.close();
     }
   });
@@ -67,5 +71,26 @@ describe("cluster", () => {
     const del = await callApi(project, "mnq.api.v1.cl-callout.nats-credentials.delete", { nats_credentials_id: creds.body.id });
     assert.equal(del.code, undefined);
     await closed;
+  });
+
+  // Last: it takes a node down.
+  test("cluster - with a node killed, creates still answer (two resolver acks); the node serves the account when it returns", async () => {
+    const before = await mnq.ctx.store.accounts.list("cl.*");
+    assert.equal(await mnq.ctx.resolver.push(before[0]!.value.jwt), 3);
+    await cluster.nodes[2]!.kill();
+    // while the streams whose leader was on that node elect another, calls may answer 503 or time out
+    const account = await callApiRetrying<{ id: string }>(admin, "mnq.api.v1.cl.nats-accounts.create", { name: "while-down" });
+    assert.equal(account.code, undefined, account.message);
+    assert.equal(await mnq.ctx.resolver.serverCount(true), 2);
+    const creds = await callApiRetrying<{ credentials: { content: string } }>(admin, "mnq.api.v1.cl.nats-credentials.create", {
+      nats_account_id: account.body.id,
+    });
+    assert.equal(creds.code, undefined, creds.message);
+
+    const back = await cluster.restart(2);
+    const nc = await connectWithCreds(back.url, creds.body.credentials.content, { reconnect: false });
+    open.push(nc);
+    const who = (await nc.request("$SYS.REQ.USER.INFO", "")).json<{ data: { account: string } }>();
+    assert.equal(who.data.account, account.body.id);
   });
 });

@@ -3,12 +3,14 @@ import type { Config } from "../config.ts";
 import type { SeedVault } from "../identity/index.ts";
 import type { Logger } from "../log.ts";
 import type { AccountPublisher, ResolverClient, TeardownDeps } from "../resolver/index.ts";
-import type { Store } from "../store/index.ts";
+import type { Store, StoreViews } from "../store/index.ts";
 
 /** What every API handler may use; built once in main.ts. */
 export interface ApiContext {
   readonly cfg: Readonly<Config>;
   readonly store: Store;
+  /** In-memory copies of the buckets (KV watches): list pages and the callout read them. */
+  readonly views: StoreViews;
   readonly vault: SeedVault;
   readonly resolver: ResolverClient;
   readonly publisher: AccountPublisher;

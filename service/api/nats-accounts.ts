@@ -83,8 +83,8 @@ export async function listAccounts(
   project: string,
   req: ListOptions,
 ): Promise<{ total_count: number; nats_accounts: NatsAccount[] }> {
-  const records = await ctx.store.accounts.list(`${project}.*`);
-  const active = records.map((r) => r.value).filter((r) => r.state === "active" && !r.kind);
+  await ctx.views.accounts.sync();
+  const active = ctx.views.accounts.values(`${project}.`).filter((r) => r.state === "active" && !r.kind);
   const page = paginate(active, req);
   return { total_count: page.total_count, nats_accounts: page.items.map((r) => toNatsAccount(ctx, r)) };
 }

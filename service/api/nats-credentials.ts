@@ -45,7 +45,7 @@ export async function createCredentials(
   req: { nats_account_id: string; name?: string },
 ): Promise<NatsCredentials> {
   const account = await getAccountRecord(ctx, project, req.nats_account_id);
-  const signer = NKeyPair.fromSeed(ctx.vault.open(account.signing_seed, account.id), "account");
+  const signer = ctx.vault.signer(account.signing_seed, account.id, "account");
   const user = NKeyPair.create("user");
   const name = req.name || generateName();
   // Full access inside the account: no permissions, no expiry. The file is shown once; only
@@ -80,7 +80,8 @@ export async function listCredentials(
   project: string,
   req: ListOptions & { nats_account_id?: string },
 ): Promise<{ total_count: number; nats_credentials: NatsCredentials[] }> {
-  const records = (await ctx.store.credentials.list(`${project}.*`)).map((r) => r.value);
+  await ctx.views.credentials.sync();
+  const records = ctx.views.credentials.values(`${project}.`);
   const mine = req.nats_account_id ? records.filter((r) => r.nats_account_id === req.nats_account_id) : records;
   const page = paginate(mine, req);
   return { total_count: page.total_count, nats_credentials: page.items.map((r) => toNatsCredentials(ctx, r)) };

@@ -9,15 +9,7 @@ import {
   type XKey,
 } from "../identity/index.ts";
 import type { Logger } from "../log.ts";
-import {
-  type AccountRecord,
-  ADMIN_PROJECT,
-  type ApiKeyRecord,
-  type CredentialKeyRecord,
-  type ProjectRecord,
-  RecordView,
-  Store,
-} from "../store/index.ts";
+import { type AccountRecord, ADMIN_PROJECT, Store, type StoreViews } from "../store/index.ts";
 import { type Decision, decide, DenyReason, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
 import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKEY_HEADER } from "./request.ts";
 import { Throttle } from "./throttle.ts";
@@ -36,15 +28,9 @@ export interface CalloutDeps {
   /** Requests arrive sealed to `xkey` (the MNQ account names it). */
   sealed: boolean;
   sessionTtlSeconds: number;
+  /** Where the lookups read: views fed by KV watches, shared with the API. */
+  views: StoreViews;
   throttle?: Throttle;
-}
-
-/** Where the lookups read: views fed by KV watches. */
-interface Views {
-  apiKeys: RecordView<ApiKeyRecord>;
-  credentialKeys: RecordView<CredentialKeyRecord>;
-  projects: RecordView<ProjectRecord>;
-  accounts: RecordView<AccountRecord>;
 }
 
 /** Failures that count towards throttling the identity that caused them. */
@@ -59,8 +45,8 @@ const COUNTED: ReadonlySet<DenyReason> = new Set([
  * Adds the auth callout to the `mnq` micro service: an endpoint on `$SYS.REQ.USER.AUTH` in the
  * service's queue group, so instances share the requests; each request is handled concurrently.
  */
-export async function addCalloutEndpoint(svc: Service, deps: CalloutDeps): Promise<CalloutResponder> {
-  const responder = await CalloutResponder.start(deps);
+export function addCalloutEndpoint(svc: Service, deps: CalloutDeps): CalloutResponder {
+  const responder = new CalloutResponder(deps);
   svc.addEndpoint("auth-callout", {
     subject: CALLOUT_SUBJECT,
     metadata: { description: "nats-server auth callout: API keys and credential nkeys" },
@@ -76,32 +62,11 @@ export async function addCalloutEndpoint(svc: Service, deps: CalloutDeps): Promi
 export class CalloutResponder {
   readonly #throttle: Throttle;
   readonly #secrets = new SecretChecker();
-  /** Account signing keys, unsealed once: `<account>:<signing key>`. */
-  readonly #signers = new Map<string, NKeyPair>();
-  readonly #views: Views;
+  readonly #views: StoreViews;
 
-  private constructor(
-    private readonly deps: CalloutDeps,
-    views: Views,
-  ) {
+  constructor(private readonly deps: CalloutDeps) {
     this.#throttle = deps.throttle ?? new Throttle();
-    this.#views = views;
-  }
-
-  /** A responder whose lookups read in-memory views of the buckets, started here. */
-  static async start(deps: CalloutDeps): Promise<CalloutResponder> {
-    const { store } = deps;
-    const [apiKeys, credentialKeys, projects, accounts] = await Promise.all([
-      RecordView.open(store.apiKeys),
-      RecordView.open(store.credentialKeys),
-      RecordView.open(store.projects),
-      RecordView.open(store.accounts),
-    ]);
-    return new CalloutResponder(deps, { apiKeys, credentialKeys, projects, accounts });
-  }
-
-  stop(): void {
-    for (const v of Object.values(this.#views)) v.stop();
+    this.#views = deps.views;
   }
 
   async handle(msg: ServiceMsg): Promise<void> {
@@ -207,19 +172,8 @@ export class CalloutResponder {
   }
 
   private userJwtFor(grant: Grant, userNkey: string): string {
-    const signer = grant.account === "mnq" ? this.deps.mnqSigner : this.signerOf(grant.account);
+    const signer = grant.account === "mnq" ? this.deps.mnqSigner : this.deps.vault.signer(grant.account.signing_seed, grant.account.id, "account");
     return userJwt({ name: grant.name, user: userNkey, account: grant.accountId, permissions: grant.permissions, exp: grant.exp }, signer);
-  }
-
-  private signerOf(account: AccountRecord): NKeyPair {
-    const cacheKey = `${account.id}:${account.signing_key}`;
-    let signer = this.#signers.get(cacheKey);
-    if (!signer) {
-      signer = NKeyPair.fromSeed(this.deps.vault.open(account.signing_seed, account.id), "account");
-      if (this.#signers.size >= 10_000) this.#signers.clear();
-      this.#signers.set(cacheKey, signer);
-    }
-    return signer;
   }
 
   /** Signs the response for the requesting server, sealed back when the request was sealed. */

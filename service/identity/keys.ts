@@ -9,9 +9,6 @@ import {
 import { createCurve, type KeyPair, Prefix } from "@nats-io/nkeys";
 import { Codec } from "@nats-io/nkeys/lib/codec.js";
 
-// DER prefixes that wrap 32 raw Ed25519 bytes as PKCS8 (private) and SPKI (public).
-const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
-const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
 /** The nkey roles mnq signs with or issues. */
 export const KeyRole = {
@@ -58,18 +55,22 @@ export class NKeyPair implements KeyPair {
     if (role !== undefined && decoded.prefix !== KeyRole[role]) {
       throw new Error(`expected a seed of role ${role}`);
     }
-    const priv = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, decoded.buf]), format: "der", type: "pkcs8" });
+    // A JWK import is ~10x faster than a PKCS8 one (no OpenSSL decoder). Node builds the private
+    // key from `d` alone; `x` must be a string but is not used, the public half is derived below.
+    const priv = createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: Buffer.from(decoded.buf).toString("base64url"), x: "" }, format: "jwk" });
     const pub = createPublicKey(priv);
-    const rawPub = pub.export({ format: "der", type: "spki" }).subarray(SPKI_PREFIX.length);
+    const rawPub = Buffer.from(pub.export({ format: "jwk" }).x ?? "", "base64url");
     const publicKey = td.decode(Codec.encode(decoded.prefix, rawPub));
     return new NKeyPair(Uint8Array.from(seedBytes), publicKey, priv, pub);
   }
 
   /** Makes a fresh random pair of the given role. */
   static create(role: KeyRole): NKeyPair {
-    const { privateKey } = generateKeyPairSync("ed25519");
-    const raw = privateKey.export({ format: "der", type: "pkcs8" }).subarray(PKCS8_PREFIX.length);
-    return NKeyPair.fromSeed(Codec.encodeSeed(KeyRole[role], raw));
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const raw = Buffer.from(privateKey.export({ format: "jwk" }).d ?? "", "base64url");
+    const rawPub = Buffer.from(publicKey.export({ format: "jwk" }).x ?? "", "base64url");
+    const seed = Codec.encodeSeed(KeyRole[role], raw);
+    return new NKeyPair(seed, td.decode(Codec.encode(KeyRole[role], rawPub)), privateKey, publicKey);
   }
 
   getPublicKey(): string {
@@ -121,7 +122,7 @@ function publicKeyObject(publicKey: string): KeyObject {
   const role = (Object.keys(rolePrefixLetter) as KeyRole[]).find((r) => rolePrefixLetter[r].charCodeAt(0) === prefix);
   if (!role) throw new Error("not an nkey public key");
   const raw = Codec.decode(KeyRole[role], te.encode(publicKey));
-  key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: "der", type: "spki" });
+  key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") }, format: "jwk" });
   if (publicKeyCache.size >= PUBLIC_CACHE_MAX) publicKeyCache.clear();
   publicKeyCache.set(publicKey, key);
   return key;

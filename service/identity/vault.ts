@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { type KeyRole, NKeyPair } from "./keys.ts";
 
 const VERSION = "v1";
 
@@ -8,6 +9,9 @@ const VERSION = "v1";
  */
 export class SeedVault {
   readonly #key: Buffer;
+  /** Signing pairs opened once: `<owner> <sealed seed>` → pair. Bounded; cleared when full. */
+  readonly #signers = new Map<string, NKeyPair>();
+  static readonly SIGNERS_MAX = 10_000;
 
   constructor(masterKey: Buffer) {
     if (masterKey.length !== 32) throw new Error("the master key must be 32 bytes");
@@ -20,6 +24,18 @@ export class SeedVault {
     cipher.setAAD(Buffer.from(owner));
     const data = Buffer.concat([cipher.update(seed, "utf8"), cipher.final()]);
     return [VERSION, iv.toString("base64url"), data.toString("base64url"), cipher.getAuthTag().toString("base64url")].join(".");
+  }
+
+  /** The signing pair of a sealed seed, opened on first use and kept (hot paths sign with it). */
+  signer(sealed: string, owner: string, role: KeyRole): NKeyPair {
+    const cacheKey = `${owner} ${sealed}`;
+    let pair = this.#signers.get(cacheKey);
+    if (!pair) {
+      pair = NKeyPair.fromSeed(this.open(sealed, owner), role);
+      if (this.#signers.size >= SeedVault.SIGNERS_MAX) this.#signers.clear();
+      this.#signers.set(cacheKey, pair);
+    }
+    return pair;
   }
 
   open(sealed: string, owner: string): string {

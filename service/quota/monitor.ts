@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../log.ts";
-import type { QuotaStateRecord, Store } from "../store/index.ts";
+import type { AccountRecord, QuotaStateRecord, RecordView, Store } from "../store/index.ts";
 import { readAllStorage } from "./usage.ts";
 
 /** API.md quota event, published on `mnq.events.v1.<project>.nats-accounts.quota`. */
@@ -26,6 +26,8 @@ export function quotaLevel(usedBytes: number, quotaBytes: number, maxPayload: nu
 
 export interface QuotaMonitorOptions {
   store: Store;
+  /** The accounts to watch, read from memory each round. */
+  accounts: RecordView<AccountRecord>;
   /** System user: reads JSZ from every server. */
   sys: NatsConnection;
   /** Service user: publishes the events (in MNQ, whose export reaches each project's api-clients account). */
@@ -76,7 +78,7 @@ export class QuotaMonitor {
     if (quotaBytes <= 0) return [];
     const maxPayload = this.opts.maxPayload > 0 ? this.opts.maxPayload : DEFAULT_MAX_PAYLOAD;
     const used = await readAllStorage(this.opts.sys, this.opts.timeoutMs);
-    const accounts = (await store.accounts.list(">")).map((r) => r.value).filter((a) => a.state === "active" && !a.kind);
+    const accounts = this.opts.accounts.values().filter((a) => a.state === "active" && !a.kind);
     const published: QuotaEvent[] = [];
     for (const account of accounts) {
       const usedBytes = used.get(account.id) ?? 0;

@@ -1,4 +1,4 @@
-import type { NatsConnection } from "@nats-io/nats-core";
+import { createInbox, type NatsConnection } from "@nats-io/nats-core";
 import { deleteAccountsJwt, type NKeyPair } from "../identity/index.ts";
 import { InternalError, UnavailableError } from "../errors.ts";
 
@@ -7,26 +7,38 @@ interface ResolverReply {
   error?: { code?: number; description?: string };
 }
 
+/** How long a count of the servers (`$SYS.REQ.SERVER.PING`) is trusted before it is taken again. */
+const SERVER_COUNT_TTL_MS = 10_000;
+/** How long to wait after the last PING reply for more. */
+const PING_STALL_MS = 75;
+/** After the first resolver's ack, how long the others have to answer. */
+const ACK_SPREAD_MS = 500;
+
 /**
  * Talks to the servers' full resolvers as the system user: pushes and deletes account JWTs.
- * A reply is awaited so the caller knows the account is live (or gone) before it answers.
+ * Every server's resolver answers a push; the call waits for as many acks as there are servers
+ * (counted by `$SYS.REQ.SERVER.PING`), so the account is live on every node before the caller
+ * answers. When a server is down the others' acks suffice after the timeout; it catches up from
+ * its peers when it returns, and reconcile checks every resolver.
  */
 export class ResolverClient {
+  #servers = { count: 0, at: 0 };
+
   constructor(
     private readonly sys: NatsConnection,
     private readonly operatorSigner: NKeyPair,
     private readonly timeoutMs: number,
   ) {}
 
-  /** `$SYS.REQ.CLAIMS.UPDATE`: resolves when a resolver answered 200. */
-  async push(accountJwt: string): Promise<void> {
-    await this.request("$SYS.REQ.CLAIMS.UPDATE", accountJwt, "push the account JWT");
+  /** `$SYS.REQ.CLAIMS.UPDATE`: resolves with the number of resolvers that stored it (≥ 1). */
+  async push(accountJwt: string): Promise<number> {
+    return this.fanOut("$SYS.REQ.CLAIMS.UPDATE", accountJwt, "push the account JWT");
   }
 
-  /** `$SYS.REQ.CLAIMS.DELETE` (needs `allow_delete: true`). */
-  async delete(accounts: string[]): Promise<void> {
+  /** `$SYS.REQ.CLAIMS.DELETE` (needs `allow_delete: true`): the number of resolvers that deleted. */
+  async delete(accounts: string[]): Promise<number> {
     const token = deleteAccountsJwt(accounts, this.operatorSigner);
-    await this.request("$SYS.REQ.CLAIMS.DELETE", token, "delete the account JWT");
+    return this.fanOut("$SYS.REQ.CLAIMS.DELETE", token, "delete the account JWT");
   }
 
   /** The account JWT a resolver serves, or null. */
@@ -40,21 +52,70 @@ export class ResolverClient {
     }
   }
 
-  private async request(subject: string, body: string, what: string): Promise<void> {
-    let text: string;
+  /** The number of servers answering `$SYS.REQ.SERVER.PING` (cached for a few seconds). */
+  async serverCount(fresh = false): Promise<number> {
+    const now = Date.now();
+    if (!fresh && this.#servers.count > 0 && now - this.#servers.at < SERVER_COUNT_TTL_MS) return this.#servers.count;
+    let count = 0;
     try {
-      text = (await this.sys.request(subject, body, { timeout: this.timeoutMs })).string();
-    } catch (err) {
-      throw new UnavailableError(`the resolver did not answer (${what}); retry`, { cause: err });
-    }
-    let reply: ResolverReply;
-    try {
-      reply = JSON.parse(text) as ResolverReply;
+      const replies = await this.sys.requestMany("$SYS.REQ.SERVER.PING", "", { strategy: "stall", stall: PING_STALL_MS, maxWait: this.timeoutMs });
+      for await (const _ of replies) count++;
     } catch {
-      throw new InternalError(`the resolver sent an unreadable reply (${what})`);
+      // no server answered: counted as 0, the push below reports the outage
     }
-    if (reply.data?.code === 200) return;
-    const detail = reply.error?.description ?? reply.data?.message ?? "no detail";
-    throw new InternalError(`the resolver refused to ${what}: ${detail}`);
+    this.#servers = { count, at: now };
+    return count;
   }
+
+  /**
+   * Publishes once and gathers the resolvers' replies on one inbox: up to `timeoutMs` for the
+   * first, then at most ACK_SPREAD_MS for the rest (healthy nodes answer within milliseconds of
+   * each other; a dead one must not hold the caller for the whole timeout).
+   */
+  private async fanOut(subject: string, body: string, what: string): Promise<number> {
+    const expected = Math.max(1, await this.serverCount());
+    const replies: string[] = [];
+    const inbox = createInbox();
+    await new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = () => {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        resolve();
+      };
+      const sub = this.sys.subscribe(inbox, {
+        max: expected,
+        callback: (err, m) => {
+          if (err) return finish();
+          replies.push(m.string());
+          if (replies.length === 1) {
+            clearTimeout(timer);
+            timer = setTimeout(finish, ACK_SPREAD_MS);
+          }
+          if (replies.length >= expected) finish();
+        },
+      });
+      timer = setTimeout(finish, this.timeoutMs);
+      this.sys.publish(subject, body, { reply: inbox });
+    });
+    if (replies.length === 0) throw new UnavailableError(`the resolver did not answer (${what}); retry`);
+    const outcomes = replies.map(readReply);
+    const refusal = outcomes.find((o) => o !== "ok");
+    if (refusal !== undefined) throw new InternalError(`the resolver refused to ${what}: ${refusal}`);
+    // fewer acks than servers: a server left, or one joined since the count; count again next time
+    if (replies.length !== expected) this.#servers.at = 0;
+    return replies.length;
+  }
+}
+
+/** "ok" for a resolver's 200, else what it said. */
+function readReply(text: string): string {
+  let reply: ResolverReply;
+  try {
+    reply = JSON.parse(text) as ResolverReply;
+  } catch {
+    return "an unreadable reply";
+  }
+  if (reply.data?.code === 200) return "ok";
+  return reply.error?.description ?? reply.data?.message ?? "no detail";
 }

@@ -61,7 +61,7 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
 
 /** Connects as the account (a short-lived user signed with its signing key) and deletes every stream. */
 async function deleteStreams(deps: TeardownDeps, account: AccountRecord): Promise<void> {
-  const signer = NKeyPair.fromSeed(deps.vault.open(account.signing_seed, account.id), "account");
+  const signer = deps.vault.signer(account.signing_seed, account.id, "account");
   const user = NKeyPair.create("user");
   const token = userJwt(
     { name: "mnq-teardown", user: user.getPublicKey(), account: account.id, exp: Math.floor(Date.now() / 1000) + 120 },

@@ -44,6 +44,11 @@ export class RecordBucket<T> {
     await guard(() => this.kv.delete(key, revision === undefined ? undefined : { previousSeq: revision }));
   }
 
+  /** The sequence of the bucket's last write (0 when empty). */
+  async lastSequence(): Promise<number> {
+    return guard(async () => (await this.kv.status()).streamInfo.state.last_seq);
+  }
+
   /** Every live key matching the subject filter (`proj.*`); filtered by the server. */
   async keys(filter: string): Promise<string[]> {
     const keys: string[] = [];
@@ -84,17 +89,38 @@ export class RecordBucket<T> {
 }
 
 /** Maps JetStream failures to API errors: 10071 → ConflictError, timeouts → UnavailableError. */
+/** How long a KV call is retried while its stream has no leader (an election after a node loss). */
+const NO_LEADER_RETRY_MS = 4000;
+
 async function guard<R>(op: () => Promise<R>): Promise<R> {
-  try {
-    return await op();
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
-      throw new ConflictError(undefined, { cause: err });
+  const deadline = Date.now() + NO_LEADER_RETRY_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+        throw new ConflictError(undefined, { cause: err });
+      }
+      const text = describe(err);
+      if (/wrong last sequence/i.test(text)) throw new ConflictError(undefined, { cause: err });
+      // "no responders": nobody received the call (no stream leader yet), so it is safe to repeat
+      if (/no ?responders|\b503\b/i.test(text) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
+        continue;
+      }
+      if (/timeout|no ?responders|\b503\b/i.test(text)) {
+        throw new UnavailableError("the key-value store did not answer; retry", { cause: err });
+      }
+      throw err;
     }
-    if (err instanceof Error && /wrong last sequence/i.test(err.message)) throw new ConflictError(undefined, { cause: err });
-    if (err instanceof Error && /timeout|no responders|503/i.test(`${err.name} ${err.message}`)) {
-      throw new UnavailableError("the key-value store did not answer; retry", { cause: err });
-    }
-    throw err;
   }
+}
+
+/** An error and its causes as one line ("JetStreamNotEnabled … <- RequestError: no responders …"). */
+function describe(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 4; e = e instanceof Error ? e.cause : undefined, depth++) {
+    parts.push(e instanceof Error ? `${e.name} ${e.message}` : String(e));
+  }
+  return parts.join(" <- ");
 }

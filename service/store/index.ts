@@ -12,4 +12,5 @@ export type {
   SessionRecord,
 } from "./records.ts";
 export { ADMIN_PROJECT } from "./records.ts";
-export { RecordView } from "./view.ts";
+export { openViews, RecordView } from "./view.ts";
+export type { StoreViews } from "./view.ts";

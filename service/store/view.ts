@@ -1,15 +1,22 @@
 import type { KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
+import { UnavailableError } from "../errors.ts";
 import type { RecordBucket } from "./bucket.ts";
+import type { AccountRecord, ApiKeyRecord, CredentialKeyRecord, CredentialsRecord, ProjectRecord } from "./records.ts";
+import type { Store } from "./store.ts";
 
 /**
- * An in-memory copy of a bucket, kept current by a KV watch, for lookups on hot paths (the auth
- * callout) that must not cost a round trip. It may lag KV by a few milliseconds: a miss falls back
- * to KV, and callers that must not act on a deleted record re-check KV itself.
+ * An in-memory copy of a bucket, kept current by a KV watch, for reads on hot paths (the auth
+ * callout, list pages) that must not cost a round trip per record. It may lag KV by a few
+ * milliseconds: `get` falls back to KV on a miss, `sync` waits until every write made before
+ * the call is in, and callers that must not act on a deleted record re-check KV itself.
  */
 export class RecordView<T> {
   readonly #records = new Map<string, T>();
   #watch: QueuedIterator<KvWatchEntry> | undefined;
+  /** The highest stream sequence the watch has delivered. */
+  #seen = 0;
+  readonly #waiters = new Set<{ seq: number; resolve: () => void }>();
 
   private constructor(private readonly bucket: RecordBucket<T>) {}
 
@@ -18,24 +25,63 @@ export class RecordView<T> {
     const view = new RecordView(bucket);
     view.#watch = await bucket.kv.watch();
     void (async () => {
-      for await (const e of view.#watch!) {
-        if (e.operation === "PUT") {
-          try {
-            view.#records.set(e.key, e.json<T>());
-          } catch {
-            view.#records.delete(e.key);
-          }
-        } else {
-          view.#records.delete(e.key);
-        }
-      }
+      for await (const e of view.#watch!) view.#apply(e);
     })().catch(() => undefined);
     return view;
+  }
+
+  #apply(e: KvWatchEntry): void {
+    if (e.operation === "PUT") {
+      try {
+        this.#records.set(e.key, e.json<T>());
+      } catch {
+        this.#records.delete(e.key);
+      }
+    } else {
+      this.#records.delete(e.key);
+    }
+    if (e.revision > this.#seen) this.#seen = e.revision;
+    for (const w of this.#waiters) {
+      if (w.seq <= this.#seen) {
+        this.#waiters.delete(w);
+        w.resolve();
+      }
+    }
   }
 
   /** The record as last seen, else as KV holds it now. */
   async get(key: string): Promise<T | null> {
     return this.#records.get(key) ?? (await this.bucket.get(key))?.value ?? null;
+  }
+
+  /**
+   * Waits until the view holds every write the bucket had when called (one stream-info round
+   * trip; no wait when it is already there). UnavailableError when it does not catch up in time.
+   */
+  async sync(timeoutMs = 2000): Promise<void> {
+    const last = await this.bucket.lastSequence();
+    if (last <= this.#seen) return;
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        seq: last,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(new UnavailableError("the service's copy of the records is behind; try again"));
+      }, timeoutMs);
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Every record whose key starts with `prefix` (a project's: `"<project>."`), unordered. */
+  values(prefix = ""): T[] {
+    const out: T[] = [];
+    for (const [k, v] of this.#records) if (k.startsWith(prefix)) out.push(v);
+    return out;
   }
 
   get size(): number {
@@ -45,4 +91,30 @@ export class RecordView<T> {
   stop(): void {
     this.#watch?.stop();
   }
+}
+
+/** The views an instance keeps: what the callout looks up and what list pages read. */
+export interface StoreViews {
+  readonly accounts: RecordView<AccountRecord>;
+  readonly credentials: RecordView<CredentialsRecord>;
+  readonly projects: RecordView<ProjectRecord>;
+  readonly apiKeys: RecordView<ApiKeyRecord>;
+  readonly credentialKeys: RecordView<CredentialKeyRecord>;
+}
+
+export async function openViews(store: Store): Promise<StoreViews & { stop(): void }> {
+  const [accounts, credentials, projects, apiKeys, credentialKeys] = await Promise.all([
+    RecordView.open(store.accounts),
+    RecordView.open(store.credentials),
+    RecordView.open(store.projects),
+    RecordView.open(store.apiKeys),
+    RecordView.open(store.credentialKeys),
+  ]);
+  const views = { accounts, credentials, projects, apiKeys, credentialKeys };
+  return {
+    ...views,
+    stop: () => {
+      for (const v of Object.values(views)) v.stop();
+    },
+  };
 }

@@ -36,6 +36,28 @@ export async function callApi<T = Record<string, unknown>>(nc: NatsConnection, s
   return { code: code ? Number(code) : undefined, message: m.headers?.get("Nats-Service-Error") || undefined, body: m.json<T>() };
 }
 
+/**
+ * Calls like a careful client: a 503 or a timeout is retried (API.md: "safe to retry") until
+ * `deadlineMs` has passed; the first other answer is returned.
+ */
+export async function callApiRetrying<T = Record<string, unknown>>(
+  nc: NatsConnection,
+  subject: string,
+  body: unknown = {},
+  deadlineMs = 30_000,
+): Promise<ApiReply<T> & { attempts: number }> {
+  const deadline = Date.now() + deadlineMs;
+  for (let attempts = 1; ; attempts++) {
+    try {
+      const reply = await callApi<T>(nc, subject, body);
+      if (reply.code !== 503 || Date.now() > deadline) return { ...reply, attempts };
+    } catch (err) {
+      if (!(err instanceof Error && /timeout/i.test(err.message)) || Date.now() > deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Asserts a reply body matches its schema in schemas/api (replies are part of the contract). */
 export function assertReplySchema(schema: string, body: unknown): void {
   const fn = validator(`urn:mnq:api:${schema}.reply`);
@@ -56,7 +78,8 @@ export interface MnqFixture {
 export async function startMnq(env: Record<string, string> = {}, boot: BootstrapOptions = {}): Promise<MnqFixture> {
   const dataDir = freshDataDir(boot);
   const server = await startNode(dataDir);
-  const mnq = await startService(testConfig(dataDir, env), createLogger("silent"), server.url);
+  const cfg = testConfig(dataDir, env);
+  const mnq = await startService(cfg, createLogger(cfg.logLevel), server.url);
   const admin = await connectWithCreds(server.url, readFileSync(join(dataDir, DataFile.adminCreds), "utf8"));
   return {
     dataDir,
@@ -92,7 +115,7 @@ export async function startMnqCluster(env: Record<string, string> = {}, instance
   await check(async () => (await (await jetstreamManager(svc)).getAccountInfo()).api.total >= 0, 15_000, 200);
   await svc.close();
   const cfg = testConfig(dir, { MNQ_KV_REPLICAS: "3", ...env });
-  const mnq = await startService(cfg, createLogger("silent"), instanceServers ? instanceServers(cluster) : cluster.urls);
+  const mnq = await startService(cfg, createLogger(cfg.logLevel), instanceServers ? instanceServers(cluster) : cluster.urls);
   return {
     dir,
     cluster,
