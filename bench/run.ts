@@ -46,7 +46,8 @@ const step = (what: string) => {
 async function startMnqProcess(dataDir: string, url: string): Promise<{ pid: number; stop: () => Promise<void> }> {
   // BENCH_MNQ_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service process.
   const nodeArgs = (process.env.BENCH_MNQ_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, join(projectRoot, "bin/mnq.mjs"), "start"], {
+  // the built service (npm run build), as deployments run it: no TypeScript loader in the process
+  const child = spawn(process.execPath, [...nodeArgs, join(projectRoot, "dist/service/cli.js"), "start"], {
     env: { ...process.env, MNQ_DATA_DIR: dataDir, MNQ_NATS_URL: url, MNQ_LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -130,10 +131,10 @@ async function main(): Promise<void> {
     });
     figure("api_account_create_p50", creates.p50, "ms");
     figure("api_account_create_p99", creates.p99, "ms", 50);
-    step(`API: ${CREDS_IN_ACCOUNT} credentials in one account`);
+    step(`API: ${CREDS_IN_ACCOUNT} credentials in one account, 20 in flight`);
     const big = await api<{ id: string }>(admin, "mnq.api.v1.bench-big.nats-accounts.create", { name: "big" });
     const ids: string[] = [];
-    const credCreates = await runLoad(
+    const fill = await runLoad(
       CREDS_IN_ACCOUNT,
       20,
       async () => {
@@ -142,12 +143,21 @@ async function main(): Promise<void> {
       },
       progress("credentials"),
     );
+    figure("api_credentials_create_rate_20_in_flight", fill.rate, "creates/s");
+    figure("api_credentials_create_p99_20_in_flight", fill.p99, "ms");
+    // latency: one caller, with the account already holding them all
+    step("API: credentials create latency, one at a time");
+    const credCreates = await runLoad(200, 1, async () => {
+      const c = await api<{ id: string }>(admin, "mnq.api.v1.bench-big.nats-credentials.create", { nats_account_id: big.id });
+      ids.push(c.id);
+    });
     figure("api_credentials_create_p50", credCreates.p50, "ms");
     figure("api_credentials_create_p99", credCreates.p99, "ms", 20);
-    step("API: get and list pages with 10,000 credentials");
+    step(`API: get and list pages with ${ids.length} credentials`);
     const gets = await runLoad(200, 1, async (i) => {
       await api(admin, "mnq.api.v1.bench-big.nats-credentials.get", { nats_credentials_id: ids[(i * 37) % ids.length] });
     });
+    figure("api_credentials_get_p50", gets.p50, "ms");
     figure("api_credentials_get_p99", gets.p99, "ms", 20);
     const lists = await runLoad(50, 1, async (i) => {
       await api(admin, "mnq.api.v1.bench-big.nats-credentials.list", { nats_account_id: big.id, page: 1 + (i % 50), page_size: 20 });

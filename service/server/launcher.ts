@@ -1,10 +1,19 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+/** The checkout (or installed package) root: the sources run from `service/`, a build from `dist/service/`. */
+const projectRoot = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "schemas")) || !existsSync(join(dir, "deploy"))) {
+    const up = dirname(dir);
+    if (up === dir) return resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+    dir = up;
+  }
+  return dir;
+})();
 
 export class NatsServerMissingError extends Error {
   constructor(detail: string) {
