@@ -152,6 +152,8 @@ describe("nats-accounts", () => {
       ...["nats-accounts", "nats-credentials"].flatMap((r) => ["create", "delete", "get", "list"].map((op) => `mnq.api.v1.*.${r}.${op}`)),
       "mnq.api.v1.*.nats-accounts.update",
       "mnq.api.v1.*.nats-accounts.usage",
+      "mnq.api.v1.*.nats-accounts.rotate-signing-key",
+      "mnq.api.v1.*.nats-accounts.import",
     ].sort());
   });
 });

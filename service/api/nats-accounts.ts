@@ -1,5 +1,5 @@
-import { NKeyPair } from "../identity/index.ts";
-import { NotFoundError, QuotasExceededError } from "../errors.ts";
+import { isPublicKey, NKeyPair } from "../identity/index.ts";
+import { ConflictError, InvalidArgumentsError, NotFoundError, QuotasExceededError } from "../errors.ts";
 import { accountLimits, type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import { newAccountRecord, teardownAccount } from "../resolver/index.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
@@ -16,6 +16,8 @@ export interface NatsAccount {
   region: string;
   created_at: string;
   updated_at: string;
+  /** How many signing keys the account trusts (1, more after a rotation until retired). */
+  signing_keys: number;
 }
 
 export function toNatsAccount(ctx: ApiContext, r: AccountRecord): NatsAccount {
@@ -27,6 +29,7 @@ export function toNatsAccount(ctx: ApiContext, r: AccountRecord): NatsAccount {
     region: ctx.cfg.region,
     created_at: r.created_at,
     updated_at: r.updated_at,
+    signing_keys: 1 + (r.previous_signing_keys?.length ?? 0),
   };
 }
 
@@ -38,13 +41,55 @@ export async function getAccountRecord(ctx: ApiContext, project: string, id: str
 }
 
 export async function createAccount(ctx: ApiContext, project: string, req: { name?: string }): Promise<NatsAccount> {
-  const account = NKeyPair.create("account");
-  const signing = NKeyPair.create("account");
+  const record = await registerAccount(ctx, project, NKeyPair.create("account"), { name: req.name || generateName() });
+  ctx.log.info({ project, account: record.id }, "nats account created");
+  return toNatsAccount(ctx, record);
+}
+
+/**
+ * `nats-accounts.import`: brings an existing account (its seed) under management. It gets a new
+ * signing key, the quota's limits and a JWT from this operator; what the resolvers served for it
+ * before is replaced.
+ */
+export async function importAccount(
+  ctx: ApiContext,
+  project: string,
+  req: { name?: string; account_id: string; private_key: string },
+): Promise<NatsAccount> {
+  if (!isPublicKey(req.account_id, "account")) {
+    throw InvalidArgumentsError.one("account_id", "format", "must be an account public nkey: 56 characters starting with A, with a valid checksum");
+  }
+  let account: NKeyPair;
+  try {
+    if (!req.private_key.startsWith("SA")) throw new Error("not an account seed");
+    account = NKeyPair.fromSeed(req.private_key, "account");
+  } catch {
+    throw InvalidArgumentsError.one("private_key", "format", "must be an account nkey seed: starting with SA, with a valid checksum");
+  }
+  if (account.getPublicKey() !== req.account_id) {
+    throw InvalidArgumentsError.one("private_key", "constraint", "is not the seed of account_id");
+  }
+  if (req.account_id === ctx.publisher.mnqAccount || (await ctx.store.accounts.keys(`*.${req.account_id}`)).length > 0) {
+    throw new ConflictError("this account is already managed by mnq");
+  }
+  const record = await registerAccount(ctx, project, account, { name: req.name || generateName(), imported: true });
+  ctx.log.info({ project, account: record.id }, "nats account imported");
+  return toNatsAccount(ctx, record);
+}
+
+/**
+ * Reserves a place in the project (revision-checked, so concurrent creates on any instance cannot
+ * pass the cap together), writes the record with a new signing key, and pushes its JWT. On failure
+ * nothing is left: no record, no reservation.
+ */
+async function registerAccount(
+  ctx: ApiContext,
+  project: string,
+  account: NKeyPair,
+  fields: { name: string; imported?: boolean },
+): Promise<AccountRecord> {
   const id = account.getPublicKey();
   const max = ctx.cfg.maxAccountsPerProject;
-
-  // Reserve a place in the project first: a revision-checked update, so concurrent creates
-  // (on any instance) cannot pass the cap together.
   let over = 0;
   await ctx.store.projects.modify(project, (cur) => {
     const accounts = cur?.value.accounts ?? [];
@@ -56,20 +101,41 @@ export async function createAccount(ctx: ApiContext, project: string, req: { nam
   });
   if (over) throw new QuotasExceededError([{ resource: "nats_accounts", quota: max, current: over }]);
 
-  const record = newAccountRecord(ctx, { account, signing }, { project_id: project, name: req.name || generateName() });
+  const record = newAccountRecord(ctx, { account, signing: NKeyPair.create("account") }, { project_id: project, ...fields });
   const key = Store.accountKey(project, id);
   try {
     const revision = await ctx.store.accounts.create(key, record);
     await ctx.publisher.publish({ key, value: record, revision });
   } catch (err) {
-    // Leave nothing half-made: no record, no reservation. A JWT that did reach a resolver
-    // belongs to no record and grants nothing (no user can be signed for it without the record).
+    // A JWT that did reach a resolver belongs to no record and grants nothing (no user can be
+    // signed for it without the record); reconcile removes it.
     await ctx.store.accounts.delete(key).catch(() => undefined);
     await releaseReservation(ctx, project, id).catch(() => undefined);
     throw err;
   }
-  ctx.log.info({ project, account: id }, "nats account created");
-  return toNatsAccount(ctx, record);
+  return record;
+}
+
+/**
+ * `nats-accounts.rotate-signing-key`: a new signing key signs every credential from now on. The
+ * earlier ones stay in the account JWT (their credentials keep working) unless `retire_previous`,
+ * which drops them all: the server then closes the connections they signed.
+ */
+export async function rotateSigningKey(
+  ctx: ApiContext,
+  project: string,
+  req: { nats_account_id: string; retire_previous?: boolean },
+): Promise<NatsAccount> {
+  await getAccountRecord(ctx, project, req.nats_account_id);
+  const signing = NKeyPair.create("account");
+  const updated = await ctx.publisher.change(project, req.nats_account_id, (cur) => ({
+    signing_key: signing.getPublicKey(),
+    signing_seed: ctx.vault.seal(signing.seedString(), cur.id),
+    previous_signing_keys: req.retire_previous ? [] : [cur.signing_key, ...(cur.previous_signing_keys ?? [])],
+    updated_at: new Date().toISOString(),
+  }));
+  ctx.log.info({ project, account: updated.id, signing_keys: 1 + (updated.previous_signing_keys?.length ?? 0) }, "account signing key rotated");
+  return toNatsAccount(ctx, updated);
 }
 
 async function releaseReservation(ctx: ApiContext, project: string, id: string): Promise<void> {

@@ -29,6 +29,8 @@ export const projectEndpoints: readonly EndpointDef[] = [
   { subject: "nats-accounts.update", handler: accounts.updateAccount },
   { subject: "nats-accounts.delete", handler: accounts.deleteAccount },
   { subject: "nats-accounts.usage", handler: accounts.accountUsage },
+  { subject: "nats-accounts.rotate-signing-key", handler: accounts.rotateSigningKey },
+  { subject: "nats-accounts.import", handler: accounts.importAccount },
   { subject: "nats-credentials.create", handler: credentials.createCredentials },
   { subject: "nats-credentials.list", handler: credentials.listCredentials },
   { subject: "nats-credentials.get", handler: credentials.getCredentials },

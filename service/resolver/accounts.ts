@@ -38,7 +38,7 @@ export class AccountPublisher {
     private readonly resolver: ResolverClient,
     private readonly operatorSigner: NKeyPair,
     private readonly limits: AccountLimits,
-    private readonly mnqAccount: string,
+    readonly mnqAccount: string,
   ) {}
 
   private limitsOf(record: Pick<AccountRecord, "kind">): AccountLimits {
@@ -53,7 +53,7 @@ export class AccountPublisher {
       {
         name: record.name,
         account: record.id,
-        signingKeys: [record.signing_key],
+        signingKeys: [record.signing_key, ...(record.previous_signing_keys ?? [])],
         limits: this.limitsOf(record),
         revocations: { ...liveSessionRevocations(record, now), ...record.revocations },
         imports: record.kind === "api-clients" ? clientImports(record.project_id, this.mnqAccount) : undefined,

@@ -13,6 +13,10 @@ export interface AccountRecord {
   signing_seed: string;
   /** Public half of the signing key. */
   signing_key: string;
+  /** Earlier signing keys the account JWT still lists (credentials they signed keep working) until retired. */
+  previous_signing_keys?: string[];
+  /** The account existed before mnq managed it (`nats-accounts.import`). */
+  imported?: boolean;
   /** The account JWT last issued, and its `iat` (seconds; strictly increasing). */
   jwt: string;
   jwt_iat: number;
