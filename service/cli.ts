@@ -1,5 +1,9 @@
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { bootstrap, DataFile } from "./bootstrap/index.ts";
+import { API_COMMANDS, apiHelp, CONTEXT_COMMAND, runApiCommand } from "./commands/api-commands.ts";
+import { CliError } from "./commands/connection.ts";
+import { MIN_SERVER_VERSION, runStatus } from "./commands/status.ts";
 import { ConfigError, type Config, loadConfig, settings } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { startService, VERSION } from "./main.ts";
@@ -15,7 +19,15 @@ Commands:
   bootstrap   create the operator, accounts, keys and server include in the data dir (idempotent)
   start       run mnq: bootstrap if needed, start the embedded nats-server (unless MNQ_NATS_URL
               is set), serve the API; Ctrl-C stops both
+  status      server reachable and recent enough, mnq instances, accounts/credentials/keys held
+  account     create | list | get | delete | usage | rotate-key | import   (NATS accounts)
+  creds       create | list | delete                                        (credentials files)
+  api-key     create | list | delete                                        (API keys, admin)
+  context     ACCOUNT_ID: new credentials + a nats CLI context, so 'nats --context NAME' works
   help        show this text, or 'mnq help <command>'
+
+The API commands call mnq over NATS with the admin API key file of MNQ_DATA_DIR unless given
+--api-key FILE or --creds FILE; add --json for scripts. 'mnq <command> --help' for each.
 
 Configuration (environment variables):
 ${settings.map((s) => `  ${s.name.padEnd(30)} ${s.description}${s.default !== undefined ? ` [${s.default}]` : ""}`).join("\n")}
@@ -27,6 +39,12 @@ account and the service's system user, the MNQ account (auth callout, JetStream)
 admin and sentinel users, the master key for tenant seeds, and server/trust.conf +
 server/embedded.conf for nats-server. Existing keys are never replaced; a second run only
 fills in missing files.
+`,
+  status: `Usage: mnq status [--server URL] [--api-key FILE | --creds FILE] [--json]
+
+Connects like the API commands and shows: the server URL and version (at least ${MIN_SERVER_VERSION}),
+the mnq instances answering $SRV.PING, and the projects, accounts, credentials and API keys held.
+Exits 1 when no instance answers or the server is too old.
 `,
   start: `Usage: mnq start
 
@@ -112,20 +130,50 @@ export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const wantsHelp = rest.includes("--help") || rest.includes("-h");
   if (!command || command === "help" || command === "--help" || command === "-h") {
-    process.stdout.write(HELP[rest[0] ?? "main"] ?? HELP.main!);
+    const topic = rest[0];
+    process.stdout.write((topic && (HELP[topic] ?? apiHelp(topic, rest[1]))) || HELP.main!);
     return;
   }
-  if (!(command in HELP) || command === "main") {
+  const isApi = command in API_COMMANDS || command === "context";
+  if (!isApi && (!(command in HELP) || command === "main")) {
     process.stderr.write(`mnq: unknown command '${command}'\n\n${HELP.main}`);
     process.exit(2);
   }
   if (wantsHelp) {
-    process.stdout.write(HELP[command]!);
+    process.stdout.write(HELP[command] ?? apiHelp(command, rest[0])!);
     return;
   }
   const cfg = config();
-  if (command === "bootstrap") runBootstrap(cfg);
-  else if (command === "start") await runStart(cfg);
+  try {
+    if (command === "bootstrap") runBootstrap(cfg);
+    else if (command === "start") await runStart(cfg);
+    else if (command === "status") await runStatus(cfg, statusFlags(rest));
+    else if (command === "context") await runApiCommand(cfg, CONTEXT_COMMAND, rest);
+    else {
+      const [action, ...args] = rest;
+      const cmd = action ? API_COMMANDS[command]![action] : undefined;
+      if (!cmd) {
+        process.stderr.write(`mnq: ${action ? `unknown action '${action}'` : "which action?"}\n\n${apiHelp(command)}`);
+        process.exit(2);
+      }
+      await runApiCommand(cfg, cmd, args);
+    }
+  } catch (err) {
+    if (err instanceof CliError) fail(err.message);
+    throw err;
+  }
+}
+
+function statusFlags(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      strict: true,
+      options: { server: { type: "string" }, creds: { type: "string" }, "api-key": { type: "string" }, json: { type: "boolean" } },
+    }).values;
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}\n${HELP.status}`);
+  }
 }
 
 await main(process.argv.slice(2));

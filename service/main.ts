@@ -56,7 +56,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota), trust.mnqAccount);
     const teardown = { store, vault, resolver, publisher, servers: target };
     const views = await openViews(store);
-    const ctx: ApiContext = { cfg, store, views, vault, resolver, publisher, teardown, log, sys };
+    const ctx: ApiContext = { cfg, version: VERSION, store, views, vault, resolver, publisher, teardown, log, sys };
 
     const report = await reconcileAccounts(teardown, log);
     log.info(report, "resolvers reconciled with KV");

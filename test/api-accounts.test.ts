@@ -149,6 +149,7 @@ describe("nats-accounts", () => {
       "mnq.admin.v1.api-keys.create",
       "mnq.admin.v1.api-keys.delete",
       "mnq.admin.v1.api-keys.list",
+      "mnq.admin.v1.status",
       ...["nats-accounts", "nats-credentials"].flatMap((r) => ["create", "delete", "get", "list"].map((op) => `mnq.api.v1.*.${r}.${op}`)),
       "mnq.api.v1.*.nats-accounts.update",
       "mnq.api.v1.*.nats-accounts.usage",

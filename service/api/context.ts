@@ -8,6 +8,8 @@ import type { Store, StoreViews } from "../store/index.ts";
 /** What every API handler may use; built once in main.ts. */
 export interface ApiContext {
   readonly cfg: Readonly<Config>;
+  /** The service's version (package.json). */
+  readonly version: string;
   readonly store: Store;
   /** In-memory copies of the buckets (KV watches): list pages and the callout read them. */
   readonly views: StoreViews;

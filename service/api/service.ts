@@ -7,6 +7,7 @@ import * as apiKeys from "./api-keys.ts";
 import * as accounts from "./nats-accounts.ts";
 import * as credentials from "./nats-credentials.ts";
 import { replyError, replyJson } from "./reply.ts";
+import { serviceStatus } from "./status.ts";
 
 /** Largest request body the API reads (API.md). */
 export const MAX_REQUEST_BYTES = 64 * 1024;
@@ -42,6 +43,7 @@ export const adminEndpoints: readonly EndpointDef[] = [
   { subject: "api-keys.create", handler: apiKeys.createApiKey },
   { subject: "api-keys.list", handler: apiKeys.listApiKeys },
   { subject: "api-keys.delete", handler: apiKeys.deleteApiKey },
+  { subject: "status", handler: serviceStatus },
 ];
 
 /** Parses a request body: empty means `{}`; more than 64 KiB or not JSON is invalid_arguments. */

@@ -1,0 +1,289 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline/promises";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { writeSecretFile } from "../bootstrap/index.ts";
+import type { Config } from "../config.ts";
+import { callApi, CliError, CONNECTION_HELP, connectApi, type ConnectionFlags } from "./connection.ts";
+import { print } from "./output.ts";
+
+type Values = Record<string, string | boolean | undefined>;
+interface Run {
+  cfg: Readonly<Config>;
+  nc: NatsConnection;
+  values: Values;
+  args: string[];
+  json: boolean;
+}
+
+/** One `mnq <group> <action>` command that calls the API. */
+interface ApiCommand {
+  usage: string;
+  summary: string;
+  options?: NonNullable<ParseArgsConfig["options"]>;
+  /** Positional arguments it needs, by name. */
+  args?: string[];
+  run(r: Run): Promise<void>;
+}
+
+const ACCOUNT_COLUMNS = ["id", "name", "project_id", "signing_keys", "created_at"];
+const CREDS_COLUMNS = ["id", "name", "nats_account_id", "checksum", "created_at"];
+const KEY_COLUMNS = ["access_key", "name", "project_id", "created_at"];
+
+const project = (r: Run): string => {
+  const p = (r.values.project as string | undefined) ?? process.env.MNQ_PROJECT;
+  if (!p) throw new CliError("which project? pass --project P (or set MNQ_PROJECT)");
+  return p;
+};
+const api = (r: Run, op: string) => `mnq.api.v1.${project(r)}.${op}`;
+const num = (v: unknown, flag: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new CliError(`--${flag} must be a whole number`);
+  return n;
+};
+const listBody = (r: Run) => ({
+  ...(r.values.page !== undefined ? { page: num(r.values.page, "page") } : {}),
+  ...(r.values["page-size"] !== undefined ? { page_size: num(r.values["page-size"], "page-size") } : {}),
+  ...(r.values.name !== undefined ? { name: r.values.name } : {}),
+});
+const PROJECT = { project: { type: "string" as const } };
+const LIST = { page: { type: "string" as const }, "page-size": { type: "string" as const }, name: { type: "string" as const } };
+
+/** An existing file is kept unless --force, or the user says yes at a terminal. */
+async function confirmOverwrite(path: string, force: boolean): Promise<void> {
+  if (!existsSync(path) || force) return;
+  if (!process.stdin.isTTY) throw new CliError(`${path} exists; pass --force to overwrite it`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(`${path} exists. Overwrite? [y/N] `);
+  rl.close();
+  if (!/^y(es)?$/i.test(answer.trim())) throw new CliError(`kept ${path}`);
+}
+
+/** Writes a secret file (0600) after confirmOverwrite. */
+async function writeSecret(path: string, content: string, force: boolean): Promise<void> {
+  await confirmOverwrite(path, force);
+  writeSecretFile(path, content);
+}
+
+export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
+  account: {
+    create: {
+      usage: "mnq account create --project P [--name N]",
+      summary: "create a NATS account (300 MiB JetStream quota by default)",
+      options: { ...PROJECT, name: { type: "string" } },
+      async run(r) {
+        const a = await callApi(r.nc, api(r, "nats-accounts.create"), r.values.name ? { name: r.values.name } : {});
+        print(a, r.json, ACCOUNT_COLUMNS);
+      },
+    },
+    list: {
+      usage: "mnq account list --project P [--page N] [--page-size N] [--name SUBSTRING]",
+      summary: "list a project's NATS accounts",
+      options: { ...PROJECT, ...LIST },
+      async run(r) {
+        const page = await callApi<{ total_count: number; nats_accounts: unknown[] }>(r.nc, api(r, "nats-accounts.list"), listBody(r));
+        print(r.json ? page : page.nats_accounts, r.json, ACCOUNT_COLUMNS);
+      },
+    },
+    get: {
+      usage: "mnq account get ACCOUNT_ID --project P",
+      summary: "show one NATS account",
+      options: PROJECT,
+      args: ["ACCOUNT_ID"],
+      async run(r) {
+        print(await callApi(r.nc, api(r, "nats-accounts.get"), { nats_account_id: r.args[0] }), r.json, [...ACCOUNT_COLUMNS, "endpoint"]);
+      },
+    },
+    delete: {
+      usage: "mnq account delete ACCOUNT_ID --project P",
+      summary: "delete a NATS account: its streams, credentials and connections go",
+      options: PROJECT,
+      args: ["ACCOUNT_ID"],
+      async run(r) {
+        await callApi(r.nc, api(r, "nats-accounts.delete"), { nats_account_id: r.args[0] });
+        print(r.json ? {} : { deleted: r.args[0] }, r.json);
+      },
+    },
+    usage: {
+      usage: "mnq account usage ACCOUNT_ID --project P",
+      summary: "storage used / reserved / quota, streams, consumers, connections",
+      options: PROJECT,
+      args: ["ACCOUNT_ID"],
+      async run(r) {
+        const u = await callApi<{ storage: { used_bytes: number; reserved_bytes: number; quota_bytes: number }; streams: number; consumers: number; connections: number }>(
+          r.nc,
+          api(r, "nats-accounts.usage"),
+          { nats_account_id: r.args[0] },
+        );
+        const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+        print(r.json ? u : { used: mib(u.storage.used_bytes), reserved: mib(u.storage.reserved_bytes), quota: mib(u.storage.quota_bytes), streams: u.streams, consumers: u.consumers, connections: u.connections }, r.json);
+      },
+    },
+    "rotate-key": {
+      usage: "mnq account rotate-key ACCOUNT_ID --project P [--retire-previous]",
+      summary: "new signing key for new credentials; --retire-previous stops the earlier ones (their connections close)",
+      options: { ...PROJECT, "retire-previous": { type: "boolean" } },
+      args: ["ACCOUNT_ID"],
+      async run(r) {
+        const body = { nats_account_id: r.args[0], ...(r.values["retire-previous"] ? { retire_previous: true } : {}) };
+        print(await callApi(r.nc, api(r, "nats-accounts.rotate-signing-key"), body), r.json, ACCOUNT_COLUMNS);
+      },
+    },
+    import: {
+      usage: "mnq account import ACCOUNT_ID --seed-file FILE --project P [--name N]",
+      summary: "bring an existing account under management (its seed is read from a file, never from the command line)",
+      options: { ...PROJECT, "seed-file": { type: "string" }, name: { type: "string" } },
+      args: ["ACCOUNT_ID"],
+      async run(r) {
+        const file = r.values["seed-file"] as string | undefined;
+        if (!file) throw new CliError("pass --seed-file FILE (the account's SA… seed)");
+        if (!existsSync(file)) throw new CliError(`no such file: ${file}`);
+        const seed = readFileSync(file, "utf8").trim();
+        const body = { account_id: r.args[0], private_key: seed, ...(r.values.name ? { name: r.values.name } : {}) };
+        print(await callApi(r.nc, api(r, "nats-accounts.import"), body), r.json, ACCOUNT_COLUMNS);
+      },
+    },
+  },
+  creds: {
+    create: {
+      usage: "mnq creds create ACCOUNT_ID --project P [--name N] [--out FILE|-] [--force]",
+      summary: "mint a credentials file (written 0600 to ./<name>.creds, or --out; '-' prints it)",
+      options: { ...PROJECT, name: { type: "string" }, out: { type: "string" }, force: { type: "boolean" } },
+      args: ["ACCOUNT_ID"],
+      async run(r) {
+        const c = await callApi<{ id: string; name: string; credentials: { name: string; content: string } }>(
+          r.nc,
+          api(r, "nats-credentials.create"),
+          { nats_account_id: r.args[0], ...(r.values.name ? { name: r.values.name } : {}) },
+        );
+        const out = (r.values.out as string | undefined) ?? c.credentials.name;
+        if (out === "-") {
+          process.stdout.write(c.credentials.content);
+          return;
+        }
+        await writeSecret(resolve(out), c.credentials.content, r.values.force === true);
+        const { credentials: _secret, ...meta } = c;
+        print({ ...meta, file: resolve(out) }, r.json, ["id", "name", "file"]);
+      },
+    },
+    list: {
+      usage: "mnq creds list --project P [--account ACCOUNT_ID] [--page N] [--page-size N] [--name SUBSTRING]",
+      summary: "list credentials (metadata and checksums; files are never shown again)",
+      options: { ...PROJECT, ...LIST, account: { type: "string" } },
+      async run(r) {
+        const body = { ...listBody(r), ...(r.values.account ? { nats_account_id: r.values.account } : {}) };
+        const page = await callApi<{ total_count: number; nats_credentials: unknown[] }>(r.nc, api(r, "nats-credentials.list"), body);
+        print(r.json ? page : page.nats_credentials, r.json, CREDS_COLUMNS);
+      },
+    },
+    delete: {
+      usage: "mnq creds delete CREDENTIALS_ID --project P",
+      summary: "delete credentials: connections using them close",
+      options: PROJECT,
+      args: ["CREDENTIALS_ID"],
+      async run(r) {
+        await callApi(r.nc, api(r, "nats-credentials.delete"), { nats_credentials_id: r.args[0] });
+        print(r.json ? {} : { deleted: r.args[0] }, r.json);
+      },
+    },
+  },
+  "api-key": {
+    create: {
+      usage: "mnq api-key create --project P [--name N] [--out FILE] [--force]",
+      summary: "an API key for a project, written 0600 as JSON to --out (default ./mnq-api-key-<project>.json)",
+      options: { ...PROJECT, name: { type: "string" }, out: { type: "string" }, force: { type: "boolean" } },
+      async run(r) {
+        const p = project(r);
+        const k = await callApi<{ access_key: string; secret_key: string }>(r.nc, "mnq.admin.v1.api-keys.create", { project_id: p, ...(r.values.name ? { name: r.values.name } : {}) });
+        const out = resolve((r.values.out as string | undefined) ?? `mnq-api-key-${p}.json`);
+        await writeSecret(out, `${JSON.stringify({ access_key: k.access_key, secret_key: k.secret_key }, null, 2)}\n`, r.values.force === true);
+        const { secret_key: _secret, ...meta } = k;
+        print({ ...meta, file: out }, r.json, [...KEY_COLUMNS, "file"]);
+      },
+    },
+    list: {
+      usage: "mnq api-key list [--project P] [--page N] [--page-size N]",
+      summary: "list API keys (never their secrets)",
+      options: { ...PROJECT, page: { type: "string" }, "page-size": { type: "string" } },
+      async run(r) {
+        const body = { ...listBody(r), ...(r.values.project ? { project_id: r.values.project } : {}) };
+        const page = await callApi<{ total_count: number; api_keys: unknown[] }>(r.nc, "mnq.admin.v1.api-keys.list", body);
+        print(r.json ? page : page.api_keys, r.json, KEY_COLUMNS);
+      },
+    },
+    delete: {
+      usage: "mnq api-key delete ACCESS_KEY",
+      summary: "delete an API key: connections made with it close",
+      args: ["ACCESS_KEY"],
+      async run(r) {
+        await callApi(r.nc, "mnq.admin.v1.api-keys.delete", { access_key: r.args[0] });
+        print(r.json ? {} : { deleted: r.args[0] }, r.json);
+      },
+    },
+  },
+};
+
+/** `mnq context ACCOUNT_ID`: new credentials plus a `nats` CLI context using them. */
+export const CONTEXT_COMMAND: ApiCommand = {
+  usage: "mnq context ACCOUNT_ID --project P [--context NAME] [--force]",
+  summary: "mint credentials and write a nats CLI context (~/.config/nats/context/NAME.json + NAME.creds, 0600)",
+  options: { ...PROJECT, context: { type: "string" }, force: { type: "boolean" } },
+  args: ["ACCOUNT_ID"],
+  async run(r) {
+    const account = await callApi<{ id: string; name: string; endpoint: string }>(r.nc, api(r, "nats-accounts.get"), { nats_account_id: r.args[0] });
+    const name = (r.values.context as string | undefined) ?? account.name;
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new CliError(`'${name}' cannot name a context file; pass --context NAME`);
+    const dir = join(process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "nats", "context");
+    const ctxFile = join(dir, `${name}.json`);
+    const credsFile = join(dir, `${name}.creds`);
+    await confirmOverwrite(ctxFile, r.values.force === true);
+    const c = await callApi<{ id: string; credentials: { content: string } }>(r.nc, api(r, "nats-credentials.create"), {
+      nats_account_id: account.id,
+      name: `context-${name}`,
+    });
+    writeSecretFile(credsFile, c.credentials.content);
+    const context = { description: `mnq account ${account.name} (${account.id}), project ${project(r)}`, url: account.endpoint, creds: credsFile };
+    writeSecretFile(ctxFile, `${JSON.stringify(context, null, 2)}\n`);
+    print({ context: name, file: ctxFile, creds: credsFile, credentials_id: c.id, try: `nats --context ${name} pub hello world` }, r.json);
+  },
+};
+
+/** Parses the flags of `cmd`, connects, runs it; errors become CliError. */
+export async function runApiCommand(cfg: Readonly<Config>, cmd: ApiCommand, argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { ...cmd.options, server: { type: "string" }, creds: { type: "string" }, "api-key": { type: "string" }, json: { type: "boolean" } },
+    });
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}\nusage: ${cmd.usage}`);
+  }
+  const need = cmd.args ?? [];
+  if (parsed.positionals.length !== need.length) {
+    throw new CliError(`expected ${need.length ? need.join(" ") : "no arguments"}\nusage: ${cmd.usage}`);
+  }
+  const values = parsed.values as Values;
+  const nc = await connectApi(cfg, values as ConnectionFlags);
+  try {
+    await cmd.run({ cfg, nc, values, args: parsed.positionals, json: values.json === true });
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Help for a group (`mnq account --help`) or one command. */
+export function apiHelp(group: string, action?: string): string | undefined {
+  if (group === "context") return `Usage: ${CONTEXT_COMMAND.usage}\n\n${CONTEXT_COMMAND.summary}\n\n${CONNECTION_HELP}\n`;
+  const cmds = API_COMMANDS[group];
+  if (!cmds) return undefined;
+  const one = action ? cmds[action] : undefined;
+  if (one) return `Usage: ${one.usage}\n\n${one.summary}\n\n${CONNECTION_HELP}\n`;
+  const lines = Object.values(cmds).map((c) => `  ${c.usage}\n      ${c.summary}`);
+  return `Usage: mnq ${group} <action> [flags]\n\n${lines.join("\n")}\n\n${CONNECTION_HELP}\n`;
+}

@@ -1,0 +1,37 @@
+import type { Config } from "../config.ts";
+import { callApi, CliError, connectApi, type ConnectionFlags } from "./connection.ts";
+import { print } from "./output.ts";
+
+/** The oldest nats-server mnq runs on (NATS-FACTS: version floors). */
+export const MIN_SERVER_VERSION = "2.11.2";
+
+export function versionAtLeast(version: string, floor: string): boolean {
+  const parse = (v: string) => v.replace(/^v/, "").split(/[.-]/).slice(0, 3).map((n) => Number.parseInt(n, 10) || 0);
+  const [a, b] = [parse(version), parse(floor)];
+  for (let i = 0; i < 3; i++) if (a[i]! !== b[i]!) return a[i]! > b[i]!;
+  return true;
+}
+
+/** `mnq status`: the server (reachable, version), the service instances, and what mnq holds. */
+export async function runStatus(cfg: Readonly<Config>, flags: ConnectionFlags & { json?: boolean }): Promise<void> {
+  const nc = await connectApi(cfg, flags);
+  try {
+    const version = nc.info?.version ?? "unknown";
+    const instances: { id: string; version: string }[] = [];
+    for await (const m of await nc.requestMany("$SRV.PING.mnq", "", { strategy: "stall", stall: 200, maxWait: 3000 })) {
+      try {
+        instances.push(m.json<{ id: string; version: string }>());
+      } catch {
+        // not a micro ping reply
+      }
+    }
+    if (instances.length === 0) throw new CliError(`nats-server ${version} at ${nc.getServer()} answers, but no mnq instance does`);
+    const counts = await callApi<Record<string, unknown>>(nc, "mnq.admin.v1.status", {});
+    const ok = versionAtLeast(version, MIN_SERVER_VERSION);
+    const status = { server: nc.getServer(), server_version: version, server_version_ok: ok, instances: instances.length, ...counts };
+    print(flags.json ? { ...status, instance_ids: instances.map((i) => i.id) } : status, flags.json === true);
+    if (!ok) throw new CliError(`nats-server ${version} is older than ${MIN_SERVER_VERSION}; upgrade it`);
+  } finally {
+    await nc.close();
+  }
+}

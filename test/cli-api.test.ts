@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { projectRoot } from "../service/server/launcher.ts";
+import { connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { removeDir } from "./helpers/servers.ts";
+
+const MNQ = join(projectRoot, "bin", "mnq.mjs");
+
+describe("mnq API commands", () => {
+  let f: MnqFixture;
+  let home: string;
+  // Asynchronous: the service runs in this process and must keep answering while a command runs.
+  const run = async (...args: string[]) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, MNQ_DATA_DIR: f.dataDir, XDG_CONFIG_HOME: home, MNQ_LOG_LEVEL: "silent" };
+    delete env.MNQ_PROJECT;
+    const child = spawn(process.execPath, [MNQ, ...args, ...(args.includes("--help") ? [] : ["--server", f.server.url])], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((res) => child.once("close", (c) => res(c)));
+    return { code, out, err };
+  };
+  const mode = (p: string) => statSync(p).mode & 0o777;
+  before(async () => {
+    f = await startMnq();
+    home = mkdtempSync(join(tmpdir(), "mnq-cli-home-"));
+  });
+  after(async () => {
+    await f.stop();
+    removeDir(home);
+  });
+
+  test("mnq status - the server version, one instance and what mnq holds", async () => {
+    const r = await run("status", "--json");
+    assert.equal(r.code, 0, r.err);
+    const s = JSON.parse(r.out) as { instances: number; server_version_ok: boolean; nats_accounts: number; api_keys: number };
+    assert.equal(s.instances, 1);
+    assert.equal(s.server_version_ok, true);
+    assert.equal(typeof s.nats_accounts, "number");
+  });
+
+  test("mnq account / creds / context - create, list, a 0600 creds file, and a nats context that connects", async () => {
+    const created = await run("account", "create", "--project", "cli", "--name", "orders", "--json");
+    assert.equal(created.code, 0, created.err);
+    const id = (JSON.parse(created.out) as { id: string }).id;
+    const listed = await run("account", "list", "--project", "cli");
+    assert.match(listed.out, /^ID\s+NAME/m);
+    assert.match(listed.out, new RegExp(`${id}\\s+orders`));
+
+    const out = join(home, "o.creds");
+    const c = await run("creds", "create", id, "--project", "cli", "--out", out);
+    assert.equal(c.code, 0, c.err);
+    assert.equal(mode(out), 0o600);
+    assert.ok(!c.out.includes("SEED"), "the creds content is not printed");
+    const again = await run("creds", "create", id, "--project", "cli", "--out", out);
+    assert.equal(again.code, 1);
+    assert.match(again.err, /exists; pass --force/);
+
+    const ctx = await run("context", id, "--project", "cli", "--context", "cli-test");
+    assert.equal(ctx.code, 0, ctx.err);
+    const ctxFile = join(home, "nats", "context", "cli-test.json");
+    const context = JSON.parse(readFileSync(ctxFile, "utf8")) as { url: string; creds: string };
+    assert.equal(mode(ctxFile), 0o600);
+    assert.equal(mode(context.creds), 0o600);
+    const nc = await connectWithCreds(f.server.url, readFileSync(context.creds, "utf8"), { reconnect: false });
+    const who = (await nc.request("$SYS.REQ.USER.INFO", "")).json<{ data: { account: string } }>();
+    assert.equal(who.data.account, id);
+    await nc.close();
+    assert.equal((await run("context", id, "--project", "cli", "--context", "cli-test")).code, 1, "an existing context is not overwritten without --force");
+  });
+
+  test("mnq api-key create - writes the secret to a 0600 file, never to stdout", async () => {
+    const file = join(home, "k.json");
+    const r = await run("api-key", "create", "--project", "cli-keys", "--out", file, "--json");
+    assert.equal(r.code, 0, r.err);
+    const key = JSON.parse(readFileSync(file, "utf8")) as { access_key: string; secret_key: string };
+    assert.equal(mode(file), 0o600);
+    assert.ok(!r.out.includes(key.secret_key));
+    assert.match((await run("api-key", "list", "--project", "cli-keys")).out, new RegExp(key.access_key));
+  });
+
+  test("mnq commands - help for every group, and clear errors for bad input", async () => {
+    for (const group of ["account", "creds", "api-key", "context", "status"]) {
+      const h = await run(group, "--help");
+      assert.equal(h.code, 0, group);
+      assert.match(h.out, /Usage: mnq/);
+    }
+    const missing = await run("account", "get", "--project", "cli");
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /expected ACCOUNT_ID/);
+    const noProject = await run("account", "list");
+    assert.match(noProject.err, /--project/);
+    assert.equal((await run("account", "frobnicate")).code, 2);
+    const notFound = await run("account", "get", "ANOTAREALACCOUNT", "--project", "cli");
+    assert.equal(notFound.code, 1);
+    assert.match(notFound.err, /400|404/);
+    assert.ok(!existsSync(join(projectRoot, "mnq-api-key-cli.json")));
+  });
+});
