@@ -52,19 +52,35 @@ export class ResolverClient {
     }
   }
 
-  /** The number of servers answering `$SYS.REQ.SERVER.PING` (cached for a few seconds). */
+  /**
+   * The number of servers answering `$SYS.REQ.SERVER.PING`. A count older than a few seconds is
+   * still returned while a new one is taken in the background, so a push never waits for a PING
+   * (only the very first one, or `fresh`).
+   */
   async serverCount(fresh = false): Promise<number> {
-    const now = Date.now();
-    if (!fresh && this.#servers.count > 0 && now - this.#servers.at < SERVER_COUNT_TTL_MS) return this.#servers.count;
-    let count = 0;
-    try {
-      const replies = await this.sys.requestMany("$SYS.REQ.SERVER.PING", "", { strategy: "stall", stall: PING_STALL_MS, maxWait: this.timeoutMs });
-      for await (const _ of replies) count++;
-    } catch {
-      // no server answered: counted as 0, the push below reports the outage
-    }
-    this.#servers = { count, at: now };
-    return count;
+    const stale = Date.now() - this.#servers.at >= SERVER_COUNT_TTL_MS;
+    if (fresh || this.#servers.count === 0) return this.countServers();
+    if (stale) void this.countServers();
+    return this.#servers.count;
+  }
+
+  #counting: Promise<number> | undefined;
+
+  private countServers(): Promise<number> {
+    this.#counting ??= (async () => {
+      let count = 0;
+      try {
+        const replies = await this.sys.requestMany("$SYS.REQ.SERVER.PING", "", { strategy: "stall", stall: PING_STALL_MS, maxWait: this.timeoutMs });
+        for await (const _ of replies) count++;
+      } catch {
+        // no server answered: counted as 0, the push reports the outage
+      }
+      this.#servers = { count, at: Date.now() };
+      return count;
+    })().finally(() => {
+      this.#counting = undefined;
+    });
+    return this.#counting;
   }
 
   /**
@@ -102,8 +118,8 @@ export class ResolverClient {
     const outcomes = replies.map(readReply);
     const refusal = outcomes.find((o) => o !== "ok");
     if (refusal !== undefined) throw new InternalError(`the resolver refused to ${what}: ${refusal}`);
-    // fewer acks than servers: a server left, or one joined since the count; count again next time
-    if (replies.length !== expected) this.#servers.at = 0;
+    // fewer acks than servers: a server left, or one joined since the count; count again now
+    if (replies.length !== expected) void this.countServers();
     return replies.length;
   }
 }
