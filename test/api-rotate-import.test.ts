@@ -91,6 +91,17 @@ describe("nats-accounts rotate-signing-key and import", () => {
     assert.equal(again.code, 409);
   });
 
+  test("import - two concurrent imports of one account into a project: one succeeds, one is 409, the account stays", async () => {
+    const kp = createAccount();
+    const body = { account_id: kp.getPublicKey(), private_key: dec.decode(kp.getSeed()) };
+    const codes = (await Promise.all([f.api("imp-race", "nats-accounts.import", body), f.api("imp-race", "nats-accounts.import", body)])).map((r) => r.code);
+    assert.deepEqual(codes.sort(), [409, undefined].sort());
+    const got = await f.api<Account>("imp-race", "nats-accounts.get", { nats_account_id: kp.getPublicKey() });
+    assert.equal(got.code, undefined, got.message);
+    const project = await f.mnq.ctx.store.projects.get("imp-race");
+    assert.deepEqual(project?.value.accounts, [kp.getPublicKey()]);
+  });
+
   test("import - a bad key or seed is 400 naming the field, and nothing is stored", async () => {
     const kp = createAccount();
     const id = kp.getPublicKey();

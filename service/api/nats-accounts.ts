@@ -91,25 +91,32 @@ async function registerAccount(
   const id = account.getPublicKey();
   const max = ctx.cfg.maxAccountsPerProject;
   let over = 0;
+  let taken = false;
   await ctx.store.projects.modify(project, (cur) => {
     const accounts = cur?.value.accounts ?? [];
+    // an import of an account this project already holds (or is importing right now)
+    taken = accounts.includes(id);
+    if (taken) return null;
     if (accounts.length >= max) {
       over = accounts.length;
       return null;
     }
     return { ...cur?.value, project_id: project, accounts: [...accounts, id] };
   });
+  if (taken) throw new ConflictError("this account is already managed by mnq");
   if (over) throw new QuotasExceededError([{ resource: "nats_accounts", quota: max, current: over }]);
 
   const record = newAccountRecord(ctx, { account, signing: NKeyPair.create("account") }, { project_id: project, ...fields });
   const key = Store.accountKey(project, id);
+  let created = false;
   try {
     const revision = await ctx.store.accounts.create(key, record);
+    created = true;
     await ctx.publisher.publish({ key, value: record, revision });
   } catch (err) {
-    // A JWT that did reach a resolver belongs to no record and grants nothing (no user can be
-    // signed for it without the record); reconcile removes it.
-    await ctx.store.accounts.delete(key).catch(() => undefined);
+    // Leave nothing half-made, and only what this call made. A JWT that did reach a resolver
+    // belongs to no record and grants nothing (no user can be signed for it without the record).
+    if (created) await ctx.store.accounts.delete(key).catch(() => undefined);
     await releaseReservation(ctx, project, id).catch(() => undefined);
     throw err;
   }

@@ -9,7 +9,6 @@ import {
 import { createCurve, type KeyPair, Prefix } from "@nats-io/nkeys";
 import { Codec } from "@nats-io/nkeys/lib/codec.js";
 
-
 /** The nkey roles mnq signs with or issues. */
 export const KeyRole = {
   operator: Prefix.Operator,

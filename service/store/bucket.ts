@@ -88,10 +88,13 @@ export class RecordBucket<T> {
   }
 }
 
-/** Maps JetStream failures to API errors: 10071 → ConflictError, timeouts → UnavailableError. */
 /** How long a KV call is retried while its stream has no leader (an election after a node loss). */
 const NO_LEADER_RETRY_MS = 4000;
 
+/**
+ * Maps JetStream failures to API errors: 10071 → ConflictError, timeouts → UnavailableError;
+ * "no responders" (the call reached no stream leader) is first retried for NO_LEADER_RETRY_MS.
+ */
 async function guard<R>(op: () => Promise<R>): Promise<R> {
   const deadline = Date.now() + NO_LEADER_RETRY_MS;
   for (let attempt = 1; ; attempt++) {
@@ -101,7 +104,7 @@ async function guard<R>(op: () => Promise<R>): Promise<R> {
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
         throw new ConflictError(undefined, { cause: err });
       }
-      const text = describe(err);
+      const text = errorChain(err);
       if (/wrong last sequence/i.test(text)) throw new ConflictError(undefined, { cause: err });
       // "no responders": nobody received the call (no stream leader yet), so it is safe to repeat
       if (/no ?responders|\b503\b/i.test(text) && Date.now() < deadline) {
@@ -117,7 +120,7 @@ async function guard<R>(op: () => Promise<R>): Promise<R> {
 }
 
 /** An error and its causes as one line ("JetStreamNotEnabled … <- RequestError: no responders …"). */
-function describe(err: unknown): string {
+function errorChain(err: unknown): string {
   const parts: string[] = [];
   for (let e: unknown = err, depth = 0; e !== undefined && depth < 4; e = e instanceof Error ? e.cause : undefined, depth++) {
     parts.push(e instanceof Error ? `${e.name} ${e.message}` : String(e));
