@@ -6,8 +6,10 @@ import configSchema from "../schemas/config.json" with { type: "json" };
 export interface Config {
   /** Absolute data directory: keys, creds, server include, stores. */
   dataDir: string;
-  /** External NATS URL; undefined means the embedded server. */
+  /** External NATS URL(s), comma-separated as given; undefined means the embedded server. */
   natsUrl: string | undefined;
+  /** The same, one URL each (a cluster's nodes). */
+  natsServers: string[] | undefined;
   /** Client port of the embedded server. */
   natsPort: number;
   /** Region shown on accounts. */
@@ -26,6 +28,8 @@ export interface Config {
   sessionTtlSeconds: number;
   /** Interval of the storage quota check, ms. */
   quotaCheckMs: number;
+  /** Interval of the reconcile of resolvers and records with KV, ms. */
+  reconcileMs: number;
   /** Timeout of the service's requests to the server, ms. */
   requestTimeoutMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -65,6 +69,7 @@ type Settings = {
   MNQ_MAX_ACCOUNTS_PER_PROJECT: number;
   MNQ_SESSION_TTL: number;
   MNQ_QUOTA_CHECK_MS: number;
+  MNQ_RECONCILE_MS: number;
   MNQ_REQUEST_TIMEOUT_MS: number;
   MNQ_LOG_LEVEL: Config["logLevel"];
 };
@@ -105,6 +110,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
   return Object.freeze({
     dataDir: resolve(cwd, s.MNQ_DATA_DIR),
     natsUrl,
+    natsServers: natsUrl?.split(",").filter((u) => u !== ""),
     natsPort: s.MNQ_NATS_PORT,
     region: s.MNQ_REGION,
     endpoint: s.MNQ_ENDPOINT ?? natsUrl ?? `nats://127.0.0.1:${s.MNQ_NATS_PORT}`,
@@ -121,6 +127,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     maxAccountsPerProject: s.MNQ_MAX_ACCOUNTS_PER_PROJECT,
     sessionTtlSeconds: s.MNQ_SESSION_TTL,
     quotaCheckMs: s.MNQ_QUOTA_CHECK_MS,
+    reconcileMs: s.MNQ_RECONCILE_MS,
     requestTimeoutMs: s.MNQ_REQUEST_TIMEOUT_MS,
     logLevel: s.MNQ_LOG_LEVEL,
   });

@@ -9,7 +9,8 @@ import type { Config } from "./config.ts";
 import { SeedVault } from "./identity/index.ts";
 import type { Logger } from "./log.ts";
 import { accountLimits, QuotaMonitor } from "./quota/index.ts";
-import { AccountPublisher, reconcileAccounts, ResolverClient } from "./resolver/index.ts";
+import { InFlight } from "./in-flight.ts";
+import { AccountPublisher, Reconciler, ResolverClient } from "./resolver/index.ts";
 import { openViews, Store } from "./store/index.ts";
 
 export const VERSION: string = pkg.version;
@@ -24,7 +25,9 @@ export interface MnqService {
   readonly quota: QuotaMonitor;
   /** `<data dir>/admin-api-key.json`: the admin API key made on the first start. */
   readonly adminKeyFile: string;
-  /** Stops taking requests, lets in-flight ones finish, closes the connections. */
+  /** Requests being handled now. */
+  readonly inFlight: InFlight;
+  /** Stops taking requests, answers those in flight, closes the connections. */
   stop(): Promise<void>;
 }
 
@@ -34,7 +37,7 @@ export interface MnqService {
  */
 export async function startService(cfg: Readonly<Config>, log: Logger, servers?: string | string[]): Promise<MnqService> {
   const trust = loadTrust(cfg.dataDir, cfg.masterKey);
-  const target = cfg.natsUrl ?? servers;
+  const target = cfg.natsServers ?? servers;
   if (!target) throw new Error("no NATS server to connect to");
   const enc = new TextEncoder();
   // noAsyncTraces: nats.js otherwise builds an Error (a stack capture) per request up front, a
@@ -58,9 +61,15 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const views = await openViews(store);
     const ctx: ApiContext = { cfg, version: VERSION, store, views, vault, resolver, publisher, teardown, log, sys };
 
-    const report = await reconcileAccounts(teardown, log);
+    const reconciler = new Reconciler(
+      { ...teardown, views, systemAccounts: [trust.mnqAccount, trust.sysAccount] },
+      log.child({ component: "reconcile" }),
+      cfg.reconcileMs,
+    );
+    const report = await reconciler.round(true);
     log.info(report, "resolvers reconciled with KV");
-    const service = await startApiService(nc, ctx, VERSION);
+    const inFlight = new InFlight();
+    const service = await startApiService(nc, ctx, VERSION, inFlight);
     addCalloutEndpoint(service, {
       store,
       vault,
@@ -71,7 +80,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       sealed: trust.calloutSealed,
       sessionTtlSeconds: cfg.sessionTtlSeconds,
       views,
-    });
+    }, inFlight);
     const adminKeyFile = await ensureAdminApiKeyFile(ctx);
     const quota = new QuotaMonitor({
       store,
@@ -85,6 +94,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       log: log.child({ component: "quota" }),
     });
     quota.start();
+    reconciler.start();
     log.info({ version: VERSION, instance: service.info().id }, "mnq service started");
     return {
       nc,
@@ -93,9 +103,13 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       ctx,
       adminKeyFile,
       quota,
+      inFlight,
       async stop() {
         await quota.stop();
+        await reconciler.stop();
+        // No new requests; those taken are answered before the connection drains.
         await service.stop().catch(() => undefined);
+        await inFlight.settled(2 * cfg.requestTimeoutMs);
         views.stop();
         await nc.drain().catch(() => undefined);
         await sys.drain().catch(() => undefined);

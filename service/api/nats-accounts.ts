@@ -1,5 +1,6 @@
 import { isPublicKey, NKeyPair } from "../identity/index.ts";
-import { ConflictError, InvalidArgumentsError, NotFoundError, QuotasExceededError } from "../errors.ts";
+import { ConflictError, InvalidArgumentsError, NotFoundError, QuotasExceededError, UnavailableError } from "../errors.ts";
+import { FaultPoint, faultPoint } from "../faults.ts";
 import { accountLimits, type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import { newAccountRecord, teardownAccount } from "../resolver/index.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
@@ -79,8 +80,9 @@ export async function importAccount(
 
 /**
  * Reserves a place in the project (revision-checked, so concurrent creates on any instance cannot
- * pass the cap together), writes the record with a new signing key, and pushes its JWT. On failure
- * nothing is left: no record, no reservation.
+ * pass the cap together), writes a `creating` record with a new signing key, pushes its JWT, and
+ * marks it `active`. On failure nothing is left: no record, no reservation, no JWT; after a crash
+ * the reconcile of any instance rolls the `creating` record (and a lone reservation) back.
  */
 async function registerAccount(
   ctx: ApiContext,
@@ -106,21 +108,29 @@ async function registerAccount(
   if (taken) throw new ConflictError("this account is already managed by mnq");
   if (over) throw new QuotasExceededError([{ resource: "nats_accounts", quota: max, current: over }]);
 
-  const record = newAccountRecord(ctx, { account, signing: NKeyPair.create("account") }, { project_id: project, ...fields });
+  faultPoint(FaultPoint.createReserved);
+  const record = newAccountRecord(ctx, { account, signing: NKeyPair.create("account") }, { project_id: project, ...fields }, "creating");
   const key = Store.accountKey(project, id);
   let created = false;
   try {
     const revision = await ctx.store.accounts.create(key, record);
     created = true;
+    faultPoint(FaultPoint.createRecorded);
     await ctx.publisher.publish({ key, value: record, revision });
+    faultPoint(FaultPoint.createPushed);
+    // Active only now: a crash before this leaves a `creating` record, which reconcile rolls back.
+    const active = await ctx.store.accounts.modify(key, (cur) => (cur?.value.state === "creating" ? { ...cur.value, state: "active" } : null));
+    if (active?.value.state !== "active") throw new UnavailableError("the account create was interrupted; retry");
+    return active.value;
   } catch (err) {
-    // Leave nothing half-made, and only what this call made. A JWT that did reach a resolver
-    // belongs to no record and grants nothing (no user can be signed for it without the record).
-    if (created) await ctx.store.accounts.delete(key).catch(() => undefined);
+    // Leave nothing half-made, and only what this call made.
+    if (created) {
+      await ctx.resolver.delete([id]).catch(() => undefined);
+      await ctx.store.accounts.delete(key).catch(() => undefined);
+    }
     await releaseReservation(ctx, project, id).catch(() => undefined);
     throw err;
   }
-  return record;
 }
 
 /**

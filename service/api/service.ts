@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { InvalidArgumentsError } from "../errors.ts";
+import type { InFlight } from "../in-flight.ts";
 import { validateRequest } from "../validation.ts";
 import type { ApiContext } from "./context.ts";
 import * as apiKeys from "./api-keys.ts";
@@ -61,9 +62,10 @@ export function parseBody(data: Uint8Array): unknown {
 
 /**
  * Registers the `mnq` micro service (so `$SRV.PING|INFO|STATS` answer) with one endpoint per
- * API operation in the default queue group. Handlers run concurrently; every outcome is a reply.
+ * API operation in the default queue group. Handlers run concurrently, counted in `inFlight`;
+ * every outcome is a reply.
  */
-export async function startApiService(nc: NatsConnection, ctx: ApiContext, version: string): Promise<Service> {
+export async function startApiService(nc: NatsConnection, ctx: ApiContext, version: string, inFlight: InFlight): Promise<Service> {
   const svc = await new Svcm(nc).add({
     name: "mnq",
     version,
@@ -83,7 +85,7 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
         metadata: { request_schema: `${schema}.request`, response_schema: `${schema}.reply` },
         handler: (err, msg) => {
           if (err) return;
-          void handle(ctx, def, schema, msg, scoped);
+          inFlight.run(() => handle(ctx, def, schema, msg, scoped));
         },
       });
     }

@@ -8,6 +8,8 @@ export interface Trust {
   /** The service's account (MNQ): public key and signing key (callout responses, API users). */
   mnqAccount: string;
   mnqSigner: NKeyPair;
+  /** The system account (SYS): public key. */
+  sysAccount: string;
   /** Curve key the server seals callout requests to, when `calloutSealed`. */
   xkey: XKey;
   /** True when the MNQ account names the xkey: callout requests must then arrive sealed. */
@@ -26,6 +28,7 @@ export function loadTrust(dataDir: string, masterKey?: string): Trust {
     operatorSigner: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.operatorSigningSeed), "operator"),
     mnqAccount: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.mnqSeed), "account").getPublicKey(),
     mnqSigner: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.mnqSigningSeed), "account"),
+    sysAccount: NKeyPair.fromSeed(readDataFile(dataDir, DataFile.sysSeed), "account").getPublicKey(),
     xkey: XKey.fromSeed(readDataFile(dataDir, DataFile.xkeySeed)),
     calloutSealed: Boolean(mnqClaims.nats.authorization?.xkey),
     serviceCreds: readDataFile(dataDir, DataFile.serviceCreds, true),

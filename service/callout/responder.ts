@@ -8,6 +8,7 @@ import {
   userJwt,
   type XKey,
 } from "../identity/index.ts";
+import type { InFlight } from "../in-flight.ts";
 import type { Logger } from "../log.ts";
 import { type AccountRecord, ADMIN_PROJECT, Store, type StoreViews } from "../store/index.ts";
 import { type Decision, decide, DenyReason, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
@@ -45,14 +46,14 @@ const COUNTED: ReadonlySet<DenyReason> = new Set([
  * Adds the auth callout to the `mnq` micro service: an endpoint on `$SYS.REQ.USER.AUTH` in the
  * service's queue group, so instances share the requests; each request is handled concurrently.
  */
-export function addCalloutEndpoint(svc: Service, deps: CalloutDeps): CalloutResponder {
+export function addCalloutEndpoint(svc: Service, deps: CalloutDeps, inFlight: InFlight): CalloutResponder {
   const responder = new CalloutResponder(deps);
   svc.addEndpoint("auth-callout", {
     subject: CALLOUT_SUBJECT,
     metadata: { description: "nats-server auth callout: API keys and credential nkeys" },
     handler: (err, msg) => {
       if (err) return;
-      void responder.handle(msg);
+      inFlight.run(() => responder.handle(msg));
     },
   });
   return responder;

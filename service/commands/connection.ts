@@ -22,12 +22,12 @@ export const CONNECTION_HELP = `Connection (API commands):
   --json              print JSON instead of a table`;
 
 export async function connectApi(cfg: Readonly<Config>, flags: ConnectionFlags): Promise<NatsConnection> {
-  const servers = flags.server ?? cfg.natsUrl ?? `nats://127.0.0.1:${cfg.natsPort}`;
+  const servers = flags.server?.split(",") ?? cfg.natsServers ?? [`nats://127.0.0.1:${cfg.natsPort}`];
   const auth = authOptions(cfg, flags);
   try {
     return await connect({ servers, name: "mnq-cli", reconnect: false, timeout: 5000, ...auth });
   } catch (err) {
-    throw new CliError(`cannot connect to ${servers}: ${(err as Error).message}`);
+    throw new CliError(`cannot connect to ${servers.join(",")}: ${(err as Error).message}`);
   }
 }
 

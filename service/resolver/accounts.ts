@@ -123,6 +123,7 @@ export function newAccountRecord(
   deps: { vault: SeedVault; publisher: AccountPublisher },
   keys: { account: NKeyPair; signing: NKeyPair },
   fields: { project_id: string; name: string; kind?: AccountRecord["kind"] },
+  state: "creating" | "active" = "active",
 ): AccountRecord {
   const id = keys.account.getPublicKey();
   const now = new Date().toISOString();
@@ -135,7 +136,7 @@ export function newAccountRecord(
     signing_seed: deps.vault.seal(keys.signing.seedString(), id),
     signing_key: keys.signing.getPublicKey(),
     revocations: {},
-    state: "active" as const,
+    state,
   };
   if (!base.kind) delete base.kind;
   return { ...base, ...deps.publisher.issue(base) };

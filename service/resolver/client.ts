@@ -57,6 +57,25 @@ export class ResolverClient {
   }
 
   /**
+   * `$SYS.REQ.CLAIMS.LIST`: the accounts each answering resolver holds, one set per server (a
+   * server that does not answer within the timeout is missing from the list).
+   */
+  async listClaims(): Promise<Set<string>[]> {
+    const expected = Math.max(1, await this.serverCount());
+    const out: Set<string>[] = [];
+    try {
+      const replies = await this.sys.requestMany("$SYS.REQ.CLAIMS.LIST", "", { strategy: "count", maxMessages: expected, maxWait: this.timeoutMs });
+      for await (const m of replies) {
+        const ids = (m.json<{ data?: unknown }>().data ?? []) as unknown[];
+        out.push(new Set(ids.filter((id): id is string => typeof id === "string")));
+      }
+    } catch {
+      // none answered: an empty list, nothing is judged missing or orphaned on it
+    }
+    return out;
+  }
+
+  /**
    * The number of servers answering `$SYS.REQ.SERVER.PING`. A count older than a few seconds is
    * still returned while a new one is taken in the background, so a push never waits for a PING
    * (only the very first one, or `fresh`).

@@ -1,43 +1,161 @@
 import type { Logger } from "../log.ts";
-import type { Store } from "../store/index.ts";
+import { type AccountRecord, type ProjectRecord, type RecordView, Store } from "../store/index.ts";
 import type { AccountPublisher } from "./accounts.ts";
+import type { ResolverClient } from "./client.ts";
 import { type TeardownDeps, teardownAccount } from "./teardown.ts";
 
 export interface ReconcileReport {
+  /** Active accounts whose JWT was pushed (all at start-up, else those a resolver lacked). */
   pushed: number;
+  /** JWTs issued again because the quota policy changed. */
   reissued: number;
+  /** Half-done deletes completed. */
   deleted: number;
+  /** Creates that died half-way (a `creating` record, an unclaimed api-clients account), undone. */
+  rolledBack: number;
+  /** Project places reserved by a create that never wrote its record, released. */
+  released: number;
+  /** Account JWTs on a resolver with no record in KV, deleted. */
+  orphans: number;
   failed: number;
 }
 
-/**
- * KV is the source of truth: every active account's JWT is pushed to the resolvers (re-issued
- * first when the quota policy changed), and deletes left half-done are completed.
- */
-export async function reconcileAccounts(
-  deps: TeardownDeps & { store: Store; publisher: AccountPublisher },
-  log: Logger,
-): Promise<ReconcileReport> {
-  const report: ReconcileReport = { pushed: 0, reissued: 0, deleted: 0, failed: 0 };
-  const records = await deps.store.accounts.list(">");
-  for (const rec of records) {
-    const { project_id: project, id } = rec.value;
-    try {
-      if (rec.value.state === "deleting") {
-        await teardownAccount(deps, project, id);
-        report.deleted++;
-      } else if (deps.publisher.isStale(rec.value)) {
-        await deps.publisher.change(project, id, () => ({}));
-        report.reissued++;
-      } else {
-        await deps.publisher.publish(rec);
-        report.pushed++;
-      }
-    } catch (err) {
-      report.failed++;
-      log.warn({ account: id, project, err: String(err) }, "reconcile: account not brought in line; will retry");
-    }
-  }
-  return report;
+export interface ReconcileDeps extends TeardownDeps {
+  store: Store;
+  publisher: AccountPublisher;
+  resolver: ResolverClient;
+  views: { accounts: RecordView<AccountRecord>; projects: RecordView<ProjectRecord> };
+  /** Accounts of the operator that no record describes: MNQ and SYS. */
+  systemAccounts: readonly string[];
 }
 
+/**
+ * Keeps the resolvers and the records in line with KV, the source of truth. Every instance runs
+ * it: at start-up, then every `intervalMs`; every step is safe to run twice or concurrently.
+ *
+ * - an active account a resolver lacks (or every one, at start-up) is pushed again;
+ * - a `deleting` record is torn down to the end;
+ * - a `creating` record, an api-clients account its project never claimed, a project place with no
+ *   record, and a JWT on a resolver with no record are each the trace of a create that died: they
+ *   are undone once seen unchanged in two rounds in a row (a create in progress changes within
+ *   one round), so a live create on another instance is not taken for a dead one.
+ */
+export class Reconciler {
+  /** What looked half-done in the last round: mark → fingerprint. */
+  #suspects = new Map<string, string>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #round: Promise<unknown> | undefined;
+  #stopped = false;
+
+  constructor(
+    private readonly deps: ReconcileDeps,
+    private readonly log: Logger,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Runs a round every `intervalMs` until `stop()`. */
+  start(): void {
+    const tick = () => {
+      this.#timer = setTimeout(() => {
+        this.#round = this.round(false)
+          .then((r) => this.report(r))
+          .catch((err: unknown) => this.log.warn({ err: String(err) }, "reconcile: round failed; the next round retries"))
+          .finally(() => {
+            this.#round = undefined;
+            if (!this.#stopped) tick();
+          });
+      }, this.intervalMs);
+      this.#timer.unref();
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#round;
+  }
+
+  private report(r: ReconcileReport): void {
+    const { pushed, reissued, deleted, rolledBack, released, orphans, failed } = r;
+    if (pushed + reissued + deleted + rolledBack + released + orphans + failed > 0) {
+      this.log.info(r, "reconcile: resolvers and records brought in line with KV");
+    }
+  }
+
+  /**
+   * One pass. `startup`: push every active account (a resolver may have lost its directory) and
+   * finish deletes at once (the instance that began them is gone, or resumes them itself).
+   */
+  async round(startup: boolean): Promise<ReconcileReport> {
+    const { views, resolver, publisher } = this.deps;
+    const report: ReconcileReport = { pushed: 0, reissued: 0, deleted: 0, rolledBack: 0, released: 0, orphans: 0, failed: 0 };
+    await Promise.all([views.accounts.sync(), views.projects.sync()]);
+    const resolvers = await resolver.listClaims();
+    const suspects = new Map<string, string>();
+    // True when the same thing looked half-done, unchanged, in the previous round too.
+    const stuck = (mark: string, fingerprint: string) => {
+      suspects.set(mark, fingerprint);
+      return this.#suspects.get(mark) === fingerprint;
+    };
+    const attempt = async (what: keyof ReconcileReport, ctx: Record<string, string>, step: () => Promise<unknown>) => {
+      try {
+        await step();
+        report[what]++;
+      } catch (err) {
+        report.failed++;
+        this.log.warn({ ...ctx, err: String(err) }, `reconcile: ${what} not done; will retry`);
+      }
+    };
+
+    const known = new Set<string>(this.deps.systemAccounts);
+    const recorded = new Set<string>();
+    for (const rec of views.accounts.values()) {
+      const { project_id: project, id } = rec;
+      const key = Store.accountKey(project, id);
+      const ctx = { account: id, project };
+      known.add(id);
+      recorded.add(key);
+      if (rec.state === "deleting") {
+        if (startup || stuck(`deleting:${key}`, rec.updated_at)) await attempt("deleted", ctx, () => teardownAccount(this.deps, project, id));
+      } else if (rec.state === "creating") {
+        if (stuck(`creating:${key}`, rec.updated_at)) {
+          await attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id, { rollback: true }));
+        }
+      } else if (rec.kind === "api-clients" && (await views.projects.get(project))?.client_account !== id) {
+        if (stuck(`unclaimed:${key}`, rec.updated_at)) await attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id));
+      } else if (publisher.isStale(rec)) {
+        await attempt("reissued", ctx, () => publisher.change(project, id, () => ({})));
+      } else if (startup || resolvers.some((held) => !held.has(id))) {
+        const current = await this.deps.store.accounts.get(key);
+        if (current?.value.state === "active") await attempt("pushed", ctx, () => publisher.publish(current));
+      }
+    }
+
+    for (const held of resolvers) {
+      for (const id of held) {
+        if (known.has(id) || !stuck(`orphan:${id}`, "")) continue;
+        known.add(id); // one delete reaches every resolver
+        await attempt("orphans", { account: id }, () => resolver.delete([id]));
+      }
+    }
+
+    for (const project of views.projects.values()) {
+      for (const id of project.accounts) {
+        const key = Store.accountKey(project.project_id, id);
+        if (recorded.has(key) || !stuck(`reserved:${key}`, "")) continue;
+        await attempt("released", { account: id, project: project.project_id }, () => this.release(project.project_id, id));
+      }
+    }
+    this.#suspects = suspects;
+    return report;
+  }
+
+  /** Frees a project's place held for an account that has no record (checked again, in KV). */
+  private async release(project: string, id: string): Promise<void> {
+    if (await this.deps.store.accounts.get(Store.accountKey(project, id))) return;
+    await this.deps.store.projects.modify(project, (cur) =>
+      cur && cur.value.accounts.includes(id) ? { ...cur.value, accounts: cur.value.accounts.filter((a) => a !== id) } : null,
+    );
+  }
+}

@@ -2,6 +2,7 @@ import { connect, jwtAuthenticator } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { NKeyPair, type SeedVault, userJwt } from "../identity/index.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
+import { FaultPoint, faultPoint } from "../faults.ts";
 import type { AccountPublisher } from "./accounts.ts";
 import type { ResolverClient } from "./client.ts";
 
@@ -22,13 +23,16 @@ export interface TeardownDeps {
  * (KV and object buckets are streams too) are deleted; every user is revoked (`"*"`), which closes
  * its connections; the JWT is removed from the resolvers; last the records go.
  */
-export async function teardownAccount(deps: TeardownDeps, project: string, accountId: string): Promise<boolean> {
+export async function teardownAccount(deps: TeardownDeps, project: string, accountId: string, opts: { rollback?: boolean } = {}): Promise<boolean> {
   const key = Store.accountKey(project, accountId);
   // Resumable: an `active` record is marked, a `deleting` one (an earlier attempt) is carried on.
+  // A rollback (reconcile) takes a `creating` record whose create died.
+  const from = opts.rollback ? "creating" : "active";
   const marked = await deps.store.accounts.modify(key, (cur) =>
-    cur && cur.value.state === "active" ? { ...cur.value, state: "deleting", updated_at: new Date().toISOString() } : null,
+    cur && cur.value.state === from ? { ...cur.value, state: "deleting", updated_at: new Date().toISOString() } : null,
   );
-  if (!marked) return false;
+  if (marked?.value.state !== "deleting") return false;
+  faultPoint(FaultPoint.deleteMarked);
   // Once every user is revoked ("*"), the streams are gone already (they go first), and no user
   // could connect to delete them anyway.
   if (marked.value.revocations["*"] === undefined) {
@@ -45,7 +49,9 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
     return { ...cur.value, revocations, ...deps.publisher.issue({ ...cur.value, revocations }) };
   });
   if (revoked) await deps.resolver.push(revoked.value.jwt);
+  faultPoint(FaultPoint.deleteRevoked);
   await deps.resolver.delete([accountId]);
+  faultPoint(FaultPoint.deleteUnpublished);
   const creds = await deps.store.credentials.list(`${project}.*`);
   const mine = creds.filter((c) => c.value.nats_account_id === accountId);
   await Promise.all(mine.map((c) => deps.store.credentialKeys.delete(c.value.user_key)));

@@ -47,6 +47,8 @@ export interface StartOptions {
   stdio?: "inherit" | "pipe";
   /** How long to wait for the server to listen. */
   timeoutMs?: number;
+  /** Working directory: relative paths in the config (resolver, store) are taken from it. */
+  cwd?: string;
 }
 
 export interface RunningServer {
@@ -69,6 +71,7 @@ export async function startNatsServer(opts: StartOptions): Promise<RunningServer
   const bin = opts.bin ?? findNatsServer();
   const portsDir = mkdtempSync(join(tmpdir(), "mnq-ports-"));
   const child = spawn(bin, ["-c", opts.configFile, "--ports_file_dir", portsDir, ...(opts.args ?? [])], {
+    cwd: opts.cwd,
     stdio: ["ignore", opts.stdio === "inherit" ? "inherit" : "pipe", opts.stdio === "inherit" ? "inherit" : "pipe"],
   });
   let output = "";
@@ -137,4 +140,4 @@ function lastLines(output: string): string {
   return lines || "(no output)";
 }
 
-export { projectRoot };
+export { lastLines, projectRoot };

@@ -22,8 +22,11 @@ export interface AccountRecord {
   jwt_iat: number;
   /** Revoked user keys → revocation time (seconds). */
   revocations: Record<string, number>;
-  /** `deleting` from the start of a delete until its records are gone. */
-  state: "active" | "deleting";
+  /**
+   * `creating` until the JWT is on the resolvers and the create answers; `deleting` from the start
+   * of a delete until its records are gone. Only `active` accounts are seen by the API and the callout.
+   */
+  state: "creating" | "active" | "deleting";
   /**
    * Absent for a tenant account. `api-clients`: the project's account for API-key connections,
    * which only imports the project's API subjects and events from MNQ (hidden from the API).
