@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { bootstrap, DataFile } from "./bootstrap/index.ts";
 import { API_COMMANDS, apiHelp, CONTEXT_COMMAND, runApiCommand } from "./commands/api-commands.ts";
+import { CLUSTER_HELP, runCluster } from "./commands/cluster.ts";
 import { CliError } from "./commands/connection.ts";
 import { MIN_SERVER_VERSION, runStatus } from "./commands/status.ts";
 import { ConfigError, type Config, loadConfig, settings } from "./config.ts";
@@ -19,6 +20,7 @@ Commands:
   bootstrap   create the operator, accounts, keys and server include in the data dir (idempotent)
   start       run mnq: bootstrap if needed, start the embedded nats-server (unless MNQ_NATS_URL
               is set), serve the API; Ctrl-C stops both
+  cluster     run a 3-node JetStream cluster (deploy/cluster) and N mnq instances on this machine
   status      server reachable and recent enough, mnq instances, accounts/credentials/keys held
   account     create | list | get | delete | usage | rotate-key | import   (NATS accounts)
   creds       create | list | delete                                        (credentials files)
@@ -46,6 +48,7 @@ Connects like the API commands and shows: the server URL and version (at least $
 the mnq instances answering $SRV.PING, and the projects, accounts, credentials and API keys held.
 Exits 1 when no instance answers or the server is too old.
 `,
+  cluster: CLUSTER_HELP,
   start: `Usage: mnq start
 
 Bootstraps if needed, starts nats-server on 127.0.0.1:MNQ_NATS_PORT with nats-server.conf (or
@@ -147,6 +150,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     if (command === "bootstrap") runBootstrap(cfg);
     else if (command === "start") await runStart(cfg);
+    else if (command === "cluster") await runCluster(cfg, rest);
     else if (command === "status") await runStatus(cfg, statusFlags(rest));
     else if (command === "context") await runApiCommand(cfg, CONTEXT_COMMAND, rest);
     else {

@@ -1,12 +1,13 @@
 import { loadTrust } from "../../service/bootstrap/index.ts";
-import type { MnqService } from "../../service/main.ts";
+import type { ResolverClient } from "../../service/resolver/index.ts";
+import type { Store } from "../../service/store/index.ts";
 
 /**
  * Throws, naming every difference, unless KV, the projects' reservations and every resolver agree:
  * each account record is `active`, each project reserves exactly its tenant accounts, and each
  * resolver holds exactly the recorded accounts plus MNQ and SYS. Reads KV and the servers directly.
  */
-export async function assertConsistent(mnq: MnqService, dataDir: string): Promise<{ accounts: number; resolvers: number }> {
+export async function assertConsistent(mnq: { ctx: { store: Store; resolver: ResolverClient } }, dataDir: string): Promise<{ accounts: number; resolvers: number }> {
   const trust = loadTrust(dataDir);
   const problems: string[] = [];
   const records = (await mnq.ctx.store.accounts.list(">")).map((r) => r.value);

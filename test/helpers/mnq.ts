@@ -8,8 +8,7 @@ import { createLogger } from "../../service/log.ts";
 import { type MnqService, startService } from "../../service/main.ts";
 import type { RunningServer } from "../../service/server/launcher.ts";
 import { validator } from "../../service/validation.ts";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { check } from "./check.ts";
+import { waitForJetStream } from "../../service/server/cluster.ts";
 import { type Cluster, freshDataDir, removeDir, startCluster, startNode } from "./servers.ts";
 
 /** A reply as a caller sees it: the micro error code header (if any) and the JSON body. */
@@ -29,9 +28,9 @@ export function connectWithCreds(servers: string | string[], creds: string, opts
 }
 
 /** Calls an API subject and returns what the caller observes. */
-export async function callApi<T = Record<string, unknown>>(nc: NatsConnection, subject: string, body: unknown = {}): Promise<ApiReply<T>> {
+export async function callApi<T = Record<string, unknown>>(nc: NatsConnection, subject: string, body: unknown = {}, timeoutMs = 10_000): Promise<ApiReply<T>> {
   const data = typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
-  const m = await nc.request(subject, data, { timeout: 10_000 });
+  const m = await nc.request(subject, data, { timeout: timeoutMs });
   const code = m.headers?.get("Nats-Service-Error-Code");
   return { code: code ? Number(code) : undefined, message: m.headers?.get("Nats-Service-Error") || undefined, body: m.json<T>() };
 }
@@ -111,9 +110,7 @@ export async function startMnqCluster(env: Record<string, string> = {}, instance
   const cluster = await startCluster(dir);
   const admin = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
   // JetStream needs its meta leader before buckets can be made.
-  const svc = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.serviceCreds), "utf8"));
-  await check(async () => (await (await jetstreamManager(svc)).getAccountInfo()).api.total >= 0, 15_000, 200);
-  await svc.close();
+  await waitForJetStream(dir, cluster.urls);
   const cfg = testConfig(dir, { MNQ_KV_REPLICAS: "3", ...env });
   const mnq = await startService(cfg, createLogger(cfg.logLevel), instanceServers ? instanceServers(cluster) : cluster.urls);
   return {

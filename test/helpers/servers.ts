@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bootstrap, type BootstrapOptions, nodeConf } from "../../service/bootstrap/index.ts";
+import { bootstrap, type BootstrapOptions } from "../../service/bootstrap/index.ts";
+import { CLUSTER_SIZE, type ClusterNodes, startClusterNodes } from "../../service/server/cluster.ts";
 import { findNatsServer, type RunningServer, startNatsServer } from "../../service/server/launcher.ts";
 
 let bin: string | undefined;
@@ -41,51 +42,15 @@ export async function startNode(dataDir: string, name = "n1", extra = ""): Promi
   return startNatsServer({ bin: natsServerBin(), configFile: conf });
 }
 
-export interface Cluster {
-  readonly nodes: RunningServer[];
-  readonly urls: string[];
-  /** Restarts node i (after a kill) with the same config and directories. */
-  restart(i: number): Promise<RunningServer>;
-  stop(): Promise<void>;
-}
+export type Cluster = ClusterNodes;
 
-/** A 3-node JetStream cluster sharing one bootstrap; each node has its own resolver and store dirs. */
-export async function startCluster(dataDir: string, size = 3): Promise<Cluster> {
-  const routes = await Promise.all(Array.from({ length: size }, () => freePort()));
-  const confs = routes.map((port, i) => {
-    const name = `c${i + 1}`;
-    const conf = join(dataDir, "server", `${name}.conf`);
-    writeFileSync(
-      conf,
-      [
-        `server_name: ${name}`,
-        'listen: "127.0.0.1:-1"',
-        "max_control_line: 8KB",
-        nodeConf(join(dataDir, `resolver-${name}`), join(dataDir, `jetstream-${name}`)),
-        "cluster {",
-        "  name: mnq-test",
-        `  listen: "127.0.0.1:${port}"`,
-        `  routes: [${routes.map((p) => `"nats-route://127.0.0.1:${p}"`).join(", ")}]`,
-        "}",
-        "",
-      ].join("\n"),
-    );
-    return conf;
-  });
-  const nodes = await Promise.all(confs.map((configFile) => startNatsServer({ bin: natsServerBin(), configFile })));
-  return {
-    nodes,
-    get urls() {
-      return nodes.map((n) => n.url);
-    },
-    async restart(i: number) {
-      nodes[i] = await startNatsServer({ bin: natsServerBin(), configFile: confs[i]! });
-      return nodes[i]!;
-    },
-    async stop() {
-      await Promise.all(nodes.map((n) => n.stop()));
-    },
-  };
+/**
+ * The 3-node cluster of deploy/cluster (the very files), on free loopback ports, sharing one
+ * bootstrap; each node has its own resolver and store under the data dir.
+ */
+export async function startCluster(dataDir: string): Promise<Cluster> {
+  const routePorts = await Promise.all(Array.from({ length: CLUSTER_SIZE }, () => freePort()));
+  return startClusterNodes({ dataDir, bin: natsServerBin(), clientPorts: routePorts.map(() => -1), routePorts });
 }
 
 export function removeDir(dir: string): void {

@@ -1,0 +1,84 @@
+import { parseArgs } from "node:util";
+import { bootstrap } from "../bootstrap/index.ts";
+import type { Config } from "../config.ts";
+import { type ClusterNodes, startClusterNodes, waitForJetStream } from "../server/cluster.ts";
+import { type RunningInstance, startInstance } from "../server/instance.ts";
+import { findNatsServer } from "../server/launcher.ts";
+import { CliError } from "./connection.ts";
+
+export const CLUSTER_HELP = `Usage: mnq cluster [--instances N]
+
+Runs mnq scaled out on this machine: the 3-node JetStream cluster of deploy/cluster (nodes on
+127.0.0.1:4222-4224, routes on 6222-6224, each node a full resolver; configs copied beside
+MNQ_DATA_DIR/server/trust.conf, stores under MNQ_DATA_DIR/n1..n3) and N mnq instances (default 2,
+each its own process, KV buckets at 3 replicas). Ctrl-C stops the instances (each answers what it
+took), then the nodes.
+
+  --instances N   how many mnq instances to run (1-8) [2]
+`;
+
+/** `mnq cluster`: the deploy/cluster nodes plus N instances in the foreground until a signal. */
+export async function runCluster(cfg: Readonly<Config>, argv: string[]): Promise<void> {
+  let instances: number;
+  try {
+    const { values } = parseArgs({ args: argv, strict: true, options: { instances: { type: "string", default: "2" } } });
+    instances = Number(values.instances);
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}\n${CLUSTER_HELP}`);
+  }
+  if (!Number.isInteger(instances) || instances < 1 || instances > 8) throw new CliError(`--instances must be 1-8\n${CLUSTER_HELP}`);
+  if (cfg.natsUrl) throw new CliError("mnq cluster runs its own nodes: unset MNQ_NATS_URL");
+
+  bootstrap(cfg.dataDir);
+  let bin: string;
+  try {
+    bin = findNatsServer();
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  let nodes: ClusterNodes;
+  try {
+    nodes = await startClusterNodes({ dataDir: cfg.dataDir, bin });
+  } catch (err) {
+    throw new CliError(`the cluster did not start (are ports 4222-4224 and 6222-6224 free?): ${(err as Error).message}`);
+  }
+  const running: RunningInstance[] = [];
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write("mnq cluster: stopping the instances, then the nodes\n");
+    await Promise.all(running.map((i) => i.stop()));
+    await nodes.stop();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+  try {
+    process.stdout.write(`mnq cluster: nodes ${nodes.urls.join(", ")}; waiting for JetStream\n`);
+    await waitForJetStream(cfg.dataDir, nodes.urls);
+    const start = (n: number) =>
+      startInstance({
+        dataDir: cfg.dataDir,
+        servers: nodes.urls,
+        env: { MNQ_KV_REPLICAS: "3", MNQ_ENDPOINT: process.env.MNQ_ENDPOINT || nodes.urls.join(",") },
+        onLine: (line) => process.stdout.write(`[mnq-${n}] ${line}\n`),
+      }).then((i) => {
+        running.push(i);
+        void i.exited.then(({ code, signal }) => {
+          if (!stopping) process.stderr.write(`mnq cluster: instance ${n} (pid ${i.pid}) exited (${signal ?? code})\n`);
+        });
+        return i;
+      });
+    // The first instance makes the buckets and the admin API key; the others find them.
+    await start(1);
+    await Promise.all(Array.from({ length: instances - 1 }, (_, k) => start(k + 2)));
+    process.stdout.write(
+      `mnq cluster ready: ${instances} instance(s) (pids ${running.map((i) => i.pid).join(", ")}) on ${nodes.urls.join(",")}\n` +
+        `  npm run mnq -- status --server ${nodes.urls[0]}\n`,
+    );
+  } catch (err) {
+    await stop(1);
+    throw new CliError((err as Error).message);
+  }
+}
