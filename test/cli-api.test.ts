@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { NKeyPair } from "../service/identity/index.ts";
 import { projectRoot } from "../service/server/launcher.ts";
 import { connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 import { removeDir } from "./helpers/servers.ts";
@@ -17,7 +18,7 @@ describe("mnq API commands", () => {
   const run = async (...args: string[]) => {
     const env: NodeJS.ProcessEnv = { ...process.env, MNQ_DATA_DIR: f.dataDir, XDG_CONFIG_HOME: home, MNQ_LOG_LEVEL: "silent" };
     delete env.MNQ_PROJECT;
-    const child = spawn(process.execPath, [MNQ, ...args, ...(args.includes("--help") ? [] : ["--server", f.server.url])], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [MNQ, ...args, ...(args.includes("--help") || args[0] === "cluster" ? [] : ["--server", f.server.url])], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -84,8 +85,48 @@ describe("mnq API commands", () => {
     assert.match((await run("api-key", "list", "--project", "cli-keys")).out, new RegExp(key.access_key));
   });
 
+  test("mnq account get / usage / rotate-key / import / delete, creds list / delete, api-key delete", async () => {
+    const json = async <T>(...args: string[]) => {
+      const r = await run(...args, "--json");
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.err}`);
+      return JSON.parse(r.out) as T;
+    };
+    const p = ["--project", "cli-more"];
+    const { id } = await json<{ id: string }>("account", "create", ...p, "--name", "more");
+    assert.match((await run("account", "get", id, ...p)).out, new RegExp(`${id}\\s+more`));
+    const usage = await json<{ storage: { quota_bytes: number } }>("account", "usage", id, ...p);
+    assert.equal(usage.storage.quota_bytes, 300 * 2 ** 20);
+    assert.equal((await json<{ signing_keys: number }>("account", "rotate-key", id, ...p)).signing_keys, 2);
+    assert.equal((await json<{ signing_keys: number }>("account", "rotate-key", id, ...p, "--retire-previous")).signing_keys, 1);
+
+    const file = join(home, "more.creds");
+    const made = await json<{ id: string }>("creds", "create", id, ...p, "--out", file);
+    assert.equal((await json<{ total_count: number }>("creds", "list", ...p, "--account", id)).total_count, 1);
+    assert.equal((await run("creds", "delete", made.id, ...p)).code, 0);
+    assert.equal((await json<{ total_count: number }>("creds", "list", ...p, "--account", id)).total_count, 0);
+
+    const existing = NKeyPair.create("account");
+    const seedFile = join(home, "existing.nk");
+    writeFileSync(seedFile, `${existing.seedString()}\n`, { mode: 0o600 });
+    const imported = await run("account", "import", existing.getPublicKey(), "--seed-file", seedFile, ...p, "--json");
+    assert.equal(imported.code, 0, imported.err);
+    assert.equal((JSON.parse(imported.out) as { id: string }).id, existing.getPublicKey());
+    assert.ok(!imported.out.includes(existing.seedString()) && !imported.err.includes(existing.seedString()), "the seed is never printed");
+
+    assert.equal((await run("account", "delete", id, ...p)).code, 0);
+    const gone = await run("account", "get", id, ...p);
+    assert.equal(gone.code, 1);
+    assert.match(gone.err, /404|not found/i);
+
+    const keyFile = join(home, "more-key.json");
+    assert.equal((await run("api-key", "create", ...p, "--out", keyFile)).code, 0);
+    const { access_key } = JSON.parse(readFileSync(keyFile, "utf8")) as { access_key: string };
+    assert.equal((await run("api-key", "delete", access_key)).code, 0);
+    assert.doesNotMatch((await run("api-key", "list", ...p)).out, new RegExp(access_key));
+  });
+
   test("mnq commands - help for every group, and clear errors for bad input", async () => {
-    for (const group of ["account", "creds", "api-key", "context", "status"]) {
+    for (const group of ["account", "creds", "api-key", "context", "status", "cluster", "start", "bootstrap"]) {
       const h = await run(group, "--help");
       assert.equal(h.code, 0, group);
       assert.match(h.out, /Usage: mnq/);
@@ -96,6 +137,9 @@ describe("mnq API commands", () => {
     const noProject = await run("account", "list");
     assert.match(noProject.err, /--project/);
     assert.equal((await run("account", "frobnicate")).code, 2);
+    const badCluster = await run("cluster", "--instances", "0");
+    assert.equal(badCluster.code, 1);
+    assert.match(badCluster.err, /--instances must be 1-8/);
     const notFound = await run("account", "get", "ANOTAREALACCOUNT", "--project", "cli");
     assert.equal(notFound.code, 1);
     assert.match(notFound.err, /400|404/);
