@@ -111,3 +111,26 @@ describe("faults: SIGKILL inside account create and delete", () => {
     });
   }
 });
+
+test("stop - every request the instance took before a stop is answered", async (t) => {
+  const dir = freshDataDir();
+  const server = await startNode(dir);
+  t.after(async () => {
+    await server.stop();
+    removeDir(dir);
+  });
+  const mnq = await startService(testConfig(dir), createLogger("silent"), server.url);
+  const admin = await connectWithCreds(server.url, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
+  t.after(() => admin.close());
+  let answered = 0;
+  const calls = Array.from({ length: 20 }, (_, i) =>
+    callApi<{ id: string }>(admin, `mnq.api.v1.stop-${i}.nats-accounts.create`, {}, 15_000).finally(() => answered++),
+  );
+  // Every request has reached the instance (being handled, or answered) before it is told to stop.
+  await check(() => mnq.inFlight.size + answered >= calls.length && mnq.inFlight.size > 0, 10_000, 1);
+  const inFlight = mnq.inFlight.size;
+  await mnq.stop();
+  const replies = await Promise.all(calls);
+  t.diagnostic(`${inFlight} requests in flight at the stop`);
+  assert.deepEqual(replies.filter((r) => r.code !== undefined || !r.body.id), [], "all answered 200");
+});

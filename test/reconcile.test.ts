@@ -2,11 +2,13 @@ import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { DataFile } from "../service/bootstrap/index.ts";
+import { DataFile, loadTrust } from "../service/bootstrap/index.ts";
+import { accountJwt, NKeyPair } from "../service/identity/index.ts";
+import { accountLimits } from "../service/quota/index.ts";
 import { createLogger } from "../service/log.ts";
 import { startService } from "../service/main.ts";
 import { Store } from "../service/store/index.ts";
-import { deferrer } from "./helpers/check.ts";
+import { check, deferrer } from "./helpers/check.ts";
 import { callApi, connectWithCreds, testConfig } from "./helpers/mnq.ts";
 import { freshDataDir, removeDir, startNode } from "./helpers/servers.ts";
 
@@ -67,4 +69,31 @@ test("reconcile - a changed storage quota re-issues every account JWT at start",
   const served = await mnq.ctx.resolver.lookup(account.id);
   const claims = JSON.parse(Buffer.from(served!.split(".")[1]!, "base64url").toString()) as { nats: { limits: { disk_storage: number } } };
   assert.equal(claims.nats.limits.disk_storage, 1_048_576);
+});
+
+test("reconcile - in steady state, a JWT missing from the resolvers comes back and a JWT with no record goes", async (t) => {
+  const defer = deferrer(t);
+  const dir = freshDataDir();
+  defer(() => removeDir(dir));
+  const server = await startNode(dir);
+  defer(() => server.stop());
+  const mnq = await startService(testConfig(dir, { MNQ_RECONCILE_MS: "200" }), createLogger("silent"), server.url);
+  defer(() => mnq.stop());
+  const admin = await connectWithCreds(server.url, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
+  defer(() => admin.close());
+  const account = (await callApi<{ id: string }>(admin, "mnq.api.v1.steady.nats-accounts.create", {})).body;
+
+  // Lost from the resolvers behind mnq's back: pushed again within a round or two.
+  assert.equal(await mnq.ctx.resolver.delete([account.id]), 1);
+  await check(async () => (await mnq.ctx.resolver.lookup(account.id)) !== null, 5000, 50);
+
+  // A JWT of this operator that no record describes (a create that died after its push, with its
+  // record gone): deleted once seen in two rounds.
+  const stray = NKeyPair.create("account");
+  const trust = loadTrust(dir);
+  const jwt = accountJwt({ name: "stray", account: stray.getPublicKey(), signingKeys: [], limits: accountLimits(mnq.ctx.cfg.quota) }, trust.operatorSigner);
+  assert.equal(await mnq.ctx.resolver.push(jwt), 1);
+  assert.ok(await mnq.ctx.resolver.lookup(stray.getPublicKey()));
+  await check(async () => (await mnq.ctx.resolver.lookup(stray.getPublicKey())) === null, 5000, 50);
+  assert.ok(await mnq.ctx.resolver.lookup(account.id), "the recorded account stays");
 });
