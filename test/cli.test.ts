@@ -112,3 +112,42 @@ test("mnq start - a port in use is one clear line and exit 1", async (t) => {
   assert.equal(code, 1);
   assert.match(output(), new RegExp(`mnq: port ${port} on 127.0.0.1 is already in use`));
 });
+
+test("mnq cluster - 3 nodes and 2 instances answer (status shows both), and Ctrl-C leaves no process", async (t) => {
+  const dir = join(freshDataDir(), "data");
+  const clientPorts = [await freePort(), await freePort(), await freePort()];
+  const routePorts = [await freePort(), await freePort(), await freePort()];
+  const child = spawn(
+    process.execPath,
+    [MNQ, "cluster", "--instances", "2", "--client-ports", clientPorts.join(","), "--route-ports", routePorts.join(",")],
+    { env: { ...cleanEnv, MNQ_DATA_DIR: dir, MNQ_LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  t.after(async () => {
+    if (child.exitCode === null) {
+      child.kill("SIGINT");
+      await exited;
+    }
+    removeDir(join(dir, ".."));
+  });
+  await check(() => out.includes("mnq cluster ready") || child.exitCode !== null, 90_000, 100);
+  assert.match(out, /mnq cluster ready: 2 instance\(s\) \(pids (\d+), (\d+)\)/, out);
+  const pids = [...out.matchAll(/pids (\d+), (\d+)/g)][0]!.slice(1).map(Number);
+  const nodes = spawnSync("pgrep", ["-f", `nats-server -c ${dir}/server/n`], { encoding: "utf8" }).stdout.trim().split("\n").map(Number);
+  assert.equal(nodes.length, 3, "three nats-server nodes run");
+
+  const status = spawnSync(process.execPath, [MNQ, "status", "--json", "--server", `nats://127.0.0.1:${clientPorts[1]}`], {
+    env: { ...cleanEnv, MNQ_DATA_DIR: dir },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  assert.equal(status.status, 0, status.stderr);
+  assert.equal((JSON.parse(status.stdout) as { instances: number }).instances, 2);
+
+  child.kill("SIGINT");
+  assert.equal(await exited, 0);
+  for (const pid of [...pids, ...nodes]) assert.equal(pidAlive(pid), false, `process ${pid} is gone`);
+});

@@ -6,7 +6,7 @@ import { type RunningInstance, startInstance } from "../server/instance.ts";
 import { findNatsServer } from "../server/launcher.ts";
 import { CliError } from "./connection.ts";
 
-export const CLUSTER_HELP = `Usage: mnq cluster [--instances N]
+export const CLUSTER_HELP = `Usage: mnq cluster [--instances N] [--client-ports P1,P2,P3] [--route-ports P1,P2,P3]
 
 Runs mnq scaled out on this machine: the 3-node JetStream cluster of deploy/cluster (nodes on
 127.0.0.1:4222-4224, routes on 6222-6224, each node a full resolver; configs copied beside
@@ -14,18 +14,36 @@ MNQ_DATA_DIR/server/trust.conf, stores under MNQ_DATA_DIR/n1..n3) and N mnq inst
 each its own process, KV buckets at 3 replicas). Ctrl-C stops the instances (each answers what it
 took), then the nodes.
 
-  --instances N   how many mnq instances to run (1-8) [2]
+  --instances N              how many mnq instances to run (1-8) [2]
+  --client-ports P1,P2,P3    the nodes' client ports instead of 4222-4224
+  --route-ports P1,P2,P3     the nodes' route ports instead of 6222-6224
 `;
+
+/** Three distinct ports from a comma list, else a CliError naming the flag. */
+function ports(flag: string, value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const list = value.split(",").map(Number);
+  if (list.length !== 3 || new Set(list).size !== 3 || !list.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) {
+    throw new CliError(`--${flag} must be three distinct ports, e.g. 4222,4223,4224\n${CLUSTER_HELP}`);
+  }
+  return list;
+}
 
 /** `mnq cluster`: the deploy/cluster nodes plus N instances in the foreground until a signal. */
 export async function runCluster(cfg: Readonly<Config>, argv: string[]): Promise<void> {
-  let instances: number;
+  let values: { instances: string; "client-ports"?: string; "route-ports"?: string };
   try {
-    const { values } = parseArgs({ args: argv, strict: true, options: { instances: { type: "string", default: "2" } } });
-    instances = Number(values.instances);
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: { instances: { type: "string", default: "2" }, "client-ports": { type: "string" }, "route-ports": { type: "string" } },
+    }));
   } catch (err) {
     throw new CliError(`${(err as Error).message}\n${CLUSTER_HELP}`);
   }
+  const instances = Number(values.instances);
+  const clientPorts = ports("client-ports", values["client-ports"]);
+  const routePorts = ports("route-ports", values["route-ports"]);
   if (!Number.isInteger(instances) || instances < 1 || instances > 8) throw new CliError(`--instances must be 1-8\n${CLUSTER_HELP}`);
   if (cfg.natsUrl) throw new CliError("mnq cluster runs its own nodes: unset MNQ_NATS_URL");
 
@@ -38,9 +56,10 @@ export async function runCluster(cfg: Readonly<Config>, argv: string[]): Promise
   }
   let nodes: ClusterNodes;
   try {
-    nodes = await startClusterNodes({ dataDir: cfg.dataDir, bin });
+    nodes = await startClusterNodes({ dataDir: cfg.dataDir, bin, clientPorts, routePorts });
   } catch (err) {
-    throw new CliError(`the cluster did not start (are ports 4222-4224 and 6222-6224 free?): ${(err as Error).message}`);
+    const used = `${clientPorts?.join(",") ?? "4222-4224"} and ${routePorts?.join(",") ?? "6222-6224"}`;
+    throw new CliError(`the cluster did not start (are ports ${used} free?): ${(err as Error).message}`);
   }
   const running: RunningInstance[] = [];
   let stopping = false;
