@@ -7,14 +7,11 @@ import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { BootstrapOptions } from "../service/bootstrap/index.ts";
 import { DataFile } from "../service/bootstrap/index.ts";
 import type { ServiceMsg } from "@nats-io/services";
-import { loadTrust } from "../service/bootstrap/index.ts";
-import { CalloutResponder } from "../service/callout/index.ts";
 import { decodeJwt, encodeJwt, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
-import { createLogger } from "../service/log.ts";
 import { BucketName } from "../service/store/index.ts";
 import { createCurveSeed } from "../service/identity/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
-import { assertReplySchema, callApi, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { assertReplySchema, callApi, calloutResponder, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 
 type Key = { access_key: string; secret_key: string; project_id: string };
 type Creds = { id: string; nats_account_id: string; credentials: { content: string } };
@@ -214,18 +211,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
     });
 
     test("callout - requests not signed by the server they name, expired or unreadable are denied without a JWT", async () => {
-      const trust = loadTrust(f.dataDir);
-      const responder = new CalloutResponder({
-        store: f.mnq.ctx.store,
-        vault: f.mnq.ctx.vault,
-        log: createLogger("silent"),
-        mnqAccount: trust.mnqAccount,
-        mnqSigner: trust.mnqSigner,
-        xkey: trust.xkey,
-        sealed: trust.calloutSealed,
-        sessionTtlSeconds: 60,
-        views: f.mnq.ctx.views,
-      });
+      const { responder, trust } = calloutResponder(f);
       const server = NKeyPair.create("server");
       const impostor = NKeyPair.create("server");
       const userNkey = NKeyPair.create("user").getPublicKey();

@@ -4,13 +4,10 @@ import fc from "fast-check";
 import { adminEndpoints, projectEndpoints } from "../service/api/service.ts";
 import { headers } from "@nats-io/nats-core";
 import type { ServiceMsg } from "@nats-io/services";
-import { CalloutResponder } from "../service/callout/index.ts";
-import { loadTrust } from "../service/bootstrap/index.ts";
 import { createCurveSeed, encodeJwt, NKeyPair, XKey } from "../service/identity/index.ts";
-import { createLogger } from "../service/log.ts";
 import { validator } from "../service/validation.ts";
 import { bounded } from "./helpers/load.ts";
-import { type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { calloutResponder, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 
 const PER_ENDPOINT = 2000;
 const IN_FLIGHT = 50;
@@ -122,18 +119,7 @@ describe("fuzz: malformed and random input", () => {
   // Clients cannot publish on $SYS.REQ.USER.AUTH (the server refuses it; see callout.test.ts), so
   // the requests go to the responder the service runs, as the server would hand them over.
   test(`fuzz - the auth callout: ${PER_ENDPOINT} malformed authorization requests each get a 400 and no JWT; KV unchanged`, async () => {
-    const trust = loadTrust(f.dataDir);
-    const responder = new CalloutResponder({
-      store: f.mnq.ctx.store,
-      vault: f.mnq.ctx.vault,
-      log: createLogger("silent"),
-      mnqAccount: trust.mnqAccount,
-      mnqSigner: trust.mnqSigner,
-      xkey: trust.xkey,
-      sealed: trust.calloutSealed,
-      sessionTtlSeconds: 60,
-      views: f.mnq.ctx.views,
-    });
+    const { responder, trust } = calloutResponder(f);
     const sealer = XKey.fromSeed(createCurveSeed());
     const server = NKeyPair.create("server");
     const b64 = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");

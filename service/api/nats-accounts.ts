@@ -2,7 +2,7 @@ import { isPublicKey, NKeyPair } from "../identity/index.ts";
 import { ConflictError, InvalidArgumentsError, NotFoundError, QuotasExceededError, UnavailableError } from "../errors.ts";
 import { FaultPoint, faultPoint } from "../faults.ts";
 import { accountLimits, type AccountUsage, readAccountUsage } from "../quota/index.ts";
-import { newAccountRecord, teardownAccount } from "../resolver/index.ts";
+import { newAccountRecord, releasePlace, teardownAccount } from "../resolver/index.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
@@ -128,7 +128,7 @@ async function registerAccount(
       await ctx.resolver.delete([id]).catch(() => undefined);
       await ctx.store.accounts.delete(key).catch(() => undefined);
     }
-    await releaseReservation(ctx, project, id).catch(() => undefined);
+    await releasePlace(ctx.store, project, id).catch(() => undefined);
     throw err;
   }
 }
@@ -153,12 +153,6 @@ export async function rotateSigningKey(
   }));
   ctx.log.info({ project, account: updated.id, signing_keys: 1 + (updated.previous_signing_keys?.length ?? 0) }, "account signing key rotated");
   return toNatsAccount(ctx, updated);
-}
-
-async function releaseReservation(ctx: ApiContext, project: string, id: string): Promise<void> {
-  await ctx.store.projects.modify(project, (cur) =>
-    cur && cur.value.accounts.includes(id) ? { ...cur.value, accounts: cur.value.accounts.filter((a) => a !== id) } : null,
-  );
 }
 
 export async function listAccounts(

@@ -2,7 +2,7 @@ import type { Logger } from "../log.ts";
 import { type AccountRecord, type ProjectRecord, type RecordView, Store } from "../store/index.ts";
 import type { AccountPublisher } from "./accounts.ts";
 import type { ResolverClient } from "./client.ts";
-import { type TeardownDeps, teardownAccount } from "./teardown.ts";
+import { releasePlace, type TeardownDeps, teardownAccount } from "./teardown.ts";
 
 export interface ReconcileReport {
   /** Active accounts whose JWT was pushed (all at start-up, else those a resolver lacked). */
@@ -154,8 +154,6 @@ export class Reconciler {
   /** Frees a project's place held for an account that has no record (checked again, in KV). */
   private async release(project: string, id: string): Promise<void> {
     if (await this.deps.store.accounts.get(Store.accountKey(project, id))) return;
-    await this.deps.store.projects.modify(project, (cur) =>
-      cur && cur.value.accounts.includes(id) ? { ...cur.value, accounts: cur.value.accounts.filter((a) => a !== id) } : null,
-    );
+    await releasePlace(this.deps.store, project, id);
   }
 }

@@ -57,12 +57,15 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
   await Promise.all(mine.map((c) => deps.store.credentialKeys.delete(c.value.user_key)));
   await Promise.all(mine.map((c) => deps.store.credentials.delete(c.key)));
   await deps.store.accounts.delete(key);
-  await deps.store.projects.modify(project, (cur) =>
-    cur && cur.value.accounts.includes(accountId)
-      ? { ...cur.value, accounts: cur.value.accounts.filter((a) => a !== accountId) }
-      : null,
-  );
+  await releasePlace(deps.store, project, accountId);
   return true;
+}
+
+/** Frees the project's place held for an account (a revision-checked update; nothing when not held). */
+export async function releasePlace(store: Store, project: string, accountId: string): Promise<void> {
+  await store.projects.modify(project, (cur) =>
+    cur && cur.value.accounts.includes(accountId) ? { ...cur.value, accounts: cur.value.accounts.filter((a) => a !== accountId) } : null,
+  );
 }
 
 /** Connects as the account (a short-lived user signed with its signing key) and deletes every stream. */

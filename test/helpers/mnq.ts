@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
-import { type BootstrapOptions, DataFile } from "../../service/bootstrap/index.ts";
+import { type BootstrapOptions, DataFile, loadTrust, type Trust } from "../../service/bootstrap/index.ts";
+import { CalloutResponder } from "../../service/callout/index.ts";
 import { loadConfig } from "../../service/config.ts";
 import { createLogger } from "../../service/log.ts";
 import { type MnqService, startService } from "../../service/main.ts";
@@ -125,4 +126,21 @@ export async function startMnqCluster(env: Record<string, string> = {}, instance
       removeDir(dir);
     },
   };
+}
+
+/** The callout responder of a running instance's stores and keys, to hand requests to directly. */
+export function calloutResponder(f: MnqFixture): { responder: CalloutResponder; trust: Trust } {
+  const trust = loadTrust(f.dataDir);
+  const responder = new CalloutResponder({
+    store: f.mnq.ctx.store,
+    vault: f.mnq.ctx.vault,
+    log: createLogger("silent"),
+    mnqAccount: trust.mnqAccount,
+    mnqSigner: trust.mnqSigner,
+    xkey: trust.xkey,
+    sealed: trust.calloutSealed,
+    sessionTtlSeconds: 60,
+    views: f.mnq.ctx.views,
+  });
+  return { responder, trust };
 }
