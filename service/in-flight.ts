@@ -10,14 +10,12 @@ export class InFlight {
     return this.#count;
   }
 
-  /** Runs `work` counted; never rejects (handlers answer their own errors). */
+  /** Runs `work` counted. Handlers answer their own errors; anything else still surfaces. */
   run(work: () => Promise<void>): void {
     this.#count++;
-    void work()
-      .catch(() => undefined)
-      .finally(() => {
-        if (--this.#count === 0) for (const done of this.#idle.splice(0)) done();
-      });
+    void work().finally(() => {
+      if (--this.#count === 0) for (const done of this.#idle.splice(0)) done();
+    });
   }
 
   /** Resolves once nothing is in flight, or after `timeoutMs` (true when everything finished). */

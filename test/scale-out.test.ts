@@ -51,6 +51,7 @@ describe("scale-out: two mnq instances on the 3-node cluster of deploy/cluster",
   });
 
   /** 200 creates over 40 projects and 200 callout connects at once; `fault` runs after 50 creates answered. */
+  /** When creates were retried and the fault struck: shown if the accounts do not add up. */
   const log: string[] = [];
   const load = async (tag: string, fault: () => Promise<void>) => {
     let answered = 0;
@@ -87,8 +88,7 @@ describe("scale-out: two mnq instances on the 3-node cluster of deploy/cluster",
     const answered = new Set(creates.map((c) => c.id!));
     const extra = mine.filter((r) => !answered.has(r.id)).map((r) => `${r.project_id}/${r.name} ${r.created_at}`);
     const lost = [...answered].filter((id) => !mine.some((r) => r.id === id));
-    if (extra.length) console.log(log.join("\n"));
-    assert.deepEqual({ extra, lost }, { extra: [], lost: [] }, "exactly the answered accounts exist: none lost, none twice");
+    assert.deepEqual({ extra, lost }, { extra: [], lost: [] }, `exactly the answered accounts exist: none lost, none twice (retries: ${log.join("; ")})`);
     await bounded(creates.length, IN_FLIGHT, async (i) => {
       const { project, id } = creates[i]!;
       const creds = await callApi<{ credentials: { content: string } }>(admin, `mnq.api.v1.${project}.nats-credentials.create`, { nats_account_id: id });

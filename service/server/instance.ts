@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { lastLines, projectRoot } from "./launcher.ts";
+import { lastLines, projectRoot, signalAndWait } from "./launcher.ts";
 
 export interface InstanceOptions {
   /** The data dir every instance of a deployment shares (MNQ_DATA_DIR). */
@@ -66,19 +66,11 @@ export async function startInstance(opts: InstanceOptions): Promise<RunningInsta
     await exited;
     throw new Error(`mnq instance ${outcome === "exited" ? "exited" : `was not ready within ${timeoutMs} ms`}: ${lastLines(output)}`);
   }
-  const waitExit = async (graceMs: number, signal: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill(signal);
-      const t = setTimeout(() => child.kill("SIGKILL"), graceMs);
-      await exited;
-      clearTimeout(t);
-    }
-  };
   return {
     pid: child.pid!,
     process: child,
     exited,
-    stop: (graceMs = 10_000) => waitExit(graceMs, "SIGTERM"),
-    kill: () => waitExit(0, "SIGKILL"),
+    stop: (graceMs = 10_000) => signalAndWait(child, exited, "SIGTERM", graceMs),
+    kill: () => signalAndWait(child, exited, "SIGKILL", 0),
   };
 }

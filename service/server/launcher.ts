@@ -105,22 +105,23 @@ export async function startNatsServer(opts: StartOptions): Promise<RunningServer
     rmSync(portsDir, { recursive: true, force: true });
   }
 
-  const pid = child.pid!;
-  const waitExit = async (graceMs: number, signal: NodeJS.Signals) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-    await exited;
-    clearTimeout(timer);
-  };
   return {
-    pid,
+    pid: child.pid!,
     port,
     url: `nats://127.0.0.1:${port}`,
     process: child,
-    stop: (graceMs = 5000) => waitExit(graceMs, "SIGTERM"),
-    kill: () => waitExit(0, "SIGKILL"),
+    stop: (graceMs = 5000) => signalAndWait(child, exited, "SIGTERM", graceMs),
+    kill: () => signalAndWait(child, exited, "SIGKILL", 0),
   };
+}
+
+/** Sends `signal` to a running child (SIGKILL after `graceMs`) and resolves once it has exited. */
+export async function signalAndWait(child: ChildProcess, exited: Promise<unknown>, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
 
 function readPort(dir: string, pid: number | undefined): number | undefined {
