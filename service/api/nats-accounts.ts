@@ -123,14 +123,44 @@ async function registerAccount(
     if (active?.value.state !== "active") throw new UnavailableError("the account create was interrupted; retry");
     return active.value;
   } catch (err) {
-    // Leave nothing half-made, and only what this call made.
-    if (created) {
-      await ctx.resolver.delete([id]).catch(() => undefined);
-      await ctx.store.accounts.delete(key).catch(() => undefined);
+    if (!created) {
+      await releasePlace(ctx.store, project, id).catch(() => undefined);
+      throw err;
     }
-    await releasePlace(ctx.store, project, id).catch(() => undefined);
+    // A failed write may still have landed (its reply was lost): learn what KV holds, so that the
+    // answer is true. 503 means "not created, safe to retry", never "maybe".
+    const settled = await settleInterruptedCreate(ctx, project, id);
+    if (settled) return settled;
     throw err;
   }
+}
+
+const SETTLE_MS = 10_000;
+
+/**
+ * After a create failed past its `creating` record: the record if the create in fact completed
+ * (`active`), else null once it is rolled back (JWT, records and place gone, as a delete does).
+ * When KV stays unreachable the record is left to the reconcile, which rolls a `creating` record
+ * back and completes a `deleting` one.
+ */
+async function settleInterruptedCreate(ctx: ApiContext, project: string, id: string): Promise<AccountRecord | null> {
+  const key = Store.accountKey(project, id);
+  const deadline = Date.now() + SETTLE_MS;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const cur = await ctx.store.accounts.get(key);
+      if (!cur) return null;
+      if (cur.value.state === "active") return cur.value;
+      // `creating` is rolled back; `deleting` (a rollback already begun) is carried on
+      if (await teardownAccount(ctx.teardown, project, id, { rollback: true })) return null;
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  ctx.log.warn({ project, account: id, err: String(last) }, "interrupted account create left to the reconcile");
+  return null;
 }
 
 /**
