@@ -11,7 +11,7 @@ import type { Logger } from "./log.ts";
 import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { InFlight } from "./in-flight.ts";
 import { AccountPublisher, Reconciler, ResolverClient } from "./resolver/index.ts";
-import { openViews, Store } from "./store/index.ts";
+import { openViews, SessionLedger, Store } from "./store/index.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -27,6 +27,8 @@ export interface MnqService {
   readonly adminKeyFile: string;
   /** Requests being handled now. */
   readonly inFlight: InFlight;
+  /** Where the auth callout records the connections it admits. */
+  readonly ledger: SessionLedger;
   /** Stops taking requests, answers those in flight, closes the connections. */
   stop(): Promise<void>;
 }
@@ -70,8 +72,11 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     log.info(report, "resolvers reconciled with KV");
     const inFlight = new InFlight();
     const service = await startApiService(nc, ctx, VERSION, inFlight);
+    // below the server's auth_timeout (2 s by default), so a lost KV reply still gets an answer
+    const ledger = new SessionLedger(nc, { inboxPrefix: "_MNQ_INBOX", timeoutMs: Math.min(cfg.requestTimeoutMs, 1500) });
     addCalloutEndpoint(service, {
       store,
+      ledger,
       vault,
       log: log.child({ component: "callout" }),
       mnqAccount: trust.mnqAccount,
@@ -104,6 +109,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       adminKeyFile,
       quota,
       inFlight,
+      ledger,
       async stop() {
         await quota.stop();
         await reconciler.stop();
@@ -111,6 +117,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
         await service.stop().catch(() => undefined);
         await inFlight.settled(2 * cfg.requestTimeoutMs);
         views.stop();
+        ledger.close();
         await nc.drain().catch(() => undefined);
         await sys.drain().catch(() => undefined);
       },

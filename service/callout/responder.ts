@@ -10,7 +10,7 @@ import {
 } from "../identity/index.ts";
 import type { InFlight } from "../in-flight.ts";
 import type { Logger } from "../log.ts";
-import { type AccountRecord, ADMIN_PROJECT, Store, type StoreViews } from "../store/index.ts";
+import { type AccountRecord, ADMIN_PROJECT, type SessionLedger, Store, type StoreViews } from "../store/index.ts";
 import { type Decision, decide, DenyReason, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
 import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKEY_HEADER } from "./request.ts";
 import { Throttle } from "./throttle.ts";
@@ -20,6 +20,8 @@ export const CALLOUT_SUBJECT = "$SYS.REQ.USER.AUTH";
 
 export interface CalloutDeps {
   store: Store;
+  /** Where admitted connections are recorded, so that deleting their owner revokes them. */
+  ledger: SessionLedger;
   vault: SeedVault;
   log: Logger;
   /** MNQ: the callout account; its signing key signs every response and the admin key's users. */
@@ -91,28 +93,51 @@ export class CalloutResponder {
     const userNkey = req.nats.user_nkey;
     const who = presented(req);
     const log = () => this.deps.log.child({ user_nkey: userNkey, client: req.nats.client_info.host, server: req.nats.server_id.name });
+    const fail = (err: unknown) => {
+      log().error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, "auth callout: lookup failed");
+      this.answer(msg, req, serverXkey, { error: "authorization service unavailable" }, 503);
+    };
     let decision: Decision;
     try {
       decision = await this.evaluate(req, who, now, nowSec);
     } catch (err) {
-      log().error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, "auth callout: lookup failed");
-      this.answer(msg, req, serverXkey, { error: "authorization service unavailable" }, 503);
+      fail(err);
       return;
     }
     const id = identityOf(who);
+    const deny = (reason: DenyReason) => {
+      if (id && COUNTED.has(reason) && this.#throttle.fail(id, now)) log().warn({ identity: id }, "auth callout: identity throttled");
+      log().info({ identity: id, reason }, "auth callout: denied");
+      this.answer(msg, req, serverXkey, { error: reason }, 401);
+    };
     if (decision.kind === "deny") {
-      if (id && COUNTED.has(decision.reason) && this.#throttle.fail(id, now)) log().warn({ identity: id }, "auth callout: identity throttled");
-      log().info({ identity: id, reason: decision.reason }, "auth callout: denied");
-      this.answer(msg, req, serverXkey, { error: decision.reason }, 401);
+      deny(decision.reason);
       return;
     }
+    const { grant } = decision;
+    // The session write goes out first; the signing below overlaps its round trips.
+    const recorded = grant.session ? this.recordSession(grant.session, grant, userNkey) : null;
+    if (recorded) await null; // lets the write's flush (a queued microtask) reach the socket first
+    const response = this.response(req, serverXkey, { jwt: this.userJwtFor(grant, userNkey) });
+    if (recorded) {
+      let ownerGone: DenyReason | null;
+      try {
+        ownerGone = await recorded;
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      if (ownerGone) {
+        deny(ownerGone);
+        return;
+      }
+    }
     if (id) this.#throttle.succeed(id);
-    const jwt = this.userJwtFor(decision.grant, userNkey);
-    if (this.deps.log.isLevelEnabled("debug")) log().debug({ identity: id, account: decision.grant.accountId }, "auth callout: allowed");
-    this.answer(msg, req, serverXkey, { jwt });
+    if (this.deps.log.isLevelEnabled("debug")) log().debug({ identity: id, account: grant.accountId }, "auth callout: allowed");
+    msg.respond(response);
   }
 
-  /** Looks up what the presented identity needs, decides, and records a revocable session. */
+  /** Looks up what the presented identity needs and decides. */
   private async evaluate(req: AuthorizationRequest, who: Presented, now: number, nowSec: number): Promise<Decision> {
     const id = identityOf(who);
     const facts: Facts = {
@@ -125,9 +150,7 @@ export class CalloutResponder {
     };
     if (!facts.throttled && who.kind === "api_key") facts.apiKey = await this.lookupApiKey(who);
     if (!facts.throttled && who.kind === "nkey") facts.credential = await this.lookupCredential(who);
-    const decision = decide(facts);
-    if (decision.kind === "allow" && decision.grant.session) return this.recordSession(decision.grant, req.nats.user_nkey);
-    return decision;
+    return decide(facts);
   }
 
   private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>): Promise<Facts["apiKey"]> {
@@ -152,24 +175,17 @@ export class CalloutResponder {
   }
 
   /**
-   * Records `user_nkey` under its owner before answering, then checks in KV itself (not a view)
-   * that the owner still exists: a delete that ran before the record was written is seen here
-   * (deny); one that runs after finds the record and revokes the session. Either way no admitted
-   * connection outlives its owner. (An account delete needs no check: it revokes `*` up to a time
-   * beyond any session.)
+   * Records `user_nkey` under its owner, then reads the owner back from its stream leader: a
+   * delete that ran before the record was written is seen here (the reason to deny); one that runs
+   * after finds the record and revokes the session. Either way no admitted connection outlives its
+   * owner. (An account delete needs no check: it revokes `*` up to a time beyond any session.)
    */
-  private async recordSession(grant: Grant, userNkey: string): Promise<Decision> {
-    const { store } = this.deps;
-    const session = grant.session;
-    if (!session) return { kind: "allow", grant };
-    const key = Store.sessionKey(session.owner, userNkey);
-    await store.sessions.put(key, { user_nkey: userNkey, account: grant.accountId, project_id: session.project, expires_at: grant.exp });
-    const ownerLives = session.owner.startsWith("U")
-      ? (await store.credentialKeys.get(session.owner)) !== null
-      : (await store.apiKeys.get(session.owner)) !== null;
-    if (ownerLives) return { kind: "allow", grant };
-    await store.sessions.delete(key).catch(() => undefined);
-    return { kind: "deny", reason: session.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey };
+  private async recordSession(session: NonNullable<Grant["session"]>, grant: Grant, userNkey: string): Promise<DenyReason | null> {
+    const { ledger, store } = this.deps;
+    await ledger.record(session.owner, userNkey, { user_nkey: userNkey, account: grant.accountId, project_id: session.project, expires_at: grant.exp });
+    if (await ledger.ownerLives(session.owner)) return null;
+    await store.sessions.delete(Store.sessionKey(session.owner, userNkey)).catch(() => undefined);
+    return session.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey;
   }
 
   private userJwtFor(grant: Grant, userNkey: string): string {
@@ -178,10 +194,12 @@ export class CalloutResponder {
   }
 
   /** Signs the response for the requesting server, sealed back when the request was sealed. */
-  private answer(msg: ServiceMsg, req: AuthorizationRequest, serverXkey: string | null, result: AuthorizationResult, errorCode?: number): void {
+  private response(req: AuthorizationRequest, serverXkey: string | null, result: AuthorizationResult): string | Uint8Array {
     const token = authorizationResponseJwt(req.nats.user_nkey, req.nats.server_id.id, result, this.deps.mnqSigner, this.deps.mnqAccount);
-    const payload = serverXkey ? this.deps.xkey.seal(new TextEncoder().encode(token), serverXkey) : token;
-    if (errorCode) msg.respondError(errorCode, "error" in result ? result.error : "denied", payload);
-    else msg.respond(payload);
+    return serverXkey ? this.deps.xkey.seal(new TextEncoder().encode(token), serverXkey) : token;
+  }
+
+  private answer(msg: ServiceMsg, req: AuthorizationRequest, serverXkey: string | null, result: AuthorizationResult, errorCode: number): void {
+    msg.respondError(errorCode, "error" in result ? result.error : "denied", this.response(req, serverXkey, result));
   }
 }

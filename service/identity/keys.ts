@@ -1,13 +1,6 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign as edSign,
-  verify as edVerify,
-} from "node:crypto";
 import { createCurve, type KeyPair, Prefix } from "@nats-io/nkeys";
 import { Codec } from "@nats-io/nkeys/lib/codec.js";
+import sodium from "sodium-native";
 
 /** The nkey roles mnq signs with or issues. */
 export const KeyRole = {
@@ -24,21 +17,24 @@ const te = new TextEncoder();
 const td = new TextDecoder();
 
 /**
- * An Ed25519 nkey pair backed by node:crypto KeyObjects built once.
- * @nats-io/nkeys is pure JS and re-derives the pair on every call (about 90 signs/s);
- * this is the same KeyPair shape at native speed, so jwt.js accepts it too.
+ * An Ed25519 nkey pair signing with libsodium (sodium-native), the expanded key made once.
+ * @nats-io/nkeys is pure JS and re-derives the pair on every call (about 90 signs/s); libsodium
+ * signs in about 40 µs and verifies in about 100 µs here, a third less than node:crypto. This is
+ * the same KeyPair shape, so jwt.js accepts it too.
  */
 export class NKeyPair implements KeyPair {
   readonly #seed: Uint8Array;
   readonly #publicKey: string;
-  readonly #private: KeyObject;
-  readonly #public: KeyObject;
+  /** libsodium's 64-byte secret key: the raw seed, then the public key. */
+  readonly #secret: Uint8Array;
+  readonly #public: Uint8Array;
 
-  private constructor(seed: Uint8Array, publicKey: string, priv: KeyObject, pub: KeyObject) {
+  private constructor(seed: Uint8Array, prefix: Prefix, rawSeed: Uint8Array) {
     this.#seed = seed;
-    this.#publicKey = publicKey;
-    this.#private = priv;
-    this.#public = pub;
+    this.#secret = new Uint8Array(sodium.crypto_sign_SECRETKEYBYTES);
+    this.#public = new Uint8Array(sodium.crypto_sign_PUBLICKEYBYTES);
+    sodium.crypto_sign_seed_keypair(this.#public, this.#secret, rawSeed);
+    this.#publicKey = td.decode(Codec.encode(prefix, this.#public));
   }
 
   /** Builds a pair from an encoded nkey seed (`SO…`, `SA…`, `SU…`, `SN…`). */
@@ -54,22 +50,19 @@ export class NKeyPair implements KeyPair {
     if (role !== undefined && decoded.prefix !== KeyRole[role]) {
       throw new Error(`expected a seed of role ${role}`);
     }
-    // A JWK import is ~10x faster than a PKCS8 one (no OpenSSL decoder). Node builds the private
-    // key from `d` alone; `x` must be a string but is not used, the public half is derived below.
-    const priv = createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: Buffer.from(decoded.buf).toString("base64url"), x: "" }, format: "jwk" });
-    const pub = createPublicKey(priv);
-    const rawPub = Buffer.from(pub.export({ format: "jwk" }).x ?? "", "base64url");
-    const publicKey = td.decode(Codec.encode(decoded.prefix, rawPub));
-    return new NKeyPair(Uint8Array.from(seedBytes), publicKey, priv, pub);
+    const raw = Uint8Array.from(decoded.buf);
+    const pair = new NKeyPair(Uint8Array.from(seedBytes), decoded.prefix, raw);
+    sodium.sodium_memzero(raw);
+    return pair;
   }
 
   /** Makes a fresh random pair of the given role. */
   static create(role: KeyRole): NKeyPair {
-    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-    const raw = Buffer.from(privateKey.export({ format: "jwk" }).d ?? "", "base64url");
-    const rawPub = Buffer.from(publicKey.export({ format: "jwk" }).x ?? "", "base64url");
-    const seed = Codec.encodeSeed(KeyRole[role], raw);
-    return new NKeyPair(seed, td.decode(Codec.encode(KeyRole[role], rawPub)), privateKey, publicKey);
+    const raw = new Uint8Array(sodium.crypto_sign_SEEDBYTES);
+    sodium.randombytes_buf(raw);
+    const pair = new NKeyPair(Codec.encodeSeed(KeyRole[role], raw), KeyRole[role], raw);
+    sodium.sodium_memzero(raw);
+    return pair;
   }
 
   getPublicKey(): string {
@@ -90,15 +83,18 @@ export class NKeyPair implements KeyPair {
   }
 
   sign(input: Uint8Array): Uint8Array {
-    return edSign(null, input, this.#private);
+    const sig = Buffer.allocUnsafe(sodium.crypto_sign_BYTES);
+    sodium.crypto_sign_detached(sig, input, this.#secret);
+    return sig;
   }
 
   verify(input: Uint8Array, sig: Uint8Array): boolean {
-    return edVerify(null, input, this.#public, sig);
+    return sig.length === sodium.crypto_sign_BYTES && sodium.crypto_sign_verify_detached(sig, input, this.#public);
   }
 
   clear(): void {
     this.#seed.fill(0);
+    sodium.sodium_memzero(this.#secret);
   }
 
   seal(): Uint8Array {
@@ -110,18 +106,17 @@ export class NKeyPair implements KeyPair {
   }
 }
 
-const publicKeyCache = new Map<string, KeyObject>();
+const publicKeyCache = new Map<string, Uint8Array>();
 const PUBLIC_CACHE_MAX = 10_000;
 
-/** A cached node:crypto public key for an encoded nkey public key (`A…`, `U…`, `N…`, `O…`). */
-function publicKeyObject(publicKey: string): KeyObject {
+/** The raw 32 bytes of an encoded nkey public key (`A…`, `U…`, `N…`, `O…`), decoded once. */
+function rawPublicKey(publicKey: string): Uint8Array {
   let key = publicKeyCache.get(publicKey);
   if (key) return key;
   const prefix = publicKey.charCodeAt(0);
   const role = (Object.keys(rolePrefixLetter) as KeyRole[]).find((r) => rolePrefixLetter[r].charCodeAt(0) === prefix);
   if (!role) throw new Error("not an nkey public key");
-  const raw = Codec.decode(KeyRole[role], te.encode(publicKey));
-  key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") }, format: "jwk" });
+  key = Uint8Array.from(Codec.decode(KeyRole[role], te.encode(publicKey)));
   if (publicKeyCache.size >= PUBLIC_CACHE_MAX) publicKeyCache.clear();
   publicKeyCache.set(publicKey, key);
   return key;
@@ -130,7 +125,7 @@ function publicKeyObject(publicKey: string): KeyObject {
 /** Verifies an Ed25519 signature by an nkey public key; false for any malformed input. */
 export function verifySignature(publicKey: string, data: Uint8Array, sig: Uint8Array): boolean {
   try {
-    return edVerify(null, data, publicKeyObject(publicKey), sig);
+    return sig.length === sodium.crypto_sign_BYTES && sodium.crypto_sign_verify_detached(sig, data, rawPublicKey(publicKey));
   } catch {
     return false;
   }

@@ -1,5 +1,6 @@
 import { Prefix } from "@nats-io/nkeys";
 import { Codec } from "@nats-io/nkeys/lib/codec.js";
+import sodium from "sodium-native";
 import nacl from "tweetnacl";
 
 const VERSION = new Uint8Array([120, 107, 118, 49]); // "xkv1"
@@ -10,8 +11,9 @@ const td = new TextDecoder();
 /**
  * A curve (x25519) key that opens callout requests sealed to it and seals responses back, in the
  * nkeys `xkv1` format (header, 24-byte nonce, NaCl box). The box key shared with each sender is
- * computed once and kept: the scalar multiplication dominates the cost of a box, and a server's
- * xkey only changes when it restarts.
+ * computed once and kept (tweetnacl): the scalar multiplication dominates the cost of a box, and a
+ * server's xkey only changes when it restarts. The box itself is then a secretbox under that key,
+ * sealed and opened by libsodium.
  */
 export class XKey {
   readonly #secret: Uint8Array;
@@ -42,19 +44,21 @@ export class XKey {
     const key = this.sharedKey(sender);
     if (!key) return null;
     const nonce = message.subarray(VERSION.length, VERSION.length + NONCE_LEN);
-    return nacl.box.open.after(message.subarray(VERSION.length + NONCE_LEN), nonce, key);
+    const box = message.subarray(VERSION.length + NONCE_LEN);
+    if (box.length < sodium.crypto_secretbox_MACBYTES) return null;
+    const out = Buffer.allocUnsafe(box.length - sodium.crypto_secretbox_MACBYTES);
+    return sodium.crypto_secretbox_open_easy(out, box, nonce, key) ? out : null;
   }
 
   /** Seals a message to `recipient` (a public curve key). */
   seal(message: Uint8Array, recipient: string): Uint8Array {
     const key = this.sharedKey(recipient);
     if (!key) throw new Error("not a curve public key");
-    const nonce = nacl.randomBytes(NONCE_LEN);
-    const box = nacl.box.after(message, nonce, key);
-    const out = new Uint8Array(VERSION.length + NONCE_LEN + box.length);
+    const out = Buffer.allocUnsafe(VERSION.length + NONCE_LEN + sodium.crypto_secretbox_MACBYTES + message.length);
     out.set(VERSION, 0);
-    out.set(nonce, VERSION.length);
-    out.set(box, VERSION.length + NONCE_LEN);
+    const nonce = out.subarray(VERSION.length, VERSION.length + NONCE_LEN);
+    sodium.randombytes_buf(nonce);
+    sodium.crypto_secretbox_easy(out.subarray(VERSION.length + NONCE_LEN), message, nonce, key);
     return out;
   }
 

@@ -13,4 +13,5 @@ export type {
 } from "./records.ts";
 export { ADMIN_PROJECT } from "./records.ts";
 export { openViews, RecordView } from "./view.ts";
+export { SessionLedger } from "./session-ledger.ts";
 export type { StoreViews } from "./view.ts";

@@ -133,6 +133,7 @@ export function calloutResponder(f: MnqFixture): { responder: CalloutResponder; 
   const trust = loadTrust(f.dataDir);
   const responder = new CalloutResponder({
     store: f.mnq.ctx.store,
+    ledger: f.mnq.ledger,
     vault: f.mnq.ctx.vault,
     log: createLogger("silent"),
     mnqAccount: trust.mnqAccount,
