@@ -2,16 +2,15 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type NatsConnection, type Authenticator, headers } from "@nats-io/nats-core";
+import type { NatsConnection, Authenticator } from "@nats-io/nats-core";
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { BootstrapOptions } from "../service/bootstrap/index.ts";
 import { DataFile } from "../service/bootstrap/index.ts";
-import type { ServiceMsg } from "@nats-io/services";
 import { decodeJwt, encodeJwt, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
-import { BucketName } from "../service/store/index.ts";
+import { BucketName, openViews } from "../service/store/index.ts";
 import { createCurveSeed } from "../service/identity/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
-import { assertReplySchema, callApi, calloutResponder, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 
 type Key = { access_key: string; secret_key: string; project_id: string };
 type Creds = { id: string; nats_account_id: string; credentials: { content: string } };
@@ -210,6 +209,43 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       await assert.rejects(svc.request("$SYS.REQ.USER.AUTH", "x", { timeout: 2000 }), (err: Error) => /permission/i.test(err.message));
     });
 
+    test("callout - a credential deleted while an instance's copy of KV still shows it is refused: the owner is read back from its stream", async () => {
+      const { creds, seed } = await accountWithCreds("cb-stale");
+      const stale = await openViews(f.mnq.ctx.store);
+      await stale.credentialKeys.sync();
+      stale.stop(); // no longer follows KV: it goes on showing the credential
+      assert.equal((await f.api("cb-stale", "nats-credentials.delete", { nats_credentials_id: creds.id })).code, undefined);
+      const { responder, trust } = calloutResponder(f, stale);
+      const server = NKeyPair.create("server");
+      const kp = NKeyPair.fromSeed(seed, "user");
+      const userNkey = NKeyPair.create("user").getPublicKey();
+      const nonce = "a-nonce-of-the-server";
+      const token = encodeJwt(
+        {
+          name: "",
+          sub: userNkey,
+          aud: "nats-authorization-request",
+          exp: Math.floor(Date.now() / 1000) + 60,
+          nats: {
+            type: "authorization_request",
+            server_id: { id: server.getPublicKey(), name: "t" },
+            user_nkey: userNkey,
+            client_info: { nonce },
+            connect_opts: { nkey: kp.getPublicKey(), sig: Buffer.from(kp.sign(Buffer.from(nonce))).toString("base64url") },
+          },
+        },
+        server,
+      );
+      const sealer = XKey.fromSeed(createCurveSeed());
+      const r = await handOver(responder, trust, sealer, token);
+      assert.equal(r.code, 401);
+      const opened = trust.calloutSealed ? new TextDecoder().decode(sealer.open(r.data, trust.xkey.publicKey)!) : new TextDecoder().decode(r.data);
+      const response = decodeJwt<{ jwt?: string; error?: string }>(opened);
+      assert.equal(response.nats.jwt, undefined);
+      assert.match(response.nats.error ?? "", /deleted credentials/);
+      assert.equal(await sessionsOf(kp.getPublicKey()), 0, "the session written before the read is removed again");
+    });
+
     test("callout - requests not signed by the server they name, expired or unreadable are denied without a JWT", async () => {
       const { responder, trust } = calloutResponder(f);
       const server = NKeyPair.create("server");
@@ -238,25 +274,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
         "not a jwt",
       ];
       const sealer = XKey.fromSeed(createCurveSeed());
-      const send = async (token: string, seal = trust.calloutSealed) => {
-        let data: Uint8Array = new TextEncoder().encode(token);
-        const h = headers();
-        if (seal) {
-          h.set("Nats-Server-Xkey", sealer.publicKey);
-          data = sealer.seal(data, trust.xkey.publicKey);
-        }
-        const replies: { code?: number; data: Uint8Array }[] = [];
-        const msg = {
-          data,
-          headers: h,
-          respond: (d: Uint8Array | string) => replies.push({ data: typeof d === "string" ? new TextEncoder().encode(d) : d }),
-          respondError: (code: number, _m: string, d?: Uint8Array | string) =>
-            replies.push({ code, data: typeof d === "string" ? new TextEncoder().encode(d) : (d ?? new Uint8Array()) }),
-        };
-        await responder.handle(msg as unknown as ServiceMsg);
-        assert.equal(replies.length, 1);
-        return replies[0]!;
-      };
+      const send = (token: string, seal = trust.calloutSealed) => handOver(responder, trust, sealer, token, seal);
       for (const token of forged) {
         const r = await send(token);
         assert.equal(r.code, 400);

@@ -2,12 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { adminEndpoints, projectEndpoints } from "../service/api/service.ts";
-import { headers } from "@nats-io/nats-core";
-import type { ServiceMsg } from "@nats-io/services";
 import { createCurveSeed, encodeJwt, NKeyPair, XKey } from "../service/identity/index.ts";
 import { validator } from "../service/validation.ts";
 import { bounded } from "./helpers/load.ts";
-import { calloutResponder, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { calloutResponder, handOver, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 
 const PER_ENDPOINT = 2000;
 const IN_FLIGHT = 50;
@@ -148,21 +146,8 @@ describe("fuzz: malformed and random input", () => {
     const before = await buckets();
     const outcomes = await bounded(requests.length, IN_FLIGHT, async (i) => {
       const { token, seal } = requests[i]!;
-      let data: Uint8Array = enc.encode(token);
-      const h = headers();
-      if (seal) {
-        h.set("Nats-Server-Xkey", sealer.publicKey);
-        data = sealer.seal(data, trust.xkey.publicKey);
-      }
-      const replies: string[] = [];
-      const msg = {
-        data,
-        headers: h,
-        respond: () => replies.push("a response"),
-        respondError: (code: number, _m: string, d?: Uint8Array | string) => replies.push(`${code}${d && d.length > 0 ? " with a response" : ""}`),
-      };
-      await responder.handle(msg as unknown as ServiceMsg);
-      return replies.join(",");
+      const r = await handOver(responder, trust, sealer, token, seal);
+      return `${r.code ?? "no error"}${r.data.length > 0 ? " with a response" : ""}`;
     });
     assert.deepEqual([...new Set(outcomes)], ["400"]);
     assert.deepEqual(await buckets(), before);

@@ -1,13 +1,17 @@
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
+import type { ServiceMsg } from "@nats-io/services";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { type BootstrapOptions, DataFile, loadTrust, type Trust } from "../../service/bootstrap/index.ts";
 import { CalloutResponder } from "../../service/callout/index.ts";
 import { loadConfig } from "../../service/config.ts";
+import type { XKey } from "../../service/identity/index.ts";
 import { createLogger } from "../../service/log.ts";
 import { type MnqService, startService } from "../../service/main.ts";
 import type { RunningServer } from "../../service/server/launcher.ts";
+import type { StoreViews } from "../../service/store/index.ts";
 import { validator } from "../../service/validation.ts";
 import { waitForJetStream } from "../../service/server/cluster.ts";
 import { type Cluster, freshDataDir, removeDir, startCluster, startNode } from "./servers.ts";
@@ -129,7 +133,7 @@ export async function startMnqCluster(env: Record<string, string> = {}, instance
 }
 
 /** The callout responder of a running instance's stores and keys, to hand requests to directly. */
-export function calloutResponder(f: MnqFixture): { responder: CalloutResponder; trust: Trust } {
+export function calloutResponder(f: MnqFixture, views: StoreViews = f.mnq.ctx.views): { responder: CalloutResponder; trust: Trust } {
   const trust = loadTrust(f.dataDir);
   const responder = new CalloutResponder({
     store: f.mnq.ctx.store,
@@ -141,7 +145,37 @@ export function calloutResponder(f: MnqFixture): { responder: CalloutResponder; 
     xkey: trust.xkey,
     sealed: trust.calloutSealed,
     sessionTtlSeconds: 60,
-    views: f.mnq.ctx.views,
+    views,
   });
   return { responder, trust };
+}
+
+/** What the responder answered one request: the micro error code (if any) and the payload. */
+export interface CalloutReply {
+  code?: number;
+  data: Uint8Array;
+}
+
+/**
+ * Hands an authorization request (a JWT) to the responder as a server would, sealed by `sealer`
+ * when the callout account asks for it, and returns its one reply.
+ */
+export async function handOver(responder: CalloutResponder, trust: Trust, sealer: XKey, token: string, seal = trust.calloutSealed): Promise<CalloutReply> {
+  let data: Uint8Array = new TextEncoder().encode(token);
+  const h = headers();
+  if (seal) {
+    h.set("Nats-Server-Xkey", sealer.publicKey);
+    data = sealer.seal(data, trust.xkey.publicKey);
+  }
+  const replies: CalloutReply[] = [];
+  const bytes = (d: Uint8Array | string | undefined) => (typeof d === "string" ? new TextEncoder().encode(d) : (d ?? new Uint8Array()));
+  const msg = {
+    data,
+    headers: h,
+    respond: (d: Uint8Array | string) => replies.push({ data: bytes(d) }),
+    respondError: (code: number, _m: string, d?: Uint8Array | string) => replies.push({ code, data: bytes(d) }),
+  };
+  await responder.handle(msg as unknown as ServiceMsg);
+  assert.equal(replies.length, 1, "one reply per request");
+  return replies[0]!;
 }
