@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes, scryptSync } from "node:crypto";
 import { describe, test } from "node:test";
 import { fromCurveSeed } from "@nats-io/nkeys";
 import { decide, DenyReason, type Facts, nonceSignatureValid, presented, Throttle } from "../service/callout/index.ts";
@@ -128,7 +129,7 @@ describe("callout policy", () => {
 
   test("secrets - scrypt hashes verify only their secret; the checker remembers verified secrets", async () => {
     const hash = await hashSecret("s3cret");
-    assert.match(hash, /^scrypt\$16384\$8\$1\$/);
+    assert.match(hash, /^scrypt\$4096\$8\$4\$/);
     assert.equal(hash.includes("s3cret"), false);
     assert.equal(await verifySecret("s3cret", hash), true);
     assert.equal(await verifySecret("s3cre", hash), false);
@@ -137,5 +138,14 @@ describe("callout policy", () => {
     assert.equal(await checker.check("s3cret", hash), true);
     assert.equal(await checker.check("wrong", hash), false, "a remembered hash still refuses other secrets");
     assert.equal(await checker.check("s3cret", hash), true);
+    // a hash made with other parameters (N = 16384, p = 1) still verifies
+    const salt = randomBytes(16);
+    const older = ["scrypt", 16384, 8, 1, salt.toString("base64url"), scryptSync("s3cret", salt, 32, { N: 16384, r: 8, p: 1 }).toString("base64url")].join("$");
+    assert.equal(await verifySecret("s3cret", older), true);
+    assert.equal(await verifySecret("s3cre", older), false);
+    // concurrent first checks share one hash per secret: right ones pass, wrong ones do not
+    const fresh = new SecretChecker();
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => fresh.check(i % 2 ? "s3cret" : "wrong", hash)));
+    assert.deepEqual(outcomes, Array.from({ length: 20 }, (_, i) => i % 2 === 1));
   });
 });

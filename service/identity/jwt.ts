@@ -19,10 +19,12 @@ export function encodeJwt<T>(claims: UnsignedClaims<T>, signer: NKeyPair): strin
     iss: signer.getPublicKey(),
     nats: { ...claims.nats, version: 2 },
   };
-  // jti as nats-io/jwt (Go) computes it: base32 of the SHA-256 of the claims without jti.
-  body.jti = base32(createHash("sha256").update(JSON.stringify(body)).digest());
-  const payload = `${HEADER}.${Buffer.from(JSON.stringify(body)).toString("base64url")}`;
-  const sig = Buffer.from(signer.sign(Buffer.from(payload))).toString("base64url");
+  // jti as nats-io/jwt (Go) computes it: base32 of the SHA-256 of the claims without jti. It goes
+  // last, so the JSON is made once and jti spliced in before its closing brace.
+  const json = JSON.stringify(body);
+  const jti = base32(createHash("sha256").update(json).digest());
+  const payload = `${HEADER}.${Buffer.from(`${json.slice(0, -1)},"jti":"${jti}"}`).toString("base64url")}`;
+  const sig = Buffer.from(signer.sign(Buffer.from(payload, "latin1"))).toString("base64url");
   return `${payload}.${sig}`;
 }
 
