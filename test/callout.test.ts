@@ -7,7 +7,7 @@ import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { BootstrapOptions } from "../service/bootstrap/index.ts";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { decodeJwt, encodeJwt, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
-import { BucketName, openViews } from "../service/store/index.ts";
+import { BucketName, SessionLedger, type SessionRecord } from "../service/store/index.ts";
 import { createCurveSeed } from "../service/identity/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, startMnq } from "./helpers/mnq.ts";
@@ -209,13 +209,20 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       await assert.rejects(svc.request("$SYS.REQ.USER.AUTH", "x", { timeout: 2000 }), (err: Error) => /permission/i.test(err.message));
     });
 
-    test("callout - a credential deleted while an instance's copy of KV still shows it is refused: the owner is read back from its stream", async () => {
-      const { creds, seed } = await accountWithCreds("cb-stale");
-      const stale = await openViews(f.mnq.ctx.store);
-      await stale.credentialKeys.sync();
-      stale.stop(); // no longer follows KV: it goes on showing the credential
-      assert.equal((await f.api("cb-stale", "nats-credentials.delete", { nats_credentials_id: creds.id })).code, undefined);
-      const { responder, trust } = calloutResponder(f, stale);
+    test("callout - a credential deleted between its lookup and the session write is refused: the owner is looked up again once the copy has caught up", async (t) => {
+      const { seed } = await accountWithCreds("cb-race");
+      const store = f.mnq.ctx.store;
+      // The delete lands in KV exactly after the lookup (the copy still showed the credential)
+      // and before the session is written.
+      class DeleteFirst extends SessionLedger {
+        override async record(owner: string, userNkey: string, record: SessionRecord): Promise<void> {
+          await store.credentialKeys.delete(owner);
+          return super.record(owner, userNkey, record);
+        }
+      }
+      const ledger = new DeleteFirst(f.mnq.nc, { inboxPrefix: "_MNQ_INBOX", timeoutMs: 1500 });
+      t.after(() => ledger.close());
+      const { responder, trust } = calloutResponder(f, { ledger });
       const server = NKeyPair.create("server");
       const kp = NKeyPair.fromSeed(seed, "user");
       const userNkey = NKeyPair.create("user").getPublicKey();
@@ -243,7 +250,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       const response = decodeJwt<{ jwt?: string; error?: string }>(opened);
       assert.equal(response.nats.jwt, undefined);
       assert.match(response.nats.error ?? "", /deleted credentials/);
-      assert.equal(await sessionsOf(kp.getPublicKey()), 0, "the session written before the read is removed again");
+      assert.equal(await sessionsOf(kp.getPublicKey()), 0, "the session written before the second look is removed again");
     });
 
     test("callout - requests not signed by the server they name, expired or unreadable are denied without a JWT", async () => {

@@ -175,17 +175,21 @@ export class CalloutResponder {
   }
 
   /**
-   * Records `user_nkey` under its owner, then reads the owner back from its stream leader: a
-   * delete that ran before the record was written is seen here (the reason to deny); one that runs
-   * after finds the record and revokes the session. Either way no admitted connection outlives its
-   * owner. (An account delete needs no check: it revokes `*` up to a time beyond any session.)
+   * Records `user_nkey` under its owner, then brings the owner's view up to date with its stream
+   * leader (one round trip shared by the callouts waiting) and looks the owner up again: a delete
+   * that ran before the record was written is seen here (the reason to deny); one that runs after
+   * finds the record and revokes the session. Either way no admitted connection outlives its owner.
+   * (An account delete needs no check: it revokes `*` up to a time beyond any session.)
    */
   private async recordSession(session: NonNullable<Grant["session"]>, grant: Grant, userNkey: string): Promise<DenyReason | null> {
     const { ledger, store } = this.deps;
     await ledger.record(session.owner, userNkey, { user_nkey: userNkey, account: grant.accountId, project_id: session.project, expires_at: grant.exp });
-    if (await ledger.ownerLives(session.owner)) return null;
+    const credential = session.owner.startsWith("U");
+    const owners = credential ? this.#views.credentialKeys : this.#views.apiKeys;
+    await owners.sync();
+    if (owners.peek(session.owner)) return null;
     await store.sessions.delete(Store.sessionKey(session.owner, userNkey)).catch(() => undefined);
-    return session.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey;
+    return credential ? DenyReason.unknownCredential : DenyReason.unknownApiKey;
   }
 
   private userJwtFor(grant: Grant, userNkey: string): string {

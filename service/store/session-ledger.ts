@@ -18,20 +18,10 @@ interface PubAck {
   error?: { code: number; err_code?: number; description?: string };
 }
 
-interface MsgGetReply {
-  message?: { seq: number; hdrs?: string };
-  error?: { code: number; err_code?: number; description?: string };
-}
-
-/** JetStream "no message found". */
-const NO_MESSAGE = 10037;
-
 /**
- * The auth callout's records of admitted connections: a session is written to `mnq-sessions`, then
- * its owner (credential user key or API access key) is read back from its stream *leader*. The read
- * comes after the write, so a delete that removed the owner before it is seen (deny), and one that
- * removes it after lists this session and revokes it. The leader's answer is the point of it: a
- * follower replica's direct get could still show an owner its leader has already deleted.
+ * The auth callout's records of admitted connections, written to `mnq-sessions` so that deleting
+ * their owner (a credential's user key or an API key) revokes them. One write per connect, on
+ * the hot path, so it skips the KV client (see InboxRequests).
  */
 export class SessionLedger {
   readonly #requests: InboxRequests;
@@ -45,17 +35,6 @@ export class SessionLedger {
     const reply = await this.#call(`$KV.${BucketName.sessions}.${Store.sessionKey(owner, userNkey)}`, JSON.stringify(record));
     const ack = reply as PubAck;
     if (ack.error || typeof ack.seq !== "number") throw new UnavailableError(`session not recorded: ${ack.error?.description ?? "no ack"}`);
-  }
-
-  /** True when `owner`'s record exists at its stream leader (a credential's `U…` key or an access key). */
-  async ownerLives(owner: string): Promise<boolean> {
-    const bucket = owner.startsWith("U") ? BucketName.credentialKeys : BucketName.apiKeys;
-    const reply = (await this.#call(`$JS.API.STREAM.MSG.GET.KV_${bucket}`, JSON.stringify({ last_by_subj: `$KV.${bucket}.${owner}` }))) as MsgGetReply;
-    if (reply.error?.err_code === NO_MESSAGE) return false;
-    if (reply.error || !reply.message) throw new UnavailableError(`owner not read: ${reply.error?.description ?? "no message"}`);
-    // a delete or purge leaves a marker whose headers say so
-    const hdrs = reply.message.hdrs ? Buffer.from(reply.message.hdrs, "base64").toString("latin1") : "";
-    return !/^KV-Operation:\s*(DEL|PURGE)\s*$/im.test(hdrs);
   }
 
   close(): void {

@@ -17,6 +17,9 @@ export class RecordView<T> {
   /** The highest stream sequence the watch has delivered. */
   #seen = 0;
   readonly #waiters = new Set<{ seq: number; resolve: () => void }>();
+  /** The last-sequence request on its way, and the one queued behind it (see `sync`). */
+  #inFlight: Promise<number> | undefined;
+  #queued: Promise<number> | undefined;
 
   private constructor(private readonly bucket: RecordBucket<T>) {}
 
@@ -54,12 +57,19 @@ export class RecordView<T> {
     return this.#records.get(key) ?? (await this.bucket.get(key))?.value ?? null;
   }
 
+  /** The record as the view holds it (after `sync`: as KV held it then), without asking KV. */
+  peek(key: string): T | undefined {
+    return this.#records.get(key);
+  }
+
   /**
-   * Waits until the view holds every write the bucket had when called (one stream-info round
-   * trip; no wait when it is already there). UnavailableError when it does not catch up in time.
+   * Waits until the view holds every write the bucket had when called: one stream-info round trip
+   * to the stream leader, shared by every caller that arrived before it was sent (a burst of
+   * callers costs one or two), then no wait when the view is already there. UnavailableError when
+   * it does not catch up in time.
    */
   async sync(timeoutMs = 2000): Promise<void> {
-    const last = await this.bucket.lastSequence();
+    const last = await this.#lastSequenceAfterNow();
     if (last <= this.#seen) return;
     await new Promise<void>((resolve, reject) => {
       const waiter = {
@@ -75,6 +85,32 @@ export class RecordView<T> {
       }, timeoutMs);
       this.#waiters.add(waiter);
     });
+  }
+
+  /**
+   * The bucket's last sequence, read by a request sent after this call: the one in flight was sent
+   * before, so callers arriving meanwhile share the next, sent as soon as it returns.
+   */
+  #lastSequenceAfterNow(): Promise<number> {
+    if (!this.#inFlight) return this.#askLastSequence();
+    this.#queued ??= this.#inFlight
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        this.#queued = undefined;
+        return this.#askLastSequence();
+      });
+    return this.#queued;
+  }
+
+  #askLastSequence(): Promise<number> {
+    const asked: Promise<number> = this.bucket.lastSequence().finally(() => {
+      if (this.#inFlight === asked) this.#inFlight = undefined;
+    });
+    this.#inFlight = asked;
+    return asked;
   }
 
   /** Every record whose key starts with `prefix` (a project's: `"<project>."`), unordered. */

@@ -5,13 +5,12 @@ import { headers, type NatsConnection } from "@nats-io/nats-core";
 import type { ServiceMsg } from "@nats-io/services";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { type BootstrapOptions, DataFile, loadTrust, type Trust } from "../../service/bootstrap/index.ts";
-import { CalloutResponder } from "../../service/callout/index.ts";
+import { type CalloutDeps, CalloutResponder } from "../../service/callout/index.ts";
 import { loadConfig } from "../../service/config.ts";
 import type { XKey } from "../../service/identity/index.ts";
 import { createLogger } from "../../service/log.ts";
 import { type MnqService, startService } from "../../service/main.ts";
 import type { RunningServer } from "../../service/server/launcher.ts";
-import type { StoreViews } from "../../service/store/index.ts";
 import { validator } from "../../service/validation.ts";
 import { waitForJetStream } from "../../service/server/cluster.ts";
 import { type Cluster, freshDataDir, removeDir, startCluster, startNode } from "./servers.ts";
@@ -133,7 +132,7 @@ export async function startMnqCluster(env: Record<string, string> = {}, instance
 }
 
 /** The callout responder of a running instance's stores and keys, to hand requests to directly. */
-export function calloutResponder(f: MnqFixture, views: StoreViews = f.mnq.ctx.views): { responder: CalloutResponder; trust: Trust } {
+export function calloutResponder(f: MnqFixture, overrides: Partial<CalloutDeps> = {}): { responder: CalloutResponder; trust: Trust } {
   const trust = loadTrust(f.dataDir);
   const responder = new CalloutResponder({
     store: f.mnq.ctx.store,
@@ -145,7 +144,8 @@ export function calloutResponder(f: MnqFixture, views: StoreViews = f.mnq.ctx.vi
     xkey: trust.xkey,
     sealed: trust.calloutSealed,
     sessionTtlSeconds: 60,
-    views,
+    views: f.mnq.ctx.views,
+    ...overrides,
   });
   return { responder, trust };
 }
