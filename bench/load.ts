@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Authenticator } from "@nats-io/nats-core";
 import { NKeyPair } from "../service/identity/index.ts";
 
-/** How one client authenticates; signatures are made with node:crypto so the generator does not measure itself. */
+/** How one client authenticates; nonces are signed natively (libsodium, as the service signs) so the generator does not measure itself. */
 export type ClientAuth = { kind: "creds"; jwt: string; seed: string } | { kind: "nkey"; seed: string } | { kind: "userpass"; user: string; pass: string };
 
 function authenticator(auth: ClientAuth): Authenticator | undefined {
