@@ -34,9 +34,9 @@ const SWEEP_MS = 100;
 
 /**
  * Requests whose replies come back on one wildcard inbox subscription, matched by a counter
- * token, with deadlines checked by one sweeping timer. For the auth callout's two round trips
- * per connect: nats.js's `request` (and the KV client over it) spend about three times the CPU
- * per call, mostly on per-request objects and captured stacks.
+ * token, with deadlines checked by one sweeping timer. For the auth callout's KV write on every
+ * connect: nats.js's `request` (and the KV client over it) spend about three times the CPU per
+ * call, mostly on per-request objects.
  */
 export class InboxRequests {
   readonly #prefix: string;

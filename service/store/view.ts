@@ -8,8 +8,8 @@ import type { Store } from "./store.ts";
 /**
  * An in-memory copy of a bucket, kept current by a KV watch, for reads on hot paths (the auth
  * callout, list pages) that must not cost a round trip per record. It may lag KV by a few
- * milliseconds: `get` falls back to KV on a miss, `sync` waits until every write made before
- * the call is in, and callers that must not act on a deleted record re-check KV itself.
+ * milliseconds: `get` falls back to KV on a miss, and `sync` waits until every write made before
+ * the call is in (callers that must not act on a deleted record `sync`, then `peek`).
  */
 export class RecordView<T> {
   readonly #records = new Map<string, T>();
