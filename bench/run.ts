@@ -76,6 +76,8 @@ async function api<T>(nc: NatsConnection, subject: string, body: unknown): Promi
   return m.json<T>();
 }
 
+let natsServer = "unknown";
+
 async function main(): Promise<void> {
   const dataDir = freshDataDir();
   const server = await startNode(dataDir);
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
     const pid = mnq.pid;
     const key = JSON.parse(readFileSync(join(dataDir, DataFile.adminApiKey), "utf8")) as { access_key: string; secret_key: string };
     const admin = await connect({ servers: url, user: key.access_key, pass: key.secret_key });
+    natsServer = admin.info?.version ?? "unknown";
     const account = await api<{ id: string }>(admin, "mnq.api.v1.bench.nats-accounts.create", { name: "bench" });
     const creds = await api<{ credentials: { content: string } }>(admin, "mnq.api.v1.bench.nats-credentials.create", { nats_account_id: account.id });
     const parsed = parseCreds(creds.credentials.content);
@@ -183,9 +186,9 @@ async function main(): Promise<void> {
     const head = ["figure", "value", "unit", "baseline", "ratio"];
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (r: string[]) => r.map((c, i) => (i === 0 || i === 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
-    process.stdout.write(`mnq ${VERSION}, node ${process.version}, ${cpus().length} cores, N=${N}\n${line(head)}\n${rows.map(line).join("\n")}\n`);
+    process.stdout.write(`mnq ${VERSION}, nats-server ${natsServer}, node ${process.version}, ${cpus().length} cores, N=${N}\n${line(head)}\n${rows.map(line).join("\n")}\n`);
   } else {
-    process.stdout.write(`${JSON.stringify({ name: "environment", mnq: VERSION, node: process.version, cores: cpus().length, n: N })}\n`);
+    process.stdout.write(`${JSON.stringify({ name: "environment", mnq: VERSION, nats_server: natsServer, node: process.version, cores: cpus().length, n: N })}\n`);
   }
 }
 
