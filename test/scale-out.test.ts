@@ -63,7 +63,7 @@ describe("scale-out: two mnq instances on the 3-node cluster of deploy/cluster",
         // A create waits past a node's death (resolver acks, a KV leader election), well within 30 s:
         // a shorter timeout could retry a create still under way and make the account twice.
         const outcome = await createRetrying(admin, `${tag}-${i % PROJECTS}`, `a-${i}`, 90_000, 30_000);
-        if (outcome.attempts > 1) log.push(`${tag}-${i % PROJECTS}/a-${i} attempts ${outcome.attempts} done ${new Date().toISOString()}`);
+        if (outcome.attempts > 1) log.push(`${tag}-${i % PROJECTS}/a-${i} attempts ${outcome.attempts} (${outcome.trail.join(", ")}) done ${new Date().toISOString()}`);
         if (++answered === 50) {
           log.push(`fault at ${new Date().toISOString()}`);
           faulted = fault();

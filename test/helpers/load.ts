@@ -23,6 +23,8 @@ export interface CreateOutcome {
   /** The last error answer (code) when there was no 200. */
   code?: number;
   attempts: number;
+  /** What each failed attempt met: "503", or "timeout, then found|none|no list". */
+  trail: string[];
 }
 
 /**
@@ -33,24 +35,41 @@ export interface CreateOutcome {
  */
 export async function createRetrying(nc: NatsConnection, project: string, name: string, deadlineMs = 60_000, timeoutMs = 5000): Promise<CreateOutcome> {
   const deadline = Date.now() + deadlineMs;
+  const trail: string[] = [];
   for (let attempts = 1; ; attempts++) {
     try {
       const r = await callApi<{ id: string }>(nc, `mnq.api.v1.${project}.nats-accounts.create`, { name }, timeoutMs);
-      if (r.code === undefined) return { project, id: r.body.id, attempts };
-      if (r.code !== 503 || Date.now() > deadline) return { project, code: r.code, attempts };
+      if (r.code === undefined) return { project, id: r.body.id, attempts, trail };
+      if (r.code !== 503 || Date.now() > deadline) return { project, code: r.code, attempts, trail };
+      trail.push(String(r.code));
     } catch (err) {
-      if (Date.now() > deadline) return { project, code: 408, attempts };
+      if (Date.now() > deadline) return { project, code: 408, attempts, trail };
       if (!/timeout|no responders/i.test(String(err))) throw err;
-      const found = await findByName(nc, project, name).catch(() => undefined);
-      if (found) return { project, id: found, attempts };
+      const found = await findByName(nc, project, name, deadline);
+      trail.push(`timeout, then ${found === null ? "no list" : found ? "found" : "none"}`);
+      if (found === null) return { project, code: 408, attempts, trail };
+      if (found) return { project, id: found, attempts, trail };
     }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-async function findByName(nc: NatsConnection, project: string, name: string): Promise<string | undefined> {
-  const r = await callApi<{ nats_accounts: { id: string; name: string }[] }>(nc, `mnq.api.v1.${project}.nats-accounts.list`, { name }, 10_000);
-  return r.body.nats_accounts?.find((a) => a.name === name)?.id;
+/**
+ * The id of the project's account called `name`, undefined when the list says there is none, or
+ * null when no list could be had by `deadline`. Only a list that answered counts as "none": a
+ * failed one (a 503 while the cluster recovers, a lost reply) is asked again.
+ */
+async function findByName(nc: NatsConnection, project: string, name: string, deadline: number): Promise<string | undefined | null> {
+  for (;;) {
+    try {
+      const r = await callApi<{ nats_accounts: { id: string; name: string }[] }>(nc, `mnq.api.v1.${project}.nats-accounts.list`, { name }, 10_000);
+      if (r.code === undefined) return r.body.nats_accounts.find((a) => a.name === name)?.id;
+    } catch {
+      // a timeout or no responders: ask again
+    }
+    if (Date.now() > deadline) return null;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /**
