@@ -76,9 +76,8 @@ async function api<T>(nc: NatsConnection, subject: string, body: unknown): Promi
   return m.json<T>();
 }
 
-let natsServer = "unknown";
-
 async function main(): Promise<void> {
+  let natsServer = "unknown";
   const dataDir = freshDataDir();
   const server = await startNode(dataDir);
   const url = server.url;

@@ -3,7 +3,7 @@ import type { Service } from "@nats-io/services";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import pkg from "../package.json" with { type: "json" };
 import { type ApiContext, ensureAdminApiKeyFile, startApiService } from "./api/index.ts";
-import { addCalloutEndpoint } from "./callout/index.ts";
+import { addCalloutEndpoint, type CalloutDeps } from "./callout/index.ts";
 import { loadTrust } from "./bootstrap/index.ts";
 import type { Config } from "./config.ts";
 import { SeedVault } from "./identity/index.ts";
@@ -27,8 +27,8 @@ export interface MnqService {
   readonly adminKeyFile: string;
   /** Requests being handled now. */
   readonly inFlight: InFlight;
-  /** Where the auth callout records the connections it admits. */
-  readonly ledger: SessionLedger;
+  /** What the auth callout works with (its stores, keys and session ledger). */
+  readonly calloutDeps: CalloutDeps;
   /** Stops taking requests, answers those in flight, closes the connections. */
   stop(): Promise<void>;
 }
@@ -74,7 +74,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const service = await startApiService(nc, ctx, VERSION, inFlight);
     // below the server's auth_timeout (2 s by default), so a lost KV reply still gets an answer
     const ledger = new SessionLedger(nc, { inboxPrefix: "_MNQ_INBOX", timeoutMs: Math.min(cfg.requestTimeoutMs, 1500) });
-    addCalloutEndpoint(service, {
+    const calloutDeps: CalloutDeps = {
       store,
       ledger,
       vault,
@@ -85,7 +85,8 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       sealed: trust.calloutSealed,
       sessionTtlSeconds: cfg.sessionTtlSeconds,
       views,
-    }, inFlight);
+    };
+    addCalloutEndpoint(service, calloutDeps, inFlight);
     const adminKeyFile = await ensureAdminApiKeyFile(ctx);
     const quota = new QuotaMonitor({
       store,
@@ -109,7 +110,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       adminKeyFile,
       quota,
       inFlight,
-      ledger,
+      calloutDeps,
       async stop() {
         await quota.stop();
         await reconciler.stop();

@@ -94,10 +94,7 @@ export class RecordView<T> {
   #lastSequenceAfterNow(): Promise<number> {
     if (!this.#inFlight) return this.#askLastSequence();
     this.#queued ??= this.#inFlight
-      .then(
-        () => undefined,
-        () => undefined,
-      )
+      .catch(() => undefined)
       .then(() => {
         this.#queued = undefined;
         return this.#askLastSequence();

@@ -131,23 +131,10 @@ export async function startMnqCluster(env: Record<string, string> = {}, instance
   };
 }
 
-/** The callout responder of a running instance's stores and keys, to hand requests to directly. */
+/** A callout responder on a running instance's own deps (quiet), to hand requests to directly. */
 export function calloutResponder(f: MnqFixture, overrides: Partial<CalloutDeps> = {}): { responder: CalloutResponder; trust: Trust } {
-  const trust = loadTrust(f.dataDir);
-  const responder = new CalloutResponder({
-    store: f.mnq.ctx.store,
-    ledger: f.mnq.ledger,
-    vault: f.mnq.ctx.vault,
-    log: createLogger("silent"),
-    mnqAccount: trust.mnqAccount,
-    mnqSigner: trust.mnqSigner,
-    xkey: trust.xkey,
-    sealed: trust.calloutSealed,
-    sessionTtlSeconds: 60,
-    views: f.mnq.ctx.views,
-    ...overrides,
-  });
-  return { responder, trust };
+  const responder = new CalloutResponder({ ...f.mnq.calloutDeps, log: createLogger("silent"), ...overrides });
+  return { responder, trust: loadTrust(f.dataDir) };
 }
 
 /** What the responder answered one request: the micro error code (if any) and the payload. */
