@@ -24,6 +24,8 @@ export interface Config {
   quota: QuotaConfig;
   /** Accounts a project may hold. */
   maxAccountsPerProject: number;
+  /** Bound of an account's credentials plus revoked ones (its JWT's revocation list). */
+  maxRevocations: number;
   /** Lifetime of callout-issued user JWTs, seconds. */
   sessionTtlSeconds: number;
   /** Interval of the storage quota check, ms. */
@@ -67,6 +69,7 @@ type Settings = {
   MNQ_ACCOUNT_MAX_PAYLOAD: number;
   MNQ_ACCOUNT_CONNECTIONS: number;
   MNQ_MAX_ACCOUNTS_PER_PROJECT: number;
+  MNQ_MAX_REVOCATIONS: number;
   MNQ_SESSION_TTL: number;
   MNQ_QUOTA_CHECK_MS: number;
   MNQ_RECONCILE_MS: number;
@@ -125,6 +128,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       connections: s.MNQ_ACCOUNT_CONNECTIONS,
     }),
     maxAccountsPerProject: s.MNQ_MAX_ACCOUNTS_PER_PROJECT,
+    maxRevocations: s.MNQ_MAX_REVOCATIONS,
     sessionTtlSeconds: s.MNQ_SESSION_TTL,
     quotaCheckMs: s.MNQ_QUOTA_CHECK_MS,
     reconcileMs: s.MNQ_RECONCILE_MS,

@@ -88,8 +88,8 @@ export interface QuotaDetail {
 export class QuotasExceededError extends ApiError {
   readonly status = 429;
   readonly type = ErrorType.quotasExceeded;
-  constructor(readonly details: QuotaDetail[]) {
-    super(`quota exceeded for ${details.map((d) => d.resource).join(", ")}`);
+  constructor(readonly details: QuotaDetail[], message?: string) {
+    super(message ?? `quota exceeded for ${details.map((d) => d.resource).join(", ")}`);
     this.name = "QuotasExceededError";
   }
   override body(): Record<string, unknown> {

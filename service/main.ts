@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Service } from "@nats-io/services";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import pkg from "../package.json" with { type: "json" };
-import { type ApiContext, ensureAdminApiKeyFile, startApiService } from "./api/index.ts";
+import { type ApiContext, ensureAdminApiKeyFile, SERVICE_NAME, startApiService } from "./api/index.ts";
 import { addCalloutEndpoint, type CalloutDeps } from "./callout/index.ts";
 import { loadTrust } from "./bootstrap/index.ts";
 import type { Config } from "./config.ts";
@@ -10,8 +10,9 @@ import { SeedVault } from "./identity/index.ts";
 import type { Logger } from "./log.ts";
 import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { InFlight } from "./in-flight.ts";
-import { AccountPublisher, Reconciler, ResolverClient } from "./resolver/index.ts";
-import { openViews, SessionLedger, Store } from "./store/index.ts";
+import { AccountPublisher, ConnectionTable, Reconciler, ResolverClient } from "./resolver/index.ts";
+import { AdmissionGate, Fence, serveFence } from "./revocation/index.ts";
+import { openViews, Store } from "./store/index.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -27,7 +28,7 @@ export interface MnqService {
   readonly adminKeyFile: string;
   /** Requests being handled now. */
   readonly inFlight: InFlight;
-  /** What the auth callout works with (its stores, keys and session ledger). */
+  /** What the auth callout works with (its views, keys and admission gate). */
   readonly calloutDeps: CalloutDeps;
   /** Stops taking requests, answers those in flight, closes the connections. */
   stop(): Promise<void>;
@@ -55,13 +56,14 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   });
   const sys = await connect({ ...common, name: "mnq-sys", authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
   try {
-    const store = await Store.open(nc, { replicas: cfg.kvReplicas, timeout: cfg.requestTimeoutMs, sessionTtlSeconds: cfg.sessionTtlSeconds });
+    const store = await Store.open(nc, { replicas: cfg.kvReplicas, timeout: cfg.requestTimeoutMs });
     const vault = new SeedVault(trust.masterKey);
     const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs);
     const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota), trust.mnqAccount);
     const teardown = { store, vault, resolver, publisher, servers: target };
     const views = await openViews(store);
-    const ctx: ApiContext = { cfg, version: VERSION, store, views, vault, resolver, publisher, teardown, log, sys };
+    const revoke = { fence: new Fence(nc, SERVICE_NAME), connections: new ConnectionTable(sys, resolver, cfg.requestTimeoutMs) };
+    const ctx: ApiContext = { cfg, version: VERSION, store, views, vault, resolver, publisher, teardown, revoke, log, sys };
 
     const reconciler = new Reconciler(
       { ...teardown, views, systemAccounts: [trust.mnqAccount, trust.sysAccount] },
@@ -71,12 +73,11 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const report = await reconciler.round(true);
     log.info(report, "resolvers reconciled with KV");
     const inFlight = new InFlight();
+    // The gate is fenced before the callout admits anyone: a delete reaches every instance there.
+    const gate = new AdmissionGate();
+    const fenceSub = serveFence(nc, gate, log.child({ component: "fence" }));
     const service = await startApiService(nc, ctx, VERSION, inFlight);
-    // below the server's auth_timeout (2 s by default), so a lost KV reply still gets an answer
-    const ledger = new SessionLedger(nc, { inboxPrefix: "_MNQ_INBOX", timeoutMs: Math.min(cfg.requestTimeoutMs, 1500) });
     const calloutDeps: CalloutDeps = {
-      store,
-      ledger,
       vault,
       log: log.child({ component: "callout" }),
       mnqAccount: trust.mnqAccount,
@@ -85,6 +86,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       sealed: trust.calloutSealed,
       sessionTtlSeconds: cfg.sessionTtlSeconds,
       views,
+      gate,
     };
     addCalloutEndpoint(service, calloutDeps, inFlight);
     const adminKeyFile = await ensureAdminApiKeyFile(ctx);
@@ -118,7 +120,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
         await service.stop().catch(() => undefined);
         await inFlight.settled(2 * cfg.requestTimeoutMs);
         views.stop();
-        ledger.close();
+        fenceSub.unsubscribe();
         await nc.drain().catch(() => undefined);
         await sys.drain().catch(() => undefined);
       },

@@ -61,7 +61,8 @@ describe("callout policy", () => {
     assert.deepEqual(d.grant.permissions?.pub, { allow: ["mnq.api.v1.p1.>"] });
     assert.deepEqual(d.grant.permissions?.sub, { allow: ["_INBOX.>", "mnq.events.v1.p1.>"] });
     assert.equal(d.grant.exp, 1000 + 3600);
-    assert.deepEqual(d.grant.session, { owner: "MNQAAAAAAAAAAAAAAAAA", project: "p1" });
+    assert.equal(d.grant.owner, "MNQAAAAAAAAAAAAAAAAA");
+    assert.equal(d.grant.name, "api-key-MNQAAAAAAAAAAAAAAAAA");
   });
 
   test("decide - the admin key goes to MNQ with the admin subjects", () => {

@@ -7,7 +7,6 @@ import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { BootstrapOptions } from "../service/bootstrap/index.ts";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { decodeJwt, encodeJwt, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
-import { BucketName, SessionLedger, type SessionRecord } from "../service/store/index.ts";
 import { createCurveSeed } from "../service/identity/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, startMnq } from "./helpers/mnq.ts";
@@ -57,7 +56,8 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       await assert.rejects(connecting, (err: Error) => /authorization/i.test(err.message));
     };
     const info = async (nc: NatsConnection) => (await nc.request("$SYS.REQ.USER.INFO", "")).json<UserInfo>().data;
-    const sessionsOf = async (owner: string) => (await f.mnq.ctx.store.sessions.keys(`${owner}.*`)).length;
+    /** The connections every server lists for the user name the callout gave them (CONNZ). */
+    const listed = async (account: string, name: string) => (await f.mnq.ctx.revoke.connections.find(account, new Set([name]))).length;
 
     test("api keys - the admin key is written 0600 on first start and may create project keys", async () => {
       const mode = statSync(join(f.dataDir, DataFile.adminApiKey)).mode & 0o777;
@@ -156,7 +156,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
     test("nkeys - a credential's nkey connects into its account and talks with a creds-file client", async () => {
       const { account, creds, seed } = await accountWithCreds("cb-nkey");
       const nk = await withNkey(seed);
-      assert.equal(await sessionsOf(parseUserKey(seed)), 1, "the connection is recorded under its credential");
+      assert.equal(await listed(account, `nats-credentials-${creds.id}`), 1, "the server lists it under the credential's name");
       const me = await info(nk);
       assert.equal(me.account, account);
       assert.ok(me.expires, "the session JWT expires");
@@ -173,14 +173,14 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
     });
 
     test("nkeys - deleting the credential closes its nkey connections within 1 s, and the seed is refused", async () => {
-      const { creds, seed } = await accountWithCreds("cb-revoke");
+      const { account, creds, seed } = await accountWithCreds("cb-revoke");
       const conns = await Promise.all([withNkey(seed), withNkey(seed)]);
       const closing = Promise.all(conns.map((nc) => closedWithin(nc, 1000)));
       const r = await f.api("cb-revoke", "nats-credentials.delete", { nats_credentials_id: creds.id });
       assert.equal(r.code, undefined);
       await closing;
       await refused(withNkey(seed));
-      assert.equal(await sessionsOf(parseUserKey(seed)), 0, "no session records left");
+      assert.equal(await listed(account, `nats-credentials-${creds.id}`), 0, "no connection of it is left on the server");
     });
 
     test("nkeys - deleting the account closes its nkey connections", async () => {
@@ -209,48 +209,28 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       await assert.rejects(svc.request("$SYS.REQ.USER.AUTH", "x", { timeout: 2000 }), (err: Error) => /permission/i.test(err.message));
     });
 
-    test("callout - a credential deleted between its lookup and the session write is refused: the owner is looked up again once the copy has caught up", async (t) => {
+    test("callout - a fenced credential is refused even while the instance's copy still shows it, and the fence learns of grants already sent", async () => {
       const { seed } = await accountWithCreds("cb-race");
-      const store = f.mnq.ctx.store;
-      // The delete lands in KV exactly after the lookup (the copy still showed the credential)
-      // and before the session is written.
-      class DeleteFirst extends SessionLedger {
-        override async record(owner: string, userNkey: string, record: SessionRecord): Promise<void> {
-          await store.credentialKeys.delete(owner);
-          return super.record(owner, userNkey, record);
-        }
-      }
-      const ledger = new DeleteFirst(f.mnq.nc, { inboxPrefix: "_MNQ_INBOX", timeoutMs: 1500 });
-      t.after(() => ledger.close());
-      const { responder, trust } = calloutResponder(f, { ledger });
-      const server = NKeyPair.create("server");
       const kp = NKeyPair.fromSeed(seed, "user");
-      const userNkey = NKeyPair.create("user").getPublicKey();
-      const nonce = "a-nonce-of-the-server";
-      const token = encodeJwt(
-        {
-          name: "",
-          sub: userNkey,
-          aud: "nats-authorization-request",
-          exp: Math.floor(Date.now() / 1000) + 60,
-          nats: {
-            type: "authorization_request",
-            server_id: { id: server.getPublicKey(), name: "t" },
-            user_nkey: userNkey,
-            client_info: { nonce },
-            connect_opts: { nkey: kp.getPublicKey(), sig: Buffer.from(kp.sign(Buffer.from(nonce))).toString("base64url") },
-          },
-        },
-        server,
-      );
+      const { responder, trust } = calloutResponder(f);
+      const gate = f.mnq.calloutDeps.gate;
       const sealer = XKey.fromSeed(createCurveSeed());
-      const r = await handOver(responder, trust, sealer, token);
-      assert.equal(r.code, 401);
-      const opened = trust.calloutSealed ? new TextDecoder().decode(sealer.open(r.data, trust.xkey.publicKey)!) : new TextDecoder().decode(r.data);
-      const response = decodeJwt<{ jwt?: string; error?: string }>(opened);
-      assert.equal(response.nats.jwt, undefined);
-      assert.match(response.nats.error ?? "", /deleted credentials/);
-      assert.equal(await sessionsOf(kp.getPublicKey()), 0, "the session written before the second look is removed again");
+      const ask = () => handOver(responder, trust, sealer, nkeyRequest(kp));
+      const outcome = (r: { code?: number; data: Uint8Array }) => {
+        const opened = trust.calloutSealed ? new TextDecoder().decode(sealer.open(r.data, trust.xkey.publicKey)!) : new TextDecoder().decode(r.data);
+        return decodeJwt<{ jwt?: string; error?: string }>(opened).nats;
+      };
+      const before = await ask();
+      assert.equal(before.code, undefined);
+      assert.ok(outcome(before).jwt, "admitted while the credential exists");
+      // A delete's fence reaches the instance before its copy of KV shows the delete (here: never).
+      const pending = gate.block([kp.getPublicKey()]);
+      assert.ok(pending >= 2000, `the grant just sent may still be acted on for the server's auth timeout (${pending} ms)`);
+      assert.ok(f.mnq.ctx.views.credentialKeys.peek(kp.getPublicKey()), "the copy still shows the credential");
+      const after = await ask();
+      assert.equal(after.code, 401);
+      assert.equal(outcome(after).jwt, undefined);
+      assert.match(outcome(after).error ?? "", /deleted credentials/);
     });
 
     test("callout - requests not signed by the server they name, expired or unreadable are denied without a JWT", async () => {
@@ -298,17 +278,30 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.equal(response.sub, userNkey);
       assert.ok(response.nats.jwt);
     });
-
-    test("callout - session records live in their own TTL bucket", async () => {
-      const kvs = await f.mnq.ctx.store.sessions.kv.status();
-      assert.equal(kvs.bucket, BucketName.sessions);
-      assert.ok(kvs.ttl > 0);
-    });
   });
 }
 
-function parseUserKey(seed: string): string {
-  return NKeyPair.fromSeed(seed, "user").getPublicKey();
+/** An authorization request for a credential's nkey, as a server (a key of its own) would send it. */
+function nkeyRequest(kp: NKeyPair): string {
+  const server = NKeyPair.create("server");
+  const userNkey = NKeyPair.create("user").getPublicKey();
+  const nonce = "a-nonce-of-the-server";
+  return encodeJwt(
+    {
+      name: "",
+      sub: userNkey,
+      aud: "nats-authorization-request",
+      exp: Math.floor(Date.now() / 1000) + 2,
+      nats: {
+        type: "authorization_request",
+        server_id: { id: server.getPublicKey(), name: "t" },
+        user_nkey: userNkey,
+        client_info: { nonce },
+        connect_opts: { nkey: kp.getPublicKey(), sig: Buffer.from(kp.sign(Buffer.from(nonce))).toString("base64url") },
+      },
+    },
+    server,
+  );
 }
 
 calloutSuite("xkey", {});

@@ -32,7 +32,7 @@ describe("faults: SIGKILL inside account create and delete", () => {
     admin = await connectWithCreds(server.url, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
     svcNc = await connectWithCreds(server.url, readFileSync(join(dir, DataFile.serviceCreds), "utf8"), { inboxPrefix: "_MNQ_INBOX" });
     sysNc = await connectWithCreds(server.url, readFileSync(join(dir, DataFile.sysCreds), "utf8"));
-    kv = () => Store.open(svcNc, { replicas: 1, sessionTtlSeconds: 3600 });
+    kv = () => Store.open(svcNc, { replicas: 1 });
   });
   after(async () => {
     await svcNc.close();

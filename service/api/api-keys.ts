@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { DataFile, writeSecretFile } from "../bootstrap/index.ts";
 import { NotFoundError } from "../errors.ts";
 import { hashSecret, newAccessKey, newSecretKey } from "../identity/index.ts";
-import { ensureClientAccount, revokeSessions } from "../resolver/index.ts";
+import { ensureClientAccount } from "../resolver/index.ts";
+import { apiKeyUserName, closeAdmittedConnections } from "../revocation/index.ts";
 import { ADMIN_PROJECT, type ApiKeyRecord } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
@@ -56,20 +57,16 @@ export async function listApiKeys(
 }
 
 /**
- * `mnq.admin.v1.api-keys.delete`: the key stops authenticating at once; the connections it made
- * (project keys) are revoked in the project's api-clients account and closed.
+ * `mnq.admin.v1.api-keys.delete`: the key stops authenticating at once, and the connections made
+ * with it (in the project's api-clients account, or MNQ for an admin key) are closed.
  */
 export async function deleteApiKey(ctx: ApiContext, _project: string, req: { access_key: string }): Promise<Record<string, never>> {
   const rec = await ctx.store.apiKeys.get(req.access_key);
   if (!rec) throw new NotFoundError("api_key", req.access_key);
   await ctx.store.apiKeys.delete(req.access_key);
   const project = rec.value.project_id;
-  const client = project === ADMIN_PROJECT ? undefined : (await ctx.store.projects.get(project))?.value.client_account;
-  if (client) {
-    const deps = { store: ctx.store, publisher: ctx.publisher, sessionTtlSeconds: ctx.cfg.sessionTtlSeconds };
-    const sessions = await revokeSessions(deps, req.access_key, project, client);
-    await Promise.all(sessions.map((k) => ctx.store.sessions.delete(k))).catch(() => undefined);
-  }
+  const account = project === ADMIN_PROJECT ? ctx.publisher.mnqAccount : (await ctx.store.projects.get(project))?.value.client_account;
+  if (account) await closeAdmittedConnections(ctx.revoke, { account, owners: [req.access_key], names: [apiKeyUserName(req.access_key)] });
   ctx.log.info({ project, access_key: req.access_key }, "api key deleted");
   return {};
 }

@@ -3,6 +3,7 @@ import type { Config } from "../config.ts";
 import type { SeedVault } from "../identity/index.ts";
 import type { Logger } from "../log.ts";
 import type { AccountPublisher, ResolverClient, TeardownDeps } from "../resolver/index.ts";
+import type { RevokeDeps } from "../revocation/index.ts";
 import type { Store, StoreViews } from "../store/index.ts";
 
 /** What every API handler may use; built once in main.ts. */
@@ -17,6 +18,8 @@ export interface ApiContext {
   readonly resolver: ResolverClient;
   readonly publisher: AccountPublisher;
   readonly teardown: TeardownDeps;
+  /** Closes the connections the auth callout admitted for a deleted owner. */
+  readonly revoke: RevokeDeps;
   readonly log: Logger;
   /** The system user's connection: usage is read from the servers' `$SYS` endpoints. */
   readonly sys: NatsConnection;

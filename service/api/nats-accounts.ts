@@ -3,6 +3,7 @@ import { ConflictError, InvalidArgumentsError, NotFoundError, QuotasExceededErro
 import { FaultPoint, faultPoint } from "../faults.ts";
 import { accountLimits, type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import { newAccountRecord, releasePlace, teardownAccount } from "../resolver/index.ts";
+import { closeAdmittedConnections, credentialUserName } from "../revocation/index.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
@@ -166,7 +167,10 @@ async function settleInterruptedCreate(ctx: ApiContext, project: string, id: str
 /**
  * `nats-accounts.rotate-signing-key`: a new signing key signs every credential from now on. The
  * earlier ones stay in the account JWT (their credentials keep working) unless `retire_previous`,
- * which drops them all: the server then closes the connections they signed.
+ * which drops them all: the servers then close the connections they signed and refuse their creds
+ * files. The credentials they signed can never authenticate again, so they are deleted (their
+ * nkeys are refused by the callout, their callout connections closed) and the revocations, which
+ * only named users of retired keys, are cleared.
  */
 export async function rotateSigningKey(
   ctx: ApiContext,
@@ -179,10 +183,30 @@ export async function rotateSigningKey(
     signing_key: signing.getPublicKey(),
     signing_seed: ctx.vault.seal(signing.seedString(), cur.id),
     previous_signing_keys: req.retire_previous ? [] : [cur.signing_key, ...(cur.previous_signing_keys ?? [])],
+    revocations: req.retire_previous ? {} : cur.revocations,
     updated_at: new Date().toISOString(),
   }));
+  if (req.retire_previous) await deleteRetiredCredentials(ctx, project, updated);
   ctx.log.info({ project, account: updated.id, signing_keys: 1 + (updated.previous_signing_keys?.length ?? 0) }, "account signing key rotated");
   return toNatsAccount(ctx, updated);
+}
+
+/** Deletes the account's credentials signed by keys it no longer trusts, and closes their callout connections. */
+async function deleteRetiredCredentials(ctx: ApiContext, project: string, account: AccountRecord): Promise<void> {
+  const trusted = new Set([account.signing_key, ...(account.previous_signing_keys ?? [])]);
+  await ctx.views.credentials.sync();
+  const retired = ctx.views.credentials
+    .values(`${project}.`)
+    .filter((r) => r.nats_account_id === account.id && (r.signing_key === undefined || !trusted.has(r.signing_key)));
+  if (retired.length === 0) return;
+  await Promise.all(retired.map((r) => ctx.store.credentialKeys.delete(r.user_key)));
+  await closeAdmittedConnections(ctx.revoke, {
+    account: account.id,
+    owners: retired.map((r) => r.user_key),
+    names: retired.map((r) => credentialUserName(r.id)),
+  });
+  await Promise.all(retired.map((r) => ctx.store.credentials.delete(Store.credentialsKey(project, r.id))));
+  ctx.log.info({ project, account: account.id, credentials: retired.length }, "credentials of retired signing keys deleted");
 }
 
 export async function listAccounts(

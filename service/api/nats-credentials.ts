@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { credsChecksum, formatCreds, NKeyPair, userJwt } from "../identity/index.ts";
-import { NotFoundError } from "../errors.ts";
-import { type CredentialsRecord, Store } from "../store/index.ts";
+import { NotFoundError, QuotasExceededError } from "../errors.ts";
+import { closeAdmittedConnections, credentialUserName } from "../revocation/index.ts";
+import { type AccountRecord, type CredentialsRecord, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
 import { getAccountRecord } from "./nats-accounts.ts";
-import { revokeSessions } from "../resolver/index.ts";
 import { type ListOptions, paginate } from "./paging.ts";
 
 /** API.md NatsCredentials. */
@@ -45,6 +45,7 @@ export async function createCredentials(
   req: { nats_account_id: string; name?: string },
 ): Promise<NatsCredentials> {
   const account = await getAccountRecord(ctx, project, req.nats_account_id);
+  await checkRevocationRoom(ctx, project, account);
   const signer = ctx.vault.signer(account.signing_seed, account.id, "account");
   const user = NKeyPair.create("user");
   const name = req.name || generateName();
@@ -59,12 +60,18 @@ export async function createCredentials(
     nats_account_id: account.id,
     user_key: user.getPublicKey(),
     checksum: credsChecksum(file),
+    signing_key: account.signing_key,
     created_at: now,
     updated_at: now,
   };
   // The index (user key → credential) first: the auth callout finds nkey connections through it,
   // and an index entry without a record only points at a file nobody was ever given.
-  await ctx.store.credentialKeys.create(record.user_key, { project_id: project, nats_credentials_id: record.id, nats_account_id: account.id });
+  await ctx.store.credentialKeys.create(record.user_key, {
+    project_id: project,
+    nats_credentials_id: record.id,
+    nats_account_id: account.id,
+    signing_key: account.signing_key,
+  });
   try {
     await ctx.store.credentials.create(Store.credentialsKey(project, record.id), record);
   } catch (err) {
@@ -92,9 +99,28 @@ export async function getCredentials(ctx: ApiContext, project: string, req: { na
 }
 
 /**
+ * Every credential of an account may one day be deleted, and each delete adds its user key to the
+ * account JWT's revocations, which must stay far below the servers' max_payload: so credentials
+ * plus revocations stay within `maxRevocations`, and every delete fits. A rotation with
+ * `retire_previous` clears the revocations (the keys they were signed by are no longer trusted).
+ */
+async function checkRevocationRoom(ctx: ApiContext, project: string, account: AccountRecord): Promise<void> {
+  const max = ctx.cfg.maxRevocations;
+  const revoked = Object.keys(account.revocations).length;
+  await ctx.views.credentials.sync();
+  const live = ctx.views.credentials.values(`${project}.`).filter((r) => r.nats_account_id === account.id).length;
+  if (live + revoked < max) return;
+  throw new QuotasExceededError(
+    [{ resource: "nats_credentials", quota: max, current: live + revoked }],
+    `the account holds ${live} credentials and ${revoked} revoked ones, at most ${max} together; ` +
+      "delete credentials, or rotate-signing-key with retire_previous: true to clear the revocations (it invalidates every credential made before it)",
+  );
+}
+
+/**
  * Stops the auth callout admitting the credential's nkey (index entry first), revokes its user key
- * and every callout session made with it in the account JWT and pushes it (the server closes those
- * connections), then deletes the record.
+ * in the account JWT and pushes it (the servers close its creds-file connections), closes the
+ * connections the callout admitted for it, then deletes the record (a retry resumes until then).
  */
 export async function deleteCredentials(
   ctx: ApiContext,
@@ -103,10 +129,16 @@ export async function deleteCredentials(
 ): Promise<Record<string, never>> {
   const rec = await getCredentialsRecord(ctx, project, req.nats_credentials_id);
   await ctx.store.credentialKeys.delete(rec.user_key);
-  const deps = { store: ctx.store, publisher: ctx.publisher, sessionTtlSeconds: ctx.cfg.sessionTtlSeconds };
-  const sessions = await revokeSessions(deps, rec.user_key, project, rec.nats_account_id, { [rec.user_key]: Math.floor(Date.now() / 1000) });
+  const revokeFile = ctx.publisher
+    .change(project, rec.nats_account_id, (cur) =>
+      cur.revocations[rec.user_key] === undefined ? { revocations: { ...cur.revocations, [rec.user_key]: Math.floor(Date.now() / 1000) } } : null,
+    )
+    .catch((err: unknown) => {
+      if (!(err instanceof NotFoundError)) throw err; // an account going away admits nobody
+    });
+  const closeAdmitted = closeAdmittedConnections(ctx.revoke, { account: rec.nats_account_id, owners: [rec.user_key], names: [credentialUserName(rec.id)] });
+  await Promise.all([revokeFile, closeAdmitted]);
   await ctx.store.credentials.delete(Store.credentialsKey(project, rec.id));
-  await Promise.all(sessions.map((k) => ctx.store.sessions.delete(k))).catch(() => undefined);
   ctx.log.info({ project, account: rec.nats_account_id, credentials: rec.id }, "nats credentials deleted");
   return {};
 }

@@ -10,6 +10,9 @@ import * as credentials from "./nats-credentials.ts";
 import { replyError, replyJson } from "./reply.ts";
 import { serviceStatus } from "./status.ts";
 
+/** The micro service's name: `nats micro info mnq`, `$SRV.PING.mnq`. */
+export const SERVICE_NAME = "mnq";
+
 /** Largest request body the API reads (API.md). */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 const PROJECT_ID = /^[a-z0-9-]{1,64}$/;
@@ -67,7 +70,7 @@ export function parseBody(data: Uint8Array): unknown {
  */
 export async function startApiService(nc: NatsConnection, ctx: ApiContext, version: string, inFlight: InFlight): Promise<Service> {
   const svc = await new Svcm(nc).add({
-    name: "mnq",
+    name: SERVICE_NAME,
     version,
     description: "NATS accounts and credentials (mnq.api.v1.<project>.>)",
     metadata: { region: ctx.cfg.region, endpoint: ctx.cfg.endpoint },

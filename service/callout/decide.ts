@@ -1,6 +1,7 @@
 import type { Permissions } from "@nats-io/jwt";
 import { ADMIN_PUBLISH, ADMIN_SUBSCRIBE } from "../bootstrap/index.ts";
 import { verifySignature } from "../identity/index.ts";
+import { apiKeyUserName, credentialUserName } from "../revocation/index.ts";
 import { type AccountRecord, ADMIN_PROJECT, type ApiKeyRecord, type CredentialKeyRecord } from "../store/index.ts";
 import type { AuthorizationRequest } from "./request.ts";
 
@@ -37,6 +38,7 @@ export const DenyReason = {
   badSignature: "nkey signature does not verify",
   unknownCredential: "unknown or deleted credentials",
   accountGone: "account deleted",
+  retiredKey: "credentials signed by a retired signing key",
   noClientAccount: "the project's client account is missing",
 } as const;
 export type DenyReason = (typeof DenyReason)[keyof typeof DenyReason];
@@ -64,8 +66,11 @@ export interface Grant {
   permissions?: Permissions;
   /** Expiry of the user JWT, seconds. */
   exp: number;
-  /** The session's owner (credential user key or access key) and project, when it can be revoked. */
-  session?: { owner: string; project: string };
+  /**
+   * Whose connection it is: the credential's user key or the API key's access key. Deleting the
+   * owner closes the connection (found by `name` in the servers' connection tables).
+   */
+  owner: string;
 }
 
 export type Decision = { kind: "allow"; grant: Grant } | { kind: "deny"; reason: DenyReason };
@@ -93,9 +98,10 @@ export function decide(f: Facts): Decision {
         grant: {
           account: "mnq",
           accountId: f.mnqAccount,
-          name: `api-key-${accessKey}`,
+          name: apiKeyUserName(accessKey),
           permissions: { pub: { allow: ADMIN_PUBLISH }, sub: { allow: ADMIN_SUBSCRIBE } },
           exp,
+          owner: accessKey,
         },
       };
     }
@@ -106,13 +112,13 @@ export function decide(f: Facts): Decision {
       grant: {
         account: client,
         accountId: client.id,
-        name: `api-key-${accessKey}`,
+        name: apiKeyUserName(accessKey),
         permissions: {
           pub: { allow: [`mnq.api.v1.${project}.>`] },
           sub: { allow: ["_INBOX.>", `mnq.events.v1.${project}.>`] },
         },
         exp,
-        session: { owner: accessKey, project },
+        owner: accessKey,
       },
     };
   }
@@ -124,14 +130,19 @@ export function decide(f: Facts): Decision {
   if (!account || account.state !== "active" || account.id !== cred.index.nats_account_id || account.kind) {
     return deny(DenyReason.accountGone);
   }
+  // Its creds file is refused by the servers once the key is retired: so is its nkey.
+  const signer = cred.index.signing_key;
+  if (signer !== undefined && signer !== account.signing_key && !account.previous_signing_keys?.includes(signer)) {
+    return deny(DenyReason.retiredKey);
+  }
   return {
     kind: "allow",
     grant: {
       account,
       accountId: account.id,
-      name: `nats-credentials-${cred.index.nats_credentials_id}`,
+      name: credentialUserName(cred.index.nats_credentials_id),
       exp,
-      session: { owner: f.presented.nkey, project: cred.index.project_id },
+      owner: f.presented.nkey,
     },
   };
 }

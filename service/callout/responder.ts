@@ -10,7 +10,8 @@ import {
 } from "../identity/index.ts";
 import type { InFlight } from "../in-flight.ts";
 import type { Logger } from "../log.ts";
-import { type AccountRecord, ADMIN_PROJECT, type SessionLedger, Store, type StoreViews } from "../store/index.ts";
+import { AdmissionGate } from "../revocation/index.ts";
+import { type AccountRecord, ADMIN_PROJECT, Store, type StoreViews } from "../store/index.ts";
 import { type Decision, decide, DenyReason, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
 import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKEY_HEADER } from "./request.ts";
 import { Throttle } from "./throttle.ts";
@@ -19,9 +20,6 @@ import { Throttle } from "./throttle.ts";
 export const CALLOUT_SUBJECT = "$SYS.REQ.USER.AUTH";
 
 export interface CalloutDeps {
-  store: Store;
-  /** Where admitted connections are recorded, so that deleting their owner revokes them. */
-  ledger: SessionLedger;
   vault: SeedVault;
   log: Logger;
   /** MNQ: the callout account; its signing key signs every response and the admin key's users. */
@@ -33,8 +31,19 @@ export interface CalloutDeps {
   sessionTtlSeconds: number;
   /** Where the lookups read: views fed by KV watches, shared with the API. */
   views: StoreViews;
+  /** Whom this instance admitted lately and whom deletes fenced off (see revocation/). */
+  gate: AdmissionGate;
   throttle?: Throttle;
 }
+
+/**
+ * How long a server may act on a response: until its request's expiry (its auth_timeout, rounded
+ * down to seconds, so one more second), never less than the default auth_timeout (the clocks of
+ * server and instance may differ), never more than MAX_PENDING_MS whatever a request claims.
+ */
+const EXPIRY_ROUNDING_MS = 1000;
+const DEFAULT_AUTH_TIMEOUT_MS = 2000;
+const MAX_PENDING_MS = 10_000;
 
 /** Failures that count towards throttling the identity that caused them. */
 const COUNTED: ReadonlySet<DenyReason> = new Set([
@@ -94,7 +103,7 @@ export class CalloutResponder {
     const who = presented(req);
     const log = () => this.deps.log.child({ user_nkey: userNkey, client: req.nats.client_info.host, server: req.nats.server_id.name });
     const fail = (err: unknown) => {
-      log().error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, "auth callout: lookup failed");
+      log().error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, "auth callout: failed");
       this.answer(msg, req, serverXkey, { error: "authorization service unavailable" }, 503);
     };
     let decision: Decision;
@@ -115,23 +124,22 @@ export class CalloutResponder {
       return;
     }
     const { grant } = decision;
-    // The session write goes out first; the signing below overlaps its round trips.
-    const recorded = grant.session ? this.recordSession(grant.session, grant, userNkey) : null;
-    if (recorded) await null; // lets the write's flush (a queued microtask) reach the socket first
-    const response = this.response(req, serverXkey, { jwt: this.userJwtFor(grant, userNkey) });
-    if (recorded) {
-      let ownerGone: DenyReason | null;
-      try {
-        ownerGone = await recorded;
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      if (ownerGone) {
-        deny(ownerGone);
-        return;
-      }
+    let response: string | Uint8Array;
+    try {
+      response = this.response(req, serverXkey, { jwt: this.userJwtFor(grant, userNkey) });
+    } catch (err) {
+      fail(err); // e.g. an account seed that does not open: a 503, never the end of the process
+      return;
     }
+    // Checked and recorded right before the reply, with no await in between: a delete's fence
+    // either came first (refused here) or learns of this grant (and looks for its connection).
+    const sent = Date.now();
+    if (this.deps.gate.blocked(grant.owner, sent)) {
+      deny(grant.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey);
+      return;
+    }
+    const actedOnUntil = sent + Math.min(MAX_PENDING_MS, Math.max(DEFAULT_AUTH_TIMEOUT_MS, req.exp * 1000 - sent) + EXPIRY_ROUNDING_MS);
+    this.deps.gate.granted(grant.owner, actedOnUntil, sent);
     if (id) this.#throttle.succeed(id);
     if (this.deps.log.isLevelEnabled("debug")) log().debug({ identity: id, account: grant.accountId }, "auth callout: allowed");
     msg.respond(response);
@@ -155,13 +163,13 @@ export class CalloutResponder {
 
   private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>): Promise<Facts["apiKey"]> {
     const views = this.#views;
-    const record = await views.apiKeys.get(who.accessKey);
+    const record = await views.apiKeys.lookup(who.accessKey);
     if (!record) return { record, secretValid: false, clientAccount: null };
     const secretValid = await this.#secrets.check(who.secret, record.secret_hash);
     let clientAccount: AccountRecord | null = null;
     if (secretValid && record.project_id !== ADMIN_PROJECT) {
-      const client = (await views.projects.get(record.project_id))?.client_account;
-      if (client) clientAccount = await views.accounts.get(Store.accountKey(record.project_id, client));
+      const client = (await views.projects.lookup(record.project_id))?.client_account;
+      if (client) clientAccount = await views.accounts.lookup(Store.accountKey(record.project_id, client));
     }
     return { record, secretValid, clientAccount };
   }
@@ -169,27 +177,9 @@ export class CalloutResponder {
   private async lookupCredential(who: Extract<Presented, { kind: "nkey" }>): Promise<Facts["credential"]> {
     if (!nonceSignatureValid(who)) return { signatureValid: false, index: null, account: null };
     const views = this.#views;
-    const index = await views.credentialKeys.get(who.nkey);
-    const account = index ? await views.accounts.get(Store.accountKey(index.project_id, index.nats_account_id)) : null;
+    const index = await views.credentialKeys.lookup(who.nkey);
+    const account = index ? await views.accounts.lookup(Store.accountKey(index.project_id, index.nats_account_id)) : null;
     return { signatureValid: true, index, account };
-  }
-
-  /**
-   * Records `user_nkey` under its owner, then brings the owner's view up to date with its stream
-   * leader (one round trip shared by the callouts waiting) and looks the owner up again: a delete
-   * that ran before the record was written is seen here (the reason to deny); one that runs after
-   * finds the record and revokes the session. Either way no admitted connection outlives its owner.
-   * (An account delete needs no check: it revokes `*` up to a time beyond any session.)
-   */
-  private async recordSession(session: NonNullable<Grant["session"]>, grant: Grant, userNkey: string): Promise<DenyReason | null> {
-    const { ledger, store } = this.deps;
-    await ledger.record(session.owner, userNkey, { user_nkey: userNkey, account: grant.accountId, project_id: session.project, expires_at: grant.exp });
-    const credential = session.owner.startsWith("U");
-    const owners = credential ? this.#views.credentialKeys : this.#views.apiKeys;
-    await owners.sync();
-    if (owners.peek(session.owner)) return null;
-    await store.sessions.delete(Store.sessionKey(session.owner, userNkey)).catch(() => undefined);
-    return credential ? DenyReason.unknownCredential : DenyReason.unknownApiKey;
   }
 
   private userJwtFor(grant: Grant, userNkey: string): string {

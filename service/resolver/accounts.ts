@@ -16,13 +16,6 @@ function clientImports(project: string, mnqAccount: string) {
   ];
 }
 
-/** Session revocations still worth carrying: an expired session's JWT is refused anyway. */
-export function liveSessionRevocations(record: Pick<AccountRecord, "session_revocations">, nowSec: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [key, exp] of Object.entries(record.session_revocations ?? {})) if (exp >= nowSec) out[key] = exp;
-  return out;
-}
-
 /**
  * Issues tenant account JWTs from their KV records and keeps the resolvers in step with KV.
  *
@@ -55,7 +48,7 @@ export class AccountPublisher {
         account: record.id,
         signingKeys: [record.signing_key, ...(record.previous_signing_keys ?? [])],
         limits: this.limitsOf(record),
-        revocations: { ...liveSessionRevocations(record, now), ...record.revocations },
+        revocations: record.revocations,
         imports: record.kind === "api-clients" ? clientImports(record.project_id, this.mnqAccount) : undefined,
         iat,
       },
@@ -93,7 +86,7 @@ export class AccountPublisher {
       if (fields === null) return null;
       changed = true;
       const next = { ...cur.value, ...fields };
-      if (next.session_revocations) next.session_revocations = liveSessionRevocations(next, Math.floor(Date.now() / 1000));
+      delete next.session_revocations; // an earlier version's; no longer carried
       return { ...next, ...this.issue(next) };
     });
     if (missing || !written) throw new NotFoundError("nats_account", accountId);

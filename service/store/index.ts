@@ -9,9 +9,7 @@ export type {
   CredentialsRecord,
   ProjectRecord,
   QuotaStateRecord,
-  SessionRecord,
 } from "./records.ts";
 export { ADMIN_PROJECT } from "./records.ts";
 export { openViews, RecordView } from "./view.ts";
-export { SessionLedger } from "./session-ledger.ts";
 export type { StoreViews } from "./view.ts";

@@ -32,10 +32,7 @@ export interface AccountRecord {
    * which only imports the project's API subjects and events from MNQ (hidden from the API).
    */
   kind?: "api-clients";
-  /**
-   * Per-connection user keys issued by the auth callout and revoked since → their expiry (seconds).
-   * Merged into the JWT's revocations until they expire, then dropped.
-   */
+  /** Written by earlier versions (per-connection revocations); no longer read, dropped on the next change. */
   session_revocations?: Record<string, number>;
 }
 
@@ -48,6 +45,8 @@ export interface CredentialsRecord {
   /** Public key of the credential's user. */
   user_key: string;
   checksum: string;
+  /** The account signing key that signed the creds file (absent in records of earlier versions). */
+  signing_key?: string;
   created_at: string;
   updated_at: string;
 }
@@ -79,19 +78,8 @@ export interface CredentialKeyRecord {
   project_id: string;
   nats_credentials_id: string;
   nats_account_id: string;
-}
-
-/**
- * A connection admitted by the auth callout. Key `<owner>.<user_nkey>` in `mnq-sessions`, where the
- * owner is a credential's user key or an API key's access key; the bucket's TTL drops it after expiry.
- */
-export interface SessionRecord {
-  user_nkey: string;
-  /** The account the connection was placed in. */
-  account: string;
-  project_id: string;
-  /** Expiry of the issued user JWT, seconds since the epoch. */
-  expires_at: number;
+  /** The account signing key that signed the creds file: the callout refuses it once that key is retired. */
+  signing_key?: string;
 }
 
 /** The last storage threshold an account was seen over (quota events). Key `<project>.<account>` in `mnq-quota`. */

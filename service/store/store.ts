@@ -1,4 +1,5 @@
 import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { RecordBucket } from "./bucket.ts";
 import type {
@@ -8,7 +9,6 @@ import type {
   CredentialsRecord,
   ProjectRecord,
   QuotaStateRecord,
-  SessionRecord,
 } from "./records.ts";
 
 /** Names of mnq's KV buckets, all in the MNQ account. */
@@ -18,16 +18,16 @@ export const BucketName = {
   projects: "mnq-projects",
   apiKeys: "mnq-api-keys",
   credentialKeys: "mnq-credential-keys",
-  sessions: "mnq-sessions",
   quota: "mnq-quota",
 } as const;
+
+/** Buckets earlier versions wrote and this one no longer reads: removed at start. */
+const RETIRED_BUCKETS = ["mnq-sessions"] as const;
 
 export interface StoreOptions {
   replicas: number;
   /** Per-operation timeout, ms. */
   timeout?: number;
-  /** Lifetime of a callout session, seconds: session records live a minute longer. */
-  sessionTtlSeconds: number;
 }
 
 /** All of mnq's state: typed buckets and the key layout. */
@@ -38,25 +38,24 @@ export class Store {
     readonly projects: RecordBucket<ProjectRecord>,
     readonly apiKeys: RecordBucket<ApiKeyRecord>,
     readonly credentialKeys: RecordBucket<CredentialKeyRecord>,
-    readonly sessions: RecordBucket<SessionRecord>,
     readonly quota: RecordBucket<QuotaStateRecord>,
   ) {}
 
   /** Opens the buckets, creating them (with `replicas`) when missing. */
   static async open(nc: NatsConnection, opts: StoreOptions): Promise<Store> {
     const kvm = new Kvm(nc);
-    const open = async <T>(name: string, ttlMs = 0) =>
-      new RecordBucket<T>(await kvm.create(name, { replicas: opts.replicas, history: 1, timeout: opts.timeout ?? 5000, ttl: ttlMs }));
-    const [accounts, credentials, projects, apiKeys, credentialKeys, sessions, quota] = await Promise.all([
+    const open = async <T>(name: string) =>
+      new RecordBucket<T>(await kvm.create(name, { replicas: opts.replicas, history: 1, timeout: opts.timeout ?? 5000 }));
+    const [accounts, credentials, projects, apiKeys, credentialKeys, quota] = await Promise.all([
       open<AccountRecord>(BucketName.accounts),
       open<CredentialsRecord>(BucketName.credentials),
       open<ProjectRecord>(BucketName.projects),
       open<ApiKeyRecord>(BucketName.apiKeys),
       open<CredentialKeyRecord>(BucketName.credentialKeys),
-      open<SessionRecord>(BucketName.sessions, (opts.sessionTtlSeconds + 60) * 1000),
       open<QuotaStateRecord>(BucketName.quota),
     ]);
-    return new Store(accounts, credentials, projects, apiKeys, credentialKeys, sessions, quota);
+    await removeRetiredBuckets(nc);
+    return new Store(accounts, credentials, projects, apiKeys, credentialKeys, quota);
   }
 
   static accountKey(project: string, accountId: string): string {
@@ -66,9 +65,14 @@ export class Store {
   static credentialsKey(project: string, credentialsId: string): string {
     return `${project}.${credentialsId}`;
   }
+}
 
-  /** `owner` is a credential's user key or an API key's access key. */
-  static sessionKey(owner: string, userNkey: string): string {
-    return `${owner}.${userNkey}`;
+/** Deletes the buckets of earlier versions (an upgrade); one that is not there is fine. */
+async function removeRetiredBuckets(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  for (const name of RETIRED_BUCKETS) {
+    await jsm.streams.delete(`KV_${name}`).catch((err: unknown) => {
+      if (!/not found/i.test(String(err))) throw err;
+    });
   }
 }

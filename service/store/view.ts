@@ -8,8 +8,8 @@ import type { Store } from "./store.ts";
 /**
  * An in-memory copy of a bucket, kept current by a KV watch, for reads on hot paths (the auth
  * callout, list pages) that must not cost a round trip per record. It may lag KV by a few
- * milliseconds: `get` falls back to KV on a miss, and `sync` waits until every write made before
- * the call is in (callers that must not act on a deleted record `sync`, then `peek`).
+ * milliseconds: `get` falls back to KV on a miss, `lookup` (the auth callout's) to one shared `sync`,
+ * and `sync` waits until every write made before the call is in.
  */
 export class RecordView<T> {
   readonly #records = new Map<string, T>();
@@ -55,6 +55,24 @@ export class RecordView<T> {
   /** The record as last seen, else as KV holds it now. */
   async get(key: string): Promise<T | null> {
     return this.#records.get(key) ?? (await this.bucket.get(key))?.value ?? null;
+  }
+
+  /**
+   * For the auth callout, which must not wait on JetStream: the record as the view holds it; on a
+   * miss (a record written a moment ago, or none), once more after one shared `sync`, given at most
+   * `timeoutMs`. Null when it is not there or the stream cannot tell in time (no leader): never a
+   * KV read per request, so unknown identities cost no more than a shared round trip.
+   */
+  async lookup(key: string, timeoutMs = 500): Promise<T | null> {
+    const seen = this.#records.get(key);
+    if (seen !== undefined) return seen;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([this.sync(timeoutMs).catch(() => undefined), late]);
+    clearTimeout(timer);
+    return this.#records.get(key) ?? null;
   }
 
   /** The record as the view holds it (after `sync`: as KV held it then), without asking KV. */

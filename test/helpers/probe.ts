@@ -16,7 +16,7 @@ export async function openProbe(dataDir: string, servers: string[], replicas: nu
   const trust = loadTrust(dataDir);
   const nc: NatsConnection = await connectWithCreds(servers, readFileSync(join(dataDir, DataFile.serviceCreds), "utf8"), { inboxPrefix: "_MNQ_INBOX" });
   const sys = await connectWithCreds(servers, readFileSync(join(dataDir, DataFile.sysCreds), "utf8"));
-  const store = await Store.open(nc, { replicas, sessionTtlSeconds: 3600, timeout: 10_000 });
+  const store = await Store.open(nc, { replicas, timeout: 10_000 });
   const resolver = new ResolverClient(sys, trust.operatorSigner, 5000);
   return {
     ctx: { store, resolver },

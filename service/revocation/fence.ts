@@ -1,0 +1,118 @@
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Logger } from "../log.ts";
+import type { AdmissionGate } from "./gate.ts";
+
+/** Every instance subscribes here (no queue group): a delete must reach all of them. */
+export const FENCE_SUBJECT = "mnq.internal.v1.fence";
+/** Owners per fence message (an access key or a user key is ≤ 60 bytes: far below max_payload). */
+const OWNERS_PER_MESSAGE = 1000;
+/** How long a fence waits for every instance's answer. */
+const FENCE_WAIT_MS = 1000;
+/** How long an instance count (`$SRV.PING.mnq`) is trusted before it is taken again. */
+const COUNT_TTL_MS = 10_000;
+/**
+ * Assumed wait for an instance that did not answer: the longest a server waits for a callout
+ * response (its auth_timeout, 2 s by default; requests carry it rounded to seconds) and a margin.
+ */
+export const UNANSWERED_PENDING_MS = 3000;
+
+export interface FenceRequest {
+  owners: string[];
+}
+export interface FenceReply {
+  /** How long responses this instance already sent for those owners may still be acted on, ms. */
+  pending_ms: number;
+}
+
+/** What a fence learnt: whether every instance answered, and the longest pending grant. */
+export interface FenceResult {
+  answered: number;
+  expected: number;
+  pendingMs: number;
+}
+
+/**
+ * Serves the fence on one instance: blocks the owners in its gate at once (before its views have
+ * seen the delete) and answers how long its grants to them may still land. Total: a malformed
+ * request is dropped.
+ */
+export function serveFence(nc: NatsConnection, gate: AdmissionGate, log: Logger): Subscription {
+  return nc.subscribe(FENCE_SUBJECT, {
+    callback: (err, msg) => {
+      if (err || !msg.reply) return;
+      let owners: string[];
+      try {
+        const body = msg.json<FenceRequest>();
+        if (!Array.isArray(body.owners) || body.owners.length > OWNERS_PER_MESSAGE || !body.owners.every((o) => typeof o === "string")) return;
+        owners = body.owners;
+      } catch {
+        log.warn("fence: unreadable request dropped");
+        return;
+      }
+      const reply: FenceReply = { pending_ms: gate.block(owners) };
+      msg.respond(JSON.stringify(reply));
+    },
+  });
+}
+
+/**
+ * Asks every instance to stop admitting `owners` and how long grants they already sent may land.
+ * An instance that does not answer in time counts as UNANSWERED_PENDING_MS pending.
+ */
+export class Fence {
+  #instances = { count: 0, at: 0 };
+  #counting: Promise<number> | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly serviceName: string,
+  ) {}
+
+  async raise(owners: readonly string[]): Promise<FenceResult> {
+    const expected = Math.max(1, await this.instanceCount());
+    const result: FenceResult = { answered: expected, expected, pendingMs: 0 };
+    for (let i = 0; i < owners.length; i += OWNERS_PER_MESSAGE) {
+      const body: FenceRequest = { owners: owners.slice(i, i + OWNERS_PER_MESSAGE) };
+      let answered = 0;
+      try {
+        const replies = await this.nc.requestMany(FENCE_SUBJECT, JSON.stringify(body), { strategy: "count", maxMessages: expected, maxWait: FENCE_WAIT_MS });
+        for await (const m of replies) {
+          answered++;
+          const pending = Number(m.json<FenceReply>().pending_ms);
+          if (Number.isFinite(pending)) result.pendingMs = Math.max(result.pendingMs, pending);
+        }
+      } catch {
+        // none answered in time: every instance counts as unanswered
+      }
+      result.answered = Math.min(result.answered, answered);
+    }
+    if (result.answered < expected) {
+      result.pendingMs = Math.max(result.pendingMs, UNANSWERED_PENDING_MS);
+      void this.count(); // an instance left (or joined): count again
+    }
+    return result;
+  }
+
+  private async instanceCount(): Promise<number> {
+    if (this.#instances.count === 0) return this.count();
+    if (Date.now() - this.#instances.at >= COUNT_TTL_MS) void this.count();
+    return this.#instances.count;
+  }
+
+  private count(): Promise<number> {
+    this.#counting ??= (async () => {
+      let count = 0;
+      try {
+        const replies = await this.nc.requestMany(`$SRV.PING.${this.serviceName}`, "", { strategy: "stall", stall: 75, maxWait: FENCE_WAIT_MS });
+        for await (const _ of replies) count++;
+      } catch {
+        // nobody answered: counted as 0 (the caller assumes at least itself)
+      }
+      this.#instances = { count, at: Date.now() };
+      return count;
+    })().finally(() => {
+      this.#counting = undefined;
+    });
+    return this.#counting;
+  }
+}
