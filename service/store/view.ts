@@ -21,11 +21,20 @@ export class RecordView<T> {
   #inFlight: Promise<number> | undefined;
   #queued: Promise<number> | undefined;
 
-  private constructor(private readonly bucket: RecordBucket<T>) {}
+  /** Records per group (see `count`), kept as records come and go. */
+  readonly #counts = new Map<string, number>();
 
-  /** Starts watching every key (current values first, then changes). */
-  static async open<T>(bucket: RecordBucket<T>): Promise<RecordView<T>> {
-    const view = new RecordView(bucket);
+  private constructor(
+    private readonly bucket: RecordBucket<T>,
+    private readonly groupOf?: (record: T) => string,
+  ) {}
+
+  /**
+   * Starts watching every key (current values first, then changes). `groupOf` names a group per
+   * record, counted as the records change (`count`), so a count costs no scan.
+   */
+  static async open<T>(bucket: RecordBucket<T>, groupOf?: (record: T) => string): Promise<RecordView<T>> {
+    const view = new RecordView(bucket, groupOf);
     view.#watch = await bucket.kv.watch();
     void (async () => {
       for await (const e of view.#watch!) view.#apply(e);
@@ -34,14 +43,22 @@ export class RecordView<T> {
   }
 
   #apply(e: KvWatchEntry): void {
+    this.#uncount(this.#records.get(e.key));
+    let record: T | undefined;
     if (e.operation === "PUT") {
       try {
-        this.#records.set(e.key, e.json<T>());
+        record = e.json<T>();
       } catch {
-        this.#records.delete(e.key);
+        // an unreadable record is no record
       }
-    } else {
-      this.#records.delete(e.key);
+    }
+    if (record === undefined) this.#records.delete(e.key);
+    else {
+      this.#records.set(e.key, record);
+      if (this.groupOf) {
+        const g = this.groupOf(record);
+        this.#counts.set(g, (this.#counts.get(g) ?? 0) + 1);
+      }
     }
     if (e.revision > this.#seen) this.#seen = e.revision;
     for (const w of this.#waiters) {
@@ -50,6 +67,19 @@ export class RecordView<T> {
         w.resolve();
       }
     }
+  }
+
+  #uncount(record: T | undefined): void {
+    if (record === undefined || !this.groupOf) return;
+    const g = this.groupOf(record);
+    const n = (this.#counts.get(g) ?? 0) - 1;
+    if (n > 0) this.#counts.set(g, n);
+    else this.#counts.delete(g);
+  }
+
+  /** How many records the view holds in `group` (opened with `groupOf`). */
+  count(group: string): number {
+    return this.#counts.get(group) ?? 0;
   }
 
   /** The record as last seen, else as KV holds it now. */
@@ -156,7 +186,8 @@ export interface StoreViews {
 export async function openViews(store: Store): Promise<StoreViews & { stop(): void }> {
   const [accounts, credentials, projects, apiKeys, credentialKeys] = await Promise.all([
     RecordView.open(store.accounts),
-    RecordView.open(store.credentials),
+    // counted per account: the bound on an account's credentials and revocations
+    RecordView.open(store.credentials, (r) => r.nats_account_id),
     RecordView.open(store.projects),
     RecordView.open(store.apiKeys),
     RecordView.open(store.credentialKeys),
