@@ -103,6 +103,8 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     });
     quota.start();
     reconciler.start();
+    // Ready means the servers hold every subscription (API, callout, fence): one round trip.
+    await nc.flush();
     log.info({ version: VERSION, instance: service.info().id }, "mnq service started");
     return {
       nc,

@@ -71,10 +71,10 @@ describe("revocation through the servers' connection tables (one node)", () => {
     assert.equal(c.code, undefined, c.message);
     return { account: a.id, creds: c.body, seed: parseCreds(c.body.credentials.content).seed };
   };
-  /** Opens and closes `count` connections, 50 at a time; every one must be admitted. */
+  /** Opens and closes `count` connections, 20 at a time; every one must be admitted. */
   const churn = async (count: number, opts: Record<string, unknown>) => {
     const failures = (
-      await bounded(count, 50, async () => {
+      await bounded(count, 20, async () => {
         try {
           const nc = await connect({ servers: f.server.url, reconnect: false, timeout: 10_000, ...opts });
           await nc.close();

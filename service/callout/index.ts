@@ -6,3 +6,4 @@ export { InvalidRequestError, openRequest, REQUEST_AUDIENCE, SERVER_XKEY_HEADER 
 export type { AuthorizationRequest, OpenedRequest } from "./request.ts";
 export { DEFAULT_THROTTLE, Throttle } from "./throttle.ts";
 export type { ThrottleOptions } from "./throttle.ts";
+export { ServerKeys } from "./server-keys.ts";

@@ -1,5 +1,6 @@
 import { decodeJwt, JwtError, type XKey } from "../identity/index.ts";
 import { validator } from "../validation.ts";
+import type { ServerKeys } from "./server-keys.ts";
 
 /** The audience of every authorization request a nats-server sends. */
 export const REQUEST_AUDIENCE = "nats-authorization-request";
@@ -41,6 +42,8 @@ export interface OpenOptions {
   /** The callout account names an xkey, so genuine requests arrive sealed. */
   sealed: boolean;
   nowSec: number;
+  /** Curve keys of servers whose requests verified (sealed requests under them skip the signature). */
+  serverKeys?: ServerKeys;
 }
 
 const validRequest = validator("urn:mnq:callout:authorization-request");
@@ -48,8 +51,9 @@ const td = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Opens and checks a callout request in callout.go's order: size; sealed exactly when the account
- * says so, and opening with the service xkey; a JWT whose signature verifies against its issuer;
- * the shape; issuer = `server_id.id`; audience; not expired. Throws InvalidRequestError.
+ * says so, and opening with the service xkey; a JWT whose signature verifies against its issuer
+ * (or, sealed under a curve key pinned to that issuer, see ServerKeys); the shape; issuer =
+ * `server_id.id`; audience; not expired. Throws InvalidRequestError.
  */
 export function openRequest(data: Uint8Array, headerXkey: string | undefined, opts: OpenOptions): OpenedRequest {
   if (data.length === 0 || data.length > MAX_REQUEST_BYTES) throw new InvalidRequestError("request size out of range");
@@ -62,9 +66,10 @@ export function openRequest(data: Uint8Array, headerXkey: string | undefined, op
     if (!opened) throw new InvalidRequestError("request does not open with the service xkey");
     token = opened;
   }
+  const pinnedTo = serverXkey ? opts.serverKeys?.serverOf(serverXkey) : undefined;
   let claims: unknown;
   try {
-    claims = decodeJwt(td.decode(token));
+    claims = decodeJwt(td.decode(token), { authenticated: (c) => pinnedTo !== undefined && c.iss === pinnedTo });
   } catch (err) {
     throw new InvalidRequestError(err instanceof JwtError ? err.message : "request is not a JWT");
   }
@@ -76,5 +81,7 @@ export function openRequest(data: Uint8Array, headerXkey: string | undefined, op
   if (serverXkey && req.nats.server_id.xkey && req.nats.server_id.xkey !== serverXkey) {
     throw new InvalidRequestError("request sealed by another server's key");
   }
+  // Verified in full, and the signed claims name the curve key it was sealed with: pin it.
+  if (serverXkey && pinnedTo === undefined && req.nats.server_id.xkey === serverXkey) opts.serverKeys?.pin(serverXkey, req.iss);
   return { claims: req, serverXkey };
 }

@@ -14,6 +14,7 @@ import { AdmissionGate } from "../revocation/index.ts";
 import { type AccountRecord, ADMIN_PROJECT, Store, type StoreViews } from "../store/index.ts";
 import { type Decision, decide, DenyReason, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
 import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKEY_HEADER } from "./request.ts";
+import { ServerKeys } from "./server-keys.ts";
 import { Throttle } from "./throttle.ts";
 
 /** The subject nats-server publishes authorization requests on, in the callout account. */
@@ -75,6 +76,7 @@ export class CalloutResponder {
   readonly #throttle: Throttle;
   readonly #secrets = new SecretChecker();
   readonly #views: StoreViews;
+  readonly #serverKeys = new ServerKeys();
 
   constructor(private readonly deps: CalloutDeps) {
     this.#throttle = deps.throttle ?? new Throttle();
@@ -91,6 +93,7 @@ export class CalloutResponder {
         xkey: this.deps.xkey,
         sealed: this.deps.sealed,
         nowSec,
+        serverKeys: this.#serverKeys,
       }));
     } catch (err) {
       // Not a genuine request of a server: nothing to sign an answer for.
