@@ -1,11 +1,14 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../log.ts";
+import { validator } from "../validation.ts";
 import type { AdmissionGate } from "./gate.ts";
 
 /** Every instance subscribes here (no queue group): a delete must reach all of them. */
 export const FENCE_SUBJECT = "mnq.internal.v1.fence";
 /** Owners per fence message (an access key or a user key is ≤ 60 bytes: far below max_payload). */
 const OWNERS_PER_MESSAGE = 1000;
+const validFenceRequest = validator("urn:mnq:internal:fence.request");
+const validFenceReply = validator("urn:mnq:internal:fence.reply");
 /** How long a fence waits for every instance's answer. */
 const FENCE_WAIT_MS = 1000;
 /** How long an instance count (`$SRV.PING.mnq`) is trusted before it is taken again. */
@@ -40,17 +43,14 @@ export function serveFence(nc: NatsConnection, gate: AdmissionGate, log: Logger)
   return nc.subscribe(FENCE_SUBJECT, {
     callback: (err, msg) => {
       if (err || !msg.reply) return;
-      let owners: string[];
       try {
-        const body = msg.json<FenceRequest>();
-        if (!Array.isArray(body.owners) || body.owners.length > OWNERS_PER_MESSAGE || !body.owners.every((o) => typeof o === "string")) return;
-        owners = body.owners;
+        const body: unknown = msg.json();
+        if (!validFenceRequest(body)) return;
+        const reply: FenceReply = { pending_ms: gate.block((body as FenceRequest).owners) };
+        msg.respond(JSON.stringify(reply));
       } catch {
         log.warn("fence: unreadable request dropped");
-        return;
       }
-      const reply: FenceReply = { pending_ms: gate.block(owners) };
-      msg.respond(JSON.stringify(reply));
     },
   });
 }
@@ -78,8 +78,9 @@ export class Fence {
         const replies = await this.nc.requestMany(FENCE_SUBJECT, JSON.stringify(body), { strategy: "count", maxMessages: expected, maxWait: FENCE_WAIT_MS });
         for await (const m of replies) {
           answered++;
-          const pending = Number(m.json<FenceReply>().pending_ms);
-          if (Number.isFinite(pending)) result.pendingMs = Math.max(result.pendingMs, pending);
+          const reply: unknown = m.json();
+          if (validFenceReply(reply)) result.pendingMs = Math.max(result.pendingMs, (reply as FenceReply).pending_ms);
+          else result.pendingMs = Math.max(result.pendingMs, UNANSWERED_PENDING_MS);
         }
       } catch {
         // none answered in time: every instance counts as unanswered
