@@ -1,6 +1,7 @@
 import { createInbox, type NatsConnection } from "@nats-io/nats-core";
 import { deleteAccountsJwt, type NKeyPair } from "../identity/index.ts";
 import { InternalError, UnavailableError } from "../errors.ts";
+import { ResponderCount } from "../responder-count.ts";
 
 interface ResolverReply {
   data?: { code?: number; message?: string; account?: string };
@@ -26,13 +27,15 @@ const ACK_SPREAD_MS = 2000;
  * its peers when it returns, and reconcile checks every resolver.
  */
 export class ResolverClient {
-  #servers = { count: 0, at: 0 };
+  readonly #servers: ResponderCount;
 
   constructor(
     private readonly sys: NatsConnection,
     private readonly operatorSigner: NKeyPair,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.#servers = new ResponderCount(sys, "$SYS.REQ.SERVER.PING", { ttlMs: SERVER_COUNT_TTL_MS, stallMs: PING_STALL_MS, maxWaitMs: timeoutMs });
+  }
 
   /** `$SYS.REQ.CLAIMS.UPDATE`: resolves with the number of resolvers that stored it (≥ 1). */
   async push(accountJwt: string): Promise<number> {
@@ -75,35 +78,9 @@ export class ResolverClient {
     return out;
   }
 
-  /**
-   * The number of servers answering `$SYS.REQ.SERVER.PING`. A count older than a few seconds is
-   * still returned while a new one is taken in the background, so a push never waits for a PING
-   * (only the very first one, or `fresh`).
-   */
-  async serverCount(fresh = false): Promise<number> {
-    const stale = Date.now() - this.#servers.at >= SERVER_COUNT_TTL_MS;
-    if (fresh || this.#servers.count === 0) return this.countServers();
-    if (stale) void this.countServers();
-    return this.#servers.count;
-  }
-
-  #counting: Promise<number> | undefined;
-
-  private countServers(): Promise<number> {
-    this.#counting ??= (async () => {
-      let count = 0;
-      try {
-        const replies = await this.sys.requestMany("$SYS.REQ.SERVER.PING", "", { strategy: "stall", stall: PING_STALL_MS, maxWait: this.timeoutMs });
-        for await (const _ of replies) count++;
-      } catch {
-        // no server answered: counted as 0, the push reports the outage
-      }
-      this.#servers = { count, at: Date.now() };
-      return count;
-    })().finally(() => {
-      this.#counting = undefined;
-    });
-    return this.#counting;
+  /** The number of servers answering `$SYS.REQ.SERVER.PING` (see ResponderCount): a push never waits for a PING but the first. */
+  serverCount(fresh = false): Promise<number> {
+    return this.#servers.get(fresh);
   }
 
   /**
@@ -142,7 +119,7 @@ export class ResolverClient {
     const refusal = outcomes.find((o) => o !== "ok");
     if (refusal !== undefined) throw new InternalError(`the resolver refused to ${what}: ${refusal}`);
     // fewer acks than servers: a server left, or one joined since the count; count again now
-    if (replies.length !== expected) void this.countServers();
+    if (replies.length !== expected) void this.#servers.refresh();
     return replies.length;
   }
 }

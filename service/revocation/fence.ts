@@ -1,5 +1,6 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../log.ts";
+import { ResponderCount } from "../responder-count.ts";
 import { validator } from "../validation.ts";
 import type { AdmissionGate } from "./gate.ts";
 
@@ -60,16 +61,17 @@ export function serveFence(nc: NatsConnection, gate: AdmissionGate, log: Logger)
  * An instance that does not answer in time counts as UNANSWERED_PENDING_MS pending.
  */
 export class Fence {
-  #instances = { count: 0, at: 0 };
-  #counting: Promise<number> | undefined;
+  readonly #instances: ResponderCount;
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly serviceName: string,
-  ) {}
+    serviceName: string,
+  ) {
+    this.#instances = new ResponderCount(nc, `$SRV.PING.${serviceName}`, { ttlMs: COUNT_TTL_MS, stallMs: 75, maxWaitMs: FENCE_WAIT_MS });
+  }
 
   async raise(owners: readonly string[]): Promise<FenceResult> {
-    const expected = Math.max(1, await this.instanceCount());
+    const expected = Math.max(1, await this.#instances.get());
     const result: FenceResult = { answered: expected, expected, pendingMs: 0 };
     for (let i = 0; i < owners.length; i += OWNERS_PER_MESSAGE) {
       const body: FenceRequest = { owners: owners.slice(i, i + OWNERS_PER_MESSAGE) };
@@ -89,31 +91,8 @@ export class Fence {
     }
     if (result.answered < expected) {
       result.pendingMs = Math.max(result.pendingMs, UNANSWERED_PENDING_MS);
-      void this.count(); // an instance left (or joined): count again
+      void this.#instances.refresh(); // an instance left (or joined): count again
     }
     return result;
-  }
-
-  private async instanceCount(): Promise<number> {
-    if (this.#instances.count === 0) return this.count();
-    if (Date.now() - this.#instances.at >= COUNT_TTL_MS) void this.count();
-    return this.#instances.count;
-  }
-
-  private count(): Promise<number> {
-    this.#counting ??= (async () => {
-      let count = 0;
-      try {
-        const replies = await this.nc.requestMany(`$SRV.PING.${this.serviceName}`, "", { strategy: "stall", stall: 75, maxWait: FENCE_WAIT_MS });
-        for await (const _ of replies) count++;
-      } catch {
-        // nobody answered: counted as 0 (the caller assumes at least itself)
-      }
-      this.#instances = { count, at: Date.now() };
-      return count;
-    })().finally(() => {
-      this.#counting = undefined;
-    });
-    return this.#counting;
   }
 }
