@@ -148,6 +148,18 @@ describe("revocation through the servers' connection tables (one node)", () => {
     await dial({ authenticator: nkeyAuth(parseCreds(fresh.credentials.content).seed) });
   });
 
+  test("connections - the servers' tables are read past one CONNZ page (1,100 connections, two names)", async () => {
+    const { account, creds, seed } = await accountWithCreds("rv-many");
+    const conns = await bounded(1100, 20, () => dial({ authenticator: nkeyAuth(seed), timeout: 10_000 }));
+    const name = `nats-credentials-${creds.id}`;
+    // two names: the servers cannot filter by user, every connection of the account is read
+    const found = await f.mnq.ctx.revoke.connections.find(account, new Set([name, "nats-credentials-none"]));
+    assert.equal(found.length, 1100);
+    assert.equal(new Set(found.map((c) => c.cid)).size, 1100, "no connection twice");
+    assert.equal((await f.api("rv-many", "nats-credentials.delete", { nats_credentials_id: creds.id })).code, undefined);
+    await check(() => conns.every((nc) => nc.isClosed()), 5000, 50);
+  });
+
   test("nats-credentials create - credentials plus revocations are bounded (429 with the remedy); retire_previous clears the revocations", async () => {
     const { account, creds } = await accountWithCreds("rv-bound");
     const made = [creds];

@@ -1,3 +1,4 @@
+import { inBatches } from "../batches.ts";
 import { isPublicKey, NKeyPair } from "../identity/index.ts";
 import { ConflictError, InvalidArgumentsError, NotFoundError, QuotasExceededError, UnavailableError } from "../errors.ts";
 import { FaultPoint, faultPoint } from "../faults.ts";
@@ -191,6 +192,9 @@ export async function rotateSigningKey(
   return toNatsAccount(ctx, updated);
 }
 
+/** KV writes a rotation sends at once. */
+const KV_BATCH = 64;
+
 /** Deletes the account's credentials signed by keys it no longer trusts, and closes their callout connections. */
 async function deleteRetiredCredentials(ctx: ApiContext, project: string, account: AccountRecord): Promise<void> {
   const trusted = new Set([account.signing_key, ...(account.previous_signing_keys ?? [])]);
@@ -199,13 +203,13 @@ async function deleteRetiredCredentials(ctx: ApiContext, project: string, accoun
     .values(`${project}.`)
     .filter((r) => r.nats_account_id === account.id && (r.signing_key === undefined || !trusted.has(r.signing_key)));
   if (retired.length === 0) return;
-  await Promise.all(retired.map((r) => ctx.store.credentialKeys.delete(r.user_key)));
+  await inBatches(retired, KV_BATCH, (r) => ctx.store.credentialKeys.delete(r.user_key));
   await closeAdmittedConnections(ctx.revoke, {
     account: account.id,
     owners: retired.map((r) => r.user_key),
     names: retired.map((r) => credentialUserName(r.id)),
   });
-  await Promise.all(retired.map((r) => ctx.store.credentials.delete(Store.credentialsKey(project, r.id))));
+  await inBatches(retired, KV_BATCH, (r) => ctx.store.credentials.delete(Store.credentialsKey(project, r.id)));
   ctx.log.info({ project, account: account.id, credentials: retired.length }, "credentials of retired signing keys deleted");
 }
 

@@ -2,11 +2,14 @@ import { connect, jwtAuthenticator } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { NKeyPair, type SeedVault, userJwt } from "../identity/index.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
+import { inBatches } from "../batches.ts";
 import { FaultPoint, faultPoint } from "../faults.ts";
 import type { AccountPublisher } from "./accounts.ts";
 import type { ResolverClient } from "./client.ts";
 
 const REVOKE_AHEAD_SECONDS = 366 * 24 * 3600;
+/** KV deletes a teardown sends at once. */
+const KV_BATCH = 64;
 
 export interface TeardownDeps {
   store: Store;
@@ -54,8 +57,8 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
   faultPoint(FaultPoint.deleteUnpublished);
   const creds = await deps.store.credentials.list(`${project}.*`);
   const mine = creds.filter((c) => c.value.nats_account_id === accountId);
-  await Promise.all(mine.map((c) => deps.store.credentialKeys.delete(c.value.user_key)));
-  await Promise.all(mine.map((c) => deps.store.credentials.delete(c.key)));
+  await inBatches(mine, KV_BATCH, (c) => deps.store.credentialKeys.delete(c.value.user_key));
+  await inBatches(mine, KV_BATCH, (c) => deps.store.credentials.delete(c.key));
   await deps.store.accounts.delete(key);
   await releasePlace(deps.store, project, accountId);
   return true;
