@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { NKeyPair } from "../service/identity/index.ts";
+import { NKeyPair, parseCreds, peekClaims } from "../service/identity/index.ts";
 import { projectRoot } from "../service/server/launcher.ts";
 import { connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 import { removeDir } from "./helpers/servers.ts";
@@ -73,6 +73,39 @@ describe("mnq API commands", () => {
     assert.equal(who.data.account, id);
     await nc.close();
     assert.equal((await run("context", id, "--project", "cli", "--context", "cli-test")).code, 1, "an existing context is not overwritten without --force");
+  });
+
+  test("mnq creds create / context / creds list - permissions and expiry from flags people type", async () => {
+    const id = (JSON.parse((await run("account", "create", "--project", "cli-perm", "--json")).out) as { id: string }).id;
+    const out = join(home, "limited.creds");
+    const flags = ["--allow-pub", "orders.>", "--deny-pub", "orders.secret", "--allow-sub", "_INBOX.>", "--allow-responses", "--expires", "30d"];
+    const c = await run("creds", "create", id, "--project", "cli-perm", "--out", out, "--json", ...flags);
+    assert.equal(c.code, 0, c.err);
+    const made = JSON.parse(c.out) as { permissions: unknown; expires_at: string };
+    assert.deepEqual(made.permissions, { publish: { allow: ["orders.>"], deny: ["orders.secret"] }, subscribe: { allow: ["_INBOX.>"] }, allow_responses: {} });
+    const days = (Date.parse(made.expires_at) - Date.now()) / 86_400_000;
+    assert.ok(days > 29.9 && days <= 30, `expires in ${days} days`);
+    const jwt = parseCreds(readFileSync(out, "utf8")).jwt;
+    assert.deepEqual(peekClaims<{ pub: unknown }>(jwt).nats.pub, { allow: ["orders.>"], deny: ["orders.secret"] });
+
+    const ctx = await run("context", id, "--project", "cli-perm", "--context", "limited", "--allow-pub", "metrics.>", "--json");
+    assert.equal(ctx.code, 0, ctx.err);
+    const ctxCreds = (JSON.parse(ctx.out) as { creds: string }).creds;
+    assert.deepEqual(peekClaims<{ pub: unknown }>(parseCreds(readFileSync(ctxCreds, "utf8")).jwt).nats.pub, { allow: ["metrics.>"] });
+
+    const listed = await run("creds", "list", "--project", "cli-perm");
+    assert.equal(listed.code, 0, listed.err);
+    assert.match(listed.out, /^ID\s+NAME\s+NATS_ACCOUNT_ID\s+PERMISSIONS\s+EXPIRES_AT/m);
+    assert.match(listed.out, /pub orders\.> !orders\.secret; sub _INBOX\.>; resp 1\s+20\d\d-/);
+    assert.match(listed.out, /pub metrics\.>/);
+
+    const bad = await run("creds", "create", id, "--project", "cli-perm", "--out", join(home, "bad.creds"), "--allow-pub", "orders..x");
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /permissions\.publish\.allow\.0/);
+    const soon = await run("creds", "create", id, "--project", "cli-perm", "--out", join(home, "bad.creds"), "--expires", "soon");
+    assert.notEqual(soon.code, 0);
+    assert.match(soon.err, /expires_at/);
+    assert.equal(existsSync(join(home, "bad.creds")), false);
   });
 
   test("mnq api-key create - writes the secret to a 0600 file, never to stdout", async () => {

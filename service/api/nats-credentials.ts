@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { credsChecksum, formatCreds, NKeyPair, userJwt } from "../identity/index.ts";
-import { NotFoundError, QuotasExceededError } from "../errors.ts";
+import { type CredentialPermissions, credsChecksum, formatCreds, jwtPermissions, NKeyPair, userJwt } from "../identity/index.ts";
+import { InvalidArgumentsError, NotFoundError, QuotasExceededError } from "../errors.ts";
 import { closeAdmittedConnections, credentialUserName } from "../revocation/index.ts";
 import { type AccountRecord, type CredentialsRecord, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
@@ -18,7 +18,12 @@ export interface NatsCredentials {
   updated_at: string;
   credentials: { name: string; content: string } | null;
   checksum: string;
+  permissions: CredentialPermissions | null;
+  expires_at: string | null;
 }
+
+/** The farthest `expires_at` may lie ahead (API.md). */
+const MAX_EXPIRY_YEARS = 10;
 
 function toNatsCredentials(ctx: ApiContext, r: CredentialsRecord, file: string | null = null): NatsCredentials {
   return {
@@ -30,7 +35,21 @@ function toNatsCredentials(ctx: ApiContext, r: CredentialsRecord, file: string |
     updated_at: r.updated_at,
     credentials: file === null ? null : { name: `${r.name}.creds`, content: file },
     checksum: r.checksum,
+    permissions: r.permissions ?? null,
+    expires_at: r.expires_at ?? null,
   };
+}
+
+/** `expires_at` as seconds since the epoch, checked: in the future, at most 10 years ahead. */
+function expirySeconds(expiresAt: string | undefined, now: Date): number | undefined {
+  if (expiresAt === undefined) return undefined;
+  const at = Date.parse(expiresAt);
+  if (!Number.isFinite(at)) throw InvalidArgumentsError.one("expires_at", "format", "must be an RFC 3339 time");
+  if (at <= now.getTime()) throw InvalidArgumentsError.one("expires_at", "constraint", "must be in the future");
+  const latest = new Date(now);
+  latest.setUTCFullYear(latest.getUTCFullYear() + MAX_EXPIRY_YEARS);
+  if (at > latest.getTime()) throw InvalidArgumentsError.one("expires_at", "constraint", `must be at most ${MAX_EXPIRY_YEARS} years ahead`);
+  return Math.floor(at / 1000);
 }
 
 async function getCredentialsRecord(ctx: ApiContext, project: string, id: string): Promise<CredentialsRecord> {
@@ -42,17 +61,21 @@ async function getCredentialsRecord(ctx: ApiContext, project: string, id: string
 export async function createCredentials(
   ctx: ApiContext,
   project: string,
-  req: { nats_account_id: string; name?: string },
+  req: { nats_account_id: string; name?: string; permissions?: CredentialPermissions; expires_at?: string },
 ): Promise<NatsCredentials> {
+  const started = new Date();
+  const exp = expirySeconds(req.expires_at, started);
   const account = await getAccountRecord(ctx, project, req.nats_account_id);
   await checkRevocationRoom(ctx, account);
   const signer = ctx.vault.signer(account.signing_seed, account.id, "account");
   const user = NKeyPair.create("user");
   const name = req.name || generateName();
-  // Full access inside the account: no permissions, no expiry. The file is shown once; only
-  // metadata is stored.
-  const file = formatCreds(userJwt({ name, user: user.getPublicKey(), account: account.id }, signer), user);
-  const now = new Date().toISOString();
+  // Without permissions: everything inside the account; without expires_at: no expiry. The same
+  // go into every user JWT the callout issues for the credential's nkey. The file is shown once;
+  // only metadata is stored.
+  const permissions = req.permissions ? jwtPermissions(req.permissions) : undefined;
+  const file = formatCreds(userJwt({ name, user: user.getPublicKey(), account: account.id, permissions, exp }, signer), user);
+  const now = started.toISOString();
   const record: CredentialsRecord = {
     id: randomUUID(),
     name,
@@ -61,6 +84,8 @@ export async function createCredentials(
     user_key: user.getPublicKey(),
     checksum: credsChecksum(file),
     signing_key: account.signing_key,
+    ...(req.permissions ? { permissions: req.permissions } : {}),
+    ...(exp !== undefined ? { expires_at: new Date(exp * 1000).toISOString() } : {}),
     created_at: now,
     updated_at: now,
   };
@@ -71,6 +96,8 @@ export async function createCredentials(
     nats_credentials_id: record.id,
     nats_account_id: account.id,
     signing_key: account.signing_key,
+    ...(permissions ? { permissions } : {}),
+    ...(exp !== undefined ? { expires: exp } : {}),
   });
   try {
     await ctx.store.credentials.create(Store.credentialsKey(project, record.id), record);

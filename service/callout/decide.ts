@@ -39,6 +39,7 @@ export const DenyReason = {
   unknownCredential: "unknown or deleted credentials",
   accountGone: "account deleted",
   retiredKey: "credentials signed by a retired signing key",
+  expired: "credentials expired",
   noClientAccount: "the project's client account is missing",
 } as const;
 export type DenyReason = (typeof DenyReason)[keyof typeof DenyReason];
@@ -135,13 +136,17 @@ export function decide(f: Facts): Decision {
   if (signer !== undefined && signer !== account.signing_key && !account.previous_signing_keys?.includes(signer)) {
     return deny(DenyReason.retiredKey);
   }
+  // The creds file's JWT expires then, and so does every session: never later.
+  const expires = cred.index.expires;
+  if (expires !== undefined && expires <= f.nowSec) return deny(DenyReason.expired);
   return {
     kind: "allow",
     grant: {
       account,
       accountId: account.id,
       name: credentialUserName(cred.index.nats_credentials_id),
-      exp,
+      permissions: cred.index.permissions,
+      exp: expires === undefined ? exp : Math.min(exp, expires),
       owner: f.presented.nkey,
     },
   };

@@ -7,9 +7,10 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { writeSecretFile } from "../bootstrap/index.ts";
 import type { Config } from "../config.ts";
 import { callApi, CliError, CONNECTION_HELP, connectApi, type ConnectionFlags } from "./connection.ts";
+import { LIMIT_HELP, LIMIT_OPTIONS, LIMIT_USAGE, limitsFromFlags, summarizePermissions } from "./credential-limits.ts";
 import { print } from "./output.ts";
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | undefined>;
 interface Run {
   cfg: Readonly<Config>;
   nc: NatsConnection;
@@ -25,11 +26,13 @@ interface ApiCommand {
   options?: NonNullable<ParseArgsConfig["options"]>;
   /** Positional arguments it needs, by name. */
   args?: string[];
+  /** More help text, after the usage and summary. */
+  help?: string;
   run(r: Run): Promise<void>;
 }
 
 const ACCOUNT_COLUMNS = ["id", "name", "project_id", "signing_keys", "created_at"];
-const CREDS_COLUMNS = ["id", "name", "nats_account_id", "checksum", "created_at"];
+const CREDS_COLUMNS = ["id", "name", "nats_account_id", "permissions", "expires_at", "checksum", "created_at"];
 const KEY_COLUMNS = ["access_key", "name", "project_id", "created_at"];
 
 const project = (r: Run): string => {
@@ -149,15 +152,16 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
   },
   creds: {
     create: {
-      usage: "mnq creds create ACCOUNT_ID --project P [--name N] [--out FILE|-] [--force]",
+      usage: `mnq creds create ACCOUNT_ID --project P [--name N] [--out FILE|-] [--force] ${LIMIT_USAGE}`,
       summary: "mint a credentials file (written 0600 to ./<name>.creds, or --out; '-' prints it)",
-      options: { ...PROJECT, name: { type: "string" }, out: { type: "string" }, force: { type: "boolean" } },
+      help: LIMIT_HELP,
+      options: { ...PROJECT, name: { type: "string" }, out: { type: "string" }, force: { type: "boolean" }, ...LIMIT_OPTIONS },
       args: ["ACCOUNT_ID"],
       async run(r) {
         const c = await callApi<{ id: string; name: string; credentials: { name: string; content: string } }>(
           r.nc,
           api(r, "nats-credentials.create"),
-          { nats_account_id: r.args[0], ...(r.values.name ? { name: r.values.name } : {}) },
+          { nats_account_id: r.args[0], ...(r.values.name ? { name: r.values.name } : {}), ...limitsFromFlags(r.values) },
         );
         const out = (r.values.out as string | undefined) ?? c.credentials.name;
         if (out === "-") {
@@ -175,8 +179,9 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
       options: { ...PROJECT, ...LIST, account: { type: "string" } },
       async run(r) {
         const body = { ...listBody(r), ...(r.values.account ? { nats_account_id: r.values.account } : {}) };
-        const page = await callApi<{ total_count: number; nats_credentials: unknown[] }>(r.nc, api(r, "nats-credentials.list"), body);
-        print(r.json ? page : page.nats_credentials, r.json, CREDS_COLUMNS);
+        const page = await callApi<{ total_count: number; nats_credentials: Record<string, unknown>[] }>(r.nc, api(r, "nats-credentials.list"), body);
+        const rows = page.nats_credentials.map((c) => ({ ...c, permissions: summarizePermissions(c.permissions as never) }));
+        print(r.json ? page : rows, r.json, CREDS_COLUMNS);
       },
     },
     delete: {
@@ -228,9 +233,10 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
 
 /** `mnq context ACCOUNT_ID`: new credentials plus a `nats` CLI context using them. */
 export const CONTEXT_COMMAND: ApiCommand = {
-  usage: "mnq context ACCOUNT_ID --project P [--context NAME] [--force]",
+  usage: `mnq context ACCOUNT_ID --project P [--context NAME] [--force] ${LIMIT_USAGE}`,
   summary: "mint credentials and write a nats CLI context (~/.config/nats/context/NAME.json + NAME.creds, 0600)",
-  options: { ...PROJECT, context: { type: "string" }, force: { type: "boolean" } },
+  help: LIMIT_HELP,
+  options: { ...PROJECT, context: { type: "string" }, force: { type: "boolean" }, ...LIMIT_OPTIONS },
   args: ["ACCOUNT_ID"],
   async run(r) {
     const account = await callApi<{ id: string; name: string; endpoint: string }>(r.nc, api(r, "nats-accounts.get"), { nats_account_id: r.args[0] });
@@ -243,6 +249,7 @@ export const CONTEXT_COMMAND: ApiCommand = {
     const c = await callApi<{ id: string; credentials: { content: string } }>(r.nc, api(r, "nats-credentials.create"), {
       nats_account_id: account.id,
       name: `context-${name}`,
+      ...limitsFromFlags(r.values),
     });
     writeSecretFile(credsFile, c.credentials.content);
     const context = { description: `mnq account ${account.name} (${account.id}), project ${project(r)}`, url: account.endpoint, creds: credsFile };
@@ -279,11 +286,12 @@ export async function runApiCommand(cfg: Readonly<Config>, cmd: ApiCommand, argv
 
 /** Help for a group (`mnq account --help`) or one command. */
 export function apiHelp(group: string, action?: string): string | undefined {
-  if (group === "context") return `Usage: ${CONTEXT_COMMAND.usage}\n\n${CONTEXT_COMMAND.summary}\n\n${CONNECTION_HELP}\n`;
+  const full = (c: ApiCommand) => `Usage: ${c.usage}\n\n${c.summary}\n\n${c.help ? `${c.help}\n\n` : ""}${CONNECTION_HELP}\n`;
+  if (group === "context") return full(CONTEXT_COMMAND);
   const cmds = API_COMMANDS[group];
   if (!cmds) return undefined;
   const one = action ? cmds[action] : undefined;
-  if (one) return `Usage: ${one.usage}\n\n${one.summary}\n\n${CONNECTION_HELP}\n`;
+  if (one) return full(one);
   const lines = Object.values(cmds).map((c) => `  ${c.usage}\n      ${c.summary}`);
   return `Usage: mnq ${group} <action> [flags]\n\n${lines.join("\n")}\n\n${CONNECTION_HELP}\n`;
 }

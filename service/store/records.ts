@@ -1,3 +1,6 @@
+import type { Permissions } from "@nats-io/jwt";
+import type { CredentialPermissions } from "../identity/index.ts";
+
 /** Stored shapes; described for validation by schemas/records.json. Wire and stored fields are snake_case. */
 
 /** One tenant NATS account. Key `<project>.<account id>` in `mnq-accounts`. */
@@ -47,6 +50,10 @@ export interface CredentialsRecord {
   checksum: string;
   /** The account signing key that signed the creds file (absent in records of earlier versions). */
   signing_key?: string;
+  /** As given on create (absent: everything inside the account). */
+  permissions?: CredentialPermissions;
+  /** RFC 3339; absent: never. */
+  expires_at?: string;
   created_at: string;
   updated_at: string;
 }
@@ -80,6 +87,10 @@ export interface CredentialKeyRecord {
   nats_account_id: string;
   /** The account signing key that signed the creds file: the callout refuses it once that key is retired. */
   signing_key?: string;
+  /** The credential's permissions as its user JWTs carry them (absent: everything in the account). */
+  permissions?: Permissions;
+  /** When the credential expires, seconds since the epoch (absent: never). */
+  expires?: number;
 }
 
 /** The last storage threshold an account was seen over (quota events). Key `<project>.<account>` in `mnq-quota`. */
