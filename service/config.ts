@@ -44,6 +44,7 @@ export interface QuotaConfig {
   consumers: number;
   maxPayload: number;
   connections: number;
+  subscriptions: number;
 }
 
 export class ConfigError extends Error {
@@ -68,6 +69,7 @@ type Settings = {
   MNQ_ACCOUNT_CONSUMERS: number;
   MNQ_ACCOUNT_MAX_PAYLOAD: number;
   MNQ_ACCOUNT_CONNECTIONS: number;
+  MNQ_ACCOUNT_SUBSCRIPTIONS: number;
   MNQ_MAX_ACCOUNTS_PER_PROJECT: number;
   MNQ_MAX_REVOCATIONS: number;
   MNQ_SESSION_TTL: number;
@@ -126,6 +128,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       consumers: s.MNQ_ACCOUNT_CONSUMERS,
       maxPayload: s.MNQ_ACCOUNT_MAX_PAYLOAD,
       connections: s.MNQ_ACCOUNT_CONNECTIONS,
+      subscriptions: s.MNQ_ACCOUNT_SUBSCRIPTIONS,
     }),
     maxAccountsPerProject: s.MNQ_MAX_ACCOUNTS_PER_PROJECT,
     maxRevocations: s.MNQ_MAX_REVOCATIONS,

@@ -60,13 +60,13 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const vault = new SeedVault(trust.masterKey);
     const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs);
     const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota), trust.mnqAccount);
-    const teardown = { store, vault, resolver, publisher, servers: target };
     const views = await openViews(store);
+    const teardown = { store, views, vault, resolver, publisher, servers: target };
     const revoke = { fence: new Fence(nc, SERVICE_NAME), connections: new ConnectionTable(sys, resolver, cfg.requestTimeoutMs) };
     const ctx: ApiContext = { cfg, version: VERSION, store, views, vault, resolver, publisher, teardown, revoke, log, sys };
 
     const reconciler = new Reconciler(
-      { ...teardown, views, systemAccounts: [trust.mnqAccount, trust.sysAccount] },
+      { ...teardown, systemAccounts: [trust.mnqAccount, trust.sysAccount] },
       log.child({ component: "reconcile" }),
       cfg.reconcileMs,
     );

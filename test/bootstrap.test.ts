@@ -65,7 +65,7 @@ test("bootstrap - a server accepts the output, the service user lands in MNQ and
       name: "pushed",
       account: account.getPublicKey(),
       signingKeys: [],
-      limits: { disk_storage: 1024, mem_storage: 0, streams: -1, consumer: -1, payload: -1, conn: -1 },
+      limits: { disk_storage: 1024, mem_storage: 0, streams: -1, consumer: -1, payload: -1, conn: -1, subs: -1 },
     },
     NKeyPair.fromSeed(readDataFile(dir, DataFile.operatorSigningSeed), "operator"),
   );

@@ -147,10 +147,36 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.equal((await callApi(nc, "mnq.api.v1.cb-wrong.nats-accounts.list")).code, undefined);
     });
 
-    test("api keys - ten wrong passwords block the key for a while, even with the right one", async () => {
-      const key = await projectKey("cb-throttle");
-      for (let i = 0; i < 10; i++) await refused(userPass({ access_key: key.access_key, secret_key: `guess-${i}` }));
-      await refused(userPass(key));
+    test("api keys - twelve wrong passwords for someone's key do not refuse its owner, who has not logged in yet", async () => {
+      const key = await projectKey("cb-lockout");
+      for (let i = 0; i < 12; i++) await refused(userPass({ access_key: key.access_key, secret_key: `guess-${i}` }));
+      await userPass(key);
+    });
+
+    test("nkeys - twelve forged signatures for a credential's key do not refuse its owner", async () => {
+      const { seed } = await accountWithCreds("cb-lockout-nkey");
+      const kp = NKeyPair.fromSeed(seed, "user");
+      const forged: Authenticator = (nonce?: string) => ({ nkey: kp.getPublicKey(), sig: Buffer.from(NKeyPair.create("user").sign(Buffer.from(nonce ?? ""))).toString("base64url") });
+      for (let i = 0; i < 12; i++) await refused(connect({ servers: f.server.url, authenticator: forged, reconnect: false }));
+      await withNkey(seed);
+    });
+
+    test("api keys - an earlier version's hash (no tag): a source whose scrypt checks keep failing is throttled, another source's right secret is not", async () => {
+      const key = await projectKey("cb-legacy");
+      const rec = (await f.mnq.ctx.store.apiKeys.get(key.access_key))!;
+      const legacy = rec.value.secret_hash.split("$").slice(0, 6).join("$");
+      await f.mnq.ctx.store.apiKeys.update(key.access_key, { ...rec.value, secret_hash: legacy }, rec.revision);
+      await check(() => f.mnq.ctx.views.apiKeys.peek(key.access_key)?.secret_hash === legacy);
+      const { responder, trust } = calloutResponder(f);
+      const sealer = XKey.fromSeed(createCurveSeed());
+      const ask = (secret: string, host: string) => handOver(responder, trust, sealer, apiKeyRequest(key.access_key, secret, host));
+      const reason = (r: { code?: number; data: Uint8Array }) => {
+        const opened = trust.calloutSealed ? new TextDecoder().decode(sealer.open(r.data, trust.xkey.publicKey)!) : new TextDecoder().decode(r.data);
+        return decodeJwt<{ jwt?: string; error?: string }>(opened).nats;
+      };
+      for (let i = 0; i < 10; i++) assert.match(reason(await ask(`guess-${i}`, "192.0.2.1")).error ?? "", /wrong secret/);
+      assert.match(reason(await ask(key.secret_key, "192.0.2.1")).error ?? "", /too many failures/, "that source gets no more scrypt");
+      assert.ok(reason(await ask(key.secret_key, "192.0.2.2")).jwt, "the owner elsewhere logs in");
     });
 
     test("nkeys - a credential's nkey connects into its account and talks with a creds-file client", async () => {
@@ -279,6 +305,28 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.ok(response.nats.jwt);
     });
   });
+}
+
+/** An authorization request for an API key from `host`, as a server (a key of its own) would send it. */
+function apiKeyRequest(accessKey: string, secret: string, host: string): string {
+  const server = NKeyPair.create("server");
+  const userNkey = NKeyPair.create("user").getPublicKey();
+  return encodeJwt(
+    {
+      name: "",
+      sub: userNkey,
+      aud: "nats-authorization-request",
+      exp: Math.floor(Date.now() / 1000) + 2,
+      nats: {
+        type: "authorization_request",
+        server_id: { id: server.getPublicKey(), name: "t" },
+        user_nkey: userNkey,
+        client_info: { host },
+        connect_opts: { user: accessKey, pass: secret },
+      },
+    },
+    server,
+  );
 }
 
 /** An authorization request for a credential's nkey, as a server (a key of its own) would send it. */

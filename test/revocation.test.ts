@@ -50,7 +50,8 @@ describe("revocation through the servers' connection tables (one node)", () => {
   const CHURN = 8000;
 
   before(async () => {
-    f = await startMnq({ MNQ_MAX_REVOCATIONS: "12" });
+    // 1,100 connections of one account read past one CONNZ page: more than the default 1,000 allowed
+    f = await startMnq({ MNQ_MAX_REVOCATIONS: "12", MNQ_ACCOUNT_CONNECTIONS: "2000" });
     sys = await connectWithCreds(f.server.url, readFileSync(join(f.dataDir, DataFile.sysCreds), "utf8"));
     adminKey = JSON.parse(readFileSync(join(f.dataDir, DataFile.adminApiKey), "utf8")) as Key;
   });

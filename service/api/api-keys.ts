@@ -49,7 +49,8 @@ export async function listApiKeys(
   _project: string,
   req: { project_id?: string; page?: number; page_size?: number },
 ): Promise<{ total_count: number; api_keys: ApiKey[] }> {
-  const all = (await ctx.store.apiKeys.list(">")).map((r) => r.value);
+  await ctx.views.apiKeys.sync();
+  const all = ctx.views.apiKeys.values();
   const mine = req.project_id ? all.filter((r) => r.project_id === req.project_id) : all;
   const listable = mine.map((r) => ({ ...r, id: r.access_key, updated_at: r.created_at }));
   const page = paginate(listable, { page: req.page, page_size: req.page_size });

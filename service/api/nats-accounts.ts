@@ -72,7 +72,8 @@ export async function importAccount(
   if (account.getPublicKey() !== req.account_id) {
     throw InvalidArgumentsError.one("private_key", "constraint", "is not the seed of account_id");
   }
-  if (req.account_id === ctx.publisher.mnqAccount || (await ctx.store.accounts.keys(`*.${req.account_id}`)).length > 0) {
+  await ctx.views.accounts.sync();
+  if (req.account_id === ctx.publisher.mnqAccount || ctx.views.accounts.count(req.account_id) > 0) {
     throw new ConflictError("this account is already managed by mnq");
   }
   const record = await registerAccount(ctx, project, account, { name: req.name || generateName(), imported: true });

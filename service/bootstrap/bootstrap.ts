@@ -29,7 +29,7 @@ export const MNQ_EXPORTS = [
   { name: "mnq-events", subject: "mnq.events.v1.*.>", type: "stream" },
 ] as const;
 
-const UNLIMITED_LIMITS = { disk_storage: -1, mem_storage: -1, streams: -1, consumer: -1, payload: -1, conn: -1 };
+const UNLIMITED_LIMITS = { disk_storage: -1, mem_storage: -1, streams: -1, consumer: -1, payload: -1, conn: -1, subs: -1 };
 const NO_JETSTREAM_LIMITS = { ...UNLIMITED_LIMITS, disk_storage: 0, mem_storage: 0 };
 
 export interface BootstrapResult {

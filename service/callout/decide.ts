@@ -32,7 +32,7 @@ export function nonceSignatureValid(p: Extract<Presented, { kind: "nkey" }>): bo
 
 export const DenyReason = {
   noIdentity: "no api key or nkey presented",
-  throttled: "too many failures; try again later",
+  throttled: "too many failures from this address; try again later",
   unknownApiKey: "unknown api key",
   wrongSecret: "wrong secret key",
   badSignature: "nkey signature does not verify",
@@ -51,9 +51,11 @@ export interface Facts {
   nowSec: number;
   sessionTtlSeconds: number;
   mnqAccount: string;
-  throttled: boolean;
-  /** API key: its record (null: unknown), whether the secret matched, the project's client account. */
-  apiKey?: { record: ApiKeyRecord | null; secretValid: boolean; clientAccount: AccountRecord | null };
+  /**
+   * API key: its record (null: unknown), whether the secret matched, the project's client account;
+   * `throttled` when the secret was not checked because its source failed too often (see Throttle).
+   */
+  apiKey?: { record: ApiKeyRecord | null; secretValid: boolean; clientAccount: AccountRecord | null; throttled?: boolean };
   /** nkey: whether the nonce signature verified, the credential's index entry and its account. */
   credential?: { signatureValid: boolean; index: CredentialKeyRecord | null; account: AccountRecord | null };
 }
@@ -85,12 +87,12 @@ const deny = (reason: DenyReason): Decision => ({ kind: "deny", reason });
  */
 export function decide(f: Facts): Decision {
   if (f.presented.kind === "none") return deny(DenyReason.noIdentity);
-  if (f.throttled) return deny(DenyReason.throttled);
   const exp = f.nowSec + f.sessionTtlSeconds;
 
   if (f.presented.kind === "api_key") {
     const key = f.apiKey;
     if (!key?.record) return deny(DenyReason.unknownApiKey);
+    if (key.throttled) return deny(DenyReason.throttled);
     if (!key.secretValid) return deny(DenyReason.wrongSecret);
     const { access_key: accessKey, project_id: project } = key.record;
     if (project === ADMIN_PROJECT) {

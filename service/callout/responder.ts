@@ -16,6 +16,7 @@ import { type Decision, decide, DenyReason, type Facts, type Grant, identityOf, 
 import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKEY_HEADER } from "./request.ts";
 import { ServerKeys } from "./server-keys.ts";
 import { Throttle } from "./throttle.ts";
+import { DenialLog } from "./denial-log.ts";
 
 /** The subject nats-server publishes authorization requests on, in the callout account. */
 export const CALLOUT_SUBJECT = "$SYS.REQ.USER.AUTH";
@@ -46,13 +47,6 @@ const EXPIRY_ROUNDING_MS = 1000;
 const DEFAULT_AUTH_TIMEOUT_MS = 2000;
 const MAX_PENDING_MS = 10_000;
 
-/** Failures that count towards throttling the identity that caused them. */
-const COUNTED: ReadonlySet<DenyReason> = new Set([
-  DenyReason.unknownApiKey,
-  DenyReason.wrongSecret,
-  DenyReason.badSignature,
-  DenyReason.unknownCredential,
-]);
 
 /**
  * Adds the auth callout to the `mnq` micro service: an endpoint on `$SYS.REQ.USER.AUTH` in the
@@ -73,13 +67,16 @@ export function addCalloutEndpoint(svc: Service, deps: CalloutDeps, inFlight: In
 
 /** Opens, checks, decides and answers authorization requests. */
 export class CalloutResponder {
+  /** Sources (client addresses) whose API key checks cost scrypt and failed too often. */
   readonly #throttle: Throttle;
   readonly #secrets = new SecretChecker();
+  readonly #denials: DenialLog;
   readonly #views: StoreViews;
   readonly #serverKeys = new ServerKeys();
 
   constructor(private readonly deps: CalloutDeps) {
     this.#throttle = deps.throttle ?? new Throttle();
+    this.#denials = new DenialLog(deps.log);
     this.#views = deps.views;
   }
 
@@ -118,8 +115,7 @@ export class CalloutResponder {
     }
     const id = identityOf(who);
     const deny = (reason: DenyReason) => {
-      if (id && COUNTED.has(reason) && this.#throttle.fail(id, now)) log().warn({ identity: id }, "auth callout: identity throttled");
-      log().info({ identity: id, reason }, "auth callout: denied");
+      this.#denials.denied(sourceOf(req), { identity: id, reason, server: req.nats.server_id.name });
       this.answer(msg, req, serverXkey, { error: reason }, 401);
     };
     if (decision.kind === "deny") {
@@ -143,32 +139,38 @@ export class CalloutResponder {
     }
     const actedOnUntil = sent + Math.min(MAX_PENDING_MS, Math.max(DEFAULT_AUTH_TIMEOUT_MS, req.exp * 1000 - sent) + EXPIRY_ROUNDING_MS);
     this.deps.gate.granted(grant.owner, actedOnUntil, sent);
-    if (id) this.#throttle.succeed(id);
     if (this.deps.log.isLevelEnabled("debug")) log().debug({ identity: id, account: grant.accountId }, "auth callout: allowed");
     msg.respond(response);
   }
 
   /** Looks up what the presented identity needs and decides. */
   private async evaluate(req: AuthorizationRequest, who: Presented, now: number, nowSec: number): Promise<Decision> {
-    const id = identityOf(who);
     const facts: Facts = {
       request: req,
       presented: who,
       nowSec,
       sessionTtlSeconds: this.deps.sessionTtlSeconds,
       mnqAccount: this.deps.mnqAccount,
-      throttled: id !== null && this.#throttle.blocked(id, now),
     };
-    if (!facts.throttled && who.kind === "api_key") facts.apiKey = await this.lookupApiKey(who);
-    if (!facts.throttled && who.kind === "nkey") facts.credential = await this.lookupCredential(who);
+    if (who.kind === "api_key") facts.apiKey = await this.lookupApiKey(who, sourceOf(req), now);
+    if (who.kind === "nkey") facts.credential = await this.lookupCredential(who);
     return decide(facts);
   }
 
-  private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>): Promise<Facts["apiKey"]> {
+  /**
+   * A wrong secret costs a SHA-256 (the hash's tag) or, for a hash never verified here and made
+   * by an earlier version (no tag), a scrypt: a source whose scrypt checks keep failing gets no
+   * more of them for a while. Nothing is refused for someone else's failures: a source is an
+   * address, and a secret already verified here is checked without scrypt.
+   */
+  private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>, source: string, now: number): Promise<Facts["apiKey"]> {
     const views = this.#views;
     const record = await views.apiKeys.lookup(who.accessKey);
     if (!record) return { record, secretValid: false, clientAccount: null };
+    const hashing = this.#secrets.needsHash(who.secret, record.secret_hash);
+    if (hashing && this.#throttle.blocked(source, now)) return { record, secretValid: false, clientAccount: null, throttled: true };
     const secretValid = await this.#secrets.check(who.secret, record.secret_hash);
+    if (hashing && !secretValid && this.#throttle.fail(source, now)) this.deps.log.warn({ client: source }, "auth callout: source throttled");
     let clientAccount: AccountRecord | null = null;
     if (secretValid && record.project_id !== ADMIN_PROJECT) {
       const client = (await views.projects.lookup(record.project_id))?.client_account;
@@ -199,4 +201,9 @@ export class CalloutResponder {
   private answer(msg: ServiceMsg, req: AuthorizationRequest, serverXkey: string | null, result: AuthorizationResult, errorCode: number): void {
     msg.respondError(errorCode, "error" in result ? result.error : "denied", this.response(req, serverXkey, result));
   }
+}
+
+/** Where a connect comes from, as its server saw it: what throttling and denial logs count by. */
+function sourceOf(req: AuthorizationRequest): string {
+  return req.nats.client_info.host ?? "unknown";
 }

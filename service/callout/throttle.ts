@@ -1,11 +1,11 @@
-/** Limits for repeated failures of one identity (an access key or an nkey). */
+/** Limits for repeated failures of one source (a client address). */
 export interface ThrottleOptions {
-  /** Failures allowed within `windowMs` before the identity is blocked. */
+  /** Failures allowed within `windowMs` before the source is blocked. */
   maxFailures: number;
   windowMs: number;
-  /** How long a blocked identity is refused without being checked. */
+  /** How long a blocked source gets no more expensive checks. */
   blockMs: number;
-  /** Identities tracked at most (the oldest are forgotten first). */
+  /** Sources tracked at most (the oldest are forgotten first). */
   maxTracked: number;
 }
 
@@ -18,8 +18,9 @@ interface Entry {
 }
 
 /**
- * Counts authentication failures per identity in one instance: after `maxFailures` in a window
- * the identity is refused for `blockMs` before any lookup or hash is spent on it.
+ * Counts failures per key in one instance (the auth callout: per client address, of checks that
+ * cost a scrypt): after `maxFailures` in a window the key is blocked for `blockMs`. A success does
+ * not clear the count, so a source cannot mix in its own valid key to keep guessing.
  */
 export class Throttle {
   readonly #entries = new Map<string, Entry>();
@@ -49,10 +50,5 @@ export class Throttle {
       return true;
     }
     return false;
-  }
-
-  /** A success clears the identity's count. */
-  succeed(id: string): void {
-    this.#entries.delete(id);
   }
 }

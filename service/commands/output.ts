@@ -18,5 +18,13 @@ export function print(value: unknown, json: boolean, columns?: string[]): void {
 
 function show(v: unknown): string {
   if (v === null || v === undefined) return "";
-  return typeof v === "object" ? JSON.stringify(v) : String(v);
+  return printable(typeof v === "object" ? JSON.stringify(v) : String(v));
+}
+
+/**
+ * Control characters (escape sequences, BEL, NUL, bidi overrides) shown as `\u{…}`: what a
+ * server or an older record holds must not steer the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }

@@ -29,6 +29,8 @@ export interface AccountLimits {
   payload: number;
   /** Maximum client connections, -1 unlimited. */
   conn: number;
+  /** Maximum subscriptions over all the account's connections, -1 unlimited. */
+  subs: number;
 }
 
 export interface AccountJwtInput {
@@ -50,7 +52,7 @@ export function accountJwt(input: AccountJwtInput, operatorSigner: NKeyPair): st
     type: "account",
     signing_keys: input.signingKeys,
     limits: {
-      subs: UNLIMITED,
+      subs: limits.subs,
       data: UNLIMITED,
       payload: limits.payload,
       imports: UNLIMITED,

@@ -13,5 +13,6 @@ export function accountLimits(quota: QuotaConfig): AccountLimits {
     consumer: quota.consumers,
     payload: quota.maxPayload,
     conn: quota.connections,
+    subs: quota.subscriptions,
   };
 }

@@ -5,8 +5,19 @@ import type { ResolverClient } from "./client.ts";
 
 const CONVERGE_ROUNDS = 5;
 
-/** An `api-clients` account holds no JetStream data; it only reaches MNQ through its imports. */
-const CLIENT_ACCOUNT_LIMITS: AccountLimits = { disk_storage: 0, mem_storage: 0, streams: 0, consumer: 0, payload: 1024 * 1024, conn: -1 };
+interface PendingChange {
+  mutate: (current: AccountRecord) => Partial<AccountRecord> | null;
+  resolve: (record: AccountRecord) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * An `api-clients` account holds no JetStream data; it only reaches MNQ through its imports. Its
+ * connections and subscriptions are bounded like a tenant account's.
+ */
+function clientAccountLimits(tenant: AccountLimits): AccountLimits {
+  return { disk_storage: 0, mem_storage: 0, streams: 0, consumer: 0, payload: 1024 * 1024, conn: tenant.conn, subs: tenant.subs };
+}
 
 /** The imports of a project's `api-clients` account: its own API subjects and events from MNQ. */
 function clientImports(project: string, mnqAccount: string) {
@@ -35,7 +46,7 @@ export class AccountPublisher {
   ) {}
 
   private limitsOf(record: Pick<AccountRecord, "kind">): AccountLimits {
-    return record.kind === "api-clients" ? CLIENT_ACCOUNT_LIMITS : this.limits;
+    return record.kind === "api-clients" ? clientAccountLimits(this.limits) : this.limits;
   }
 
   /** A JWT for the record as it stands, with an `iat` above the last one issued. */
@@ -67,13 +78,44 @@ export class AccountPublisher {
   /**
    * Changes an account record and its JWT: `mutate` gets the current record and returns the new
    * fields (null: leave it). The JWT is re-issued, written with a revision check, then pushed.
+   * Changes of one account that arrive while one is being written are applied together in the
+   * next write (one KV update, one push), so a burst of deletes in one account neither conflicts
+   * on the revision check nor pushes its JWT once per delete.
    */
-  async change(
-    project: string,
-    accountId: string,
-    mutate: (current: AccountRecord) => Partial<AccountRecord> | null,
-  ): Promise<AccountRecord> {
+  change(project: string, accountId: string, mutate: (current: AccountRecord) => Partial<AccountRecord> | null): Promise<AccountRecord> {
     const key = Store.accountKey(project, accountId);
+    return new Promise((resolve, reject) => {
+      const waiting = this.#pending.get(key);
+      if (waiting) {
+        waiting.push({ mutate, resolve, reject });
+        return;
+      }
+      this.#pending.set(key, [{ mutate, resolve, reject }]);
+      void this.#drain(key, accountId);
+    });
+  }
+
+  /** Changes of one account not yet written, by record key; an entry exists while they are being written. */
+  readonly #pending = new Map<string, PendingChange[]>();
+
+  async #drain(key: string, accountId: string): Promise<void> {
+    const queue = this.#pending.get(key)!;
+    for (;;) {
+      const batch = queue.splice(0);
+      if (batch.length === 0) {
+        this.#pending.delete(key);
+        return;
+      }
+      try {
+        const record = await this.#write(key, accountId, batch.map((c) => c.mutate));
+        for (const c of batch) c.resolve(record);
+      } catch (err) {
+        for (const c of batch) c.reject(err);
+      }
+    }
+  }
+
+  async #write(key: string, accountId: string, mutations: ((current: AccountRecord) => Partial<AccountRecord> | null)[]): Promise<AccountRecord> {
     let missing = false;
     let changed = false;
     const written = await this.store.accounts.modify(key, (cur) => {
@@ -82,10 +124,15 @@ export class AccountPublisher {
         missing = true;
         return null;
       }
-      const fields = mutate(cur.value);
-      if (fields === null) return null;
-      changed = true;
-      const next = { ...cur.value, ...fields };
+      let next: AccountRecord = cur.value;
+      for (const mutate of mutations) {
+        const fields = mutate(next);
+        if (fields === null) continue;
+        changed = true;
+        next = { ...next, ...fields };
+      }
+      if (!changed) return null;
+      next = { ...next };
       delete next.session_revocations; // an earlier version's; no longer carried
       return { ...next, ...this.issue(next) };
     });

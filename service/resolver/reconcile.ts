@@ -1,5 +1,5 @@
 import type { Logger } from "../log.ts";
-import { type AccountRecord, type ProjectRecord, type RecordView, Store } from "../store/index.ts";
+import { Store, type StoreViews } from "../store/index.ts";
 import type { AccountPublisher } from "./accounts.ts";
 import type { ResolverClient } from "./client.ts";
 import { releasePlace, type TeardownDeps, teardownAccount } from "./teardown.ts";
@@ -24,7 +24,7 @@ export interface ReconcileDeps extends TeardownDeps {
   store: Store;
   publisher: AccountPublisher;
   resolver: ResolverClient;
-  views: { accounts: RecordView<AccountRecord>; projects: RecordView<ProjectRecord> };
+  views: Pick<StoreViews, "accounts" | "projects" | "credentials">;
   /** Accounts of the operator that no record describes: MNQ and SYS. */
   systemAccounts: readonly string[];
 }

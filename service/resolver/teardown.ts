@@ -1,7 +1,7 @@
 import { connect, jwtAuthenticator } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { NKeyPair, type SeedVault, userJwt } from "../identity/index.ts";
-import { type AccountRecord, Store } from "../store/index.ts";
+import { type AccountRecord, Store, type StoreViews } from "../store/index.ts";
 import { inBatches } from "../batches.ts";
 import { FaultPoint, faultPoint } from "../faults.ts";
 import type { AccountPublisher } from "./accounts.ts";
@@ -13,6 +13,8 @@ const KV_BATCH = 64;
 
 export interface TeardownDeps {
   store: Store;
+  /** The account's credentials are found here (a KV listing would leave a consumer behind). */
+  views: Pick<StoreViews, "credentials">;
   vault: SeedVault;
   resolver: ResolverClient;
   publisher: AccountPublisher;
@@ -55,10 +57,10 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
   faultPoint(FaultPoint.deleteRevoked);
   await deps.resolver.delete([accountId]);
   faultPoint(FaultPoint.deleteUnpublished);
-  const creds = await deps.store.credentials.list(`${project}.*`);
-  const mine = creds.filter((c) => c.value.nats_account_id === accountId);
-  await inBatches(mine, KV_BATCH, (c) => deps.store.credentialKeys.delete(c.value.user_key));
-  await inBatches(mine, KV_BATCH, (c) => deps.store.credentials.delete(c.key));
+  await deps.views.credentials.sync();
+  const mine = deps.views.credentials.group(accountId).filter((c) => c.project_id === project);
+  await inBatches(mine, KV_BATCH, (c) => deps.store.credentialKeys.delete(c.user_key));
+  await inBatches(mine, KV_BATCH, (c) => deps.store.credentials.delete(Store.credentialsKey(project, c.id)));
   await deps.store.accounts.delete(key);
   await releasePlace(deps.store, project, accountId);
   return true;

@@ -76,7 +76,7 @@ export interface ApiKeyRecord {
   /** The project the key may call, or `*` for an admin key. */
   project_id: string;
   created_at: string;
-  /** `scrypt$<N>$<r>$<p>$<salt>$<hash>`, salt and hash base64url. */
+  /** `scrypt$<N>$<r>$<p>$<salt>$<hash>$<tag>`, base64url; earlier versions' have no tag. */
   secret_hash: string;
 }
 

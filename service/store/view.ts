@@ -21,8 +21,8 @@ export class RecordView<T> {
   #inFlight: Promise<number> | undefined;
   #queued: Promise<number> | undefined;
 
-  /** Records per group (see `count`), kept as records come and go. */
-  readonly #counts = new Map<string, number>();
+  /** The records of each group (see `open`), kept as records come and go. */
+  readonly #groups = new Map<string, Map<string, T>>();
 
   private constructor(
     private readonly bucket: RecordBucket<T>,
@@ -31,7 +31,7 @@ export class RecordView<T> {
 
   /**
    * Starts watching every key (current values first, then changes). `groupOf` names a group per
-   * record, counted as the records change (`count`), so a count costs no scan.
+   * record, indexed as the records change (`count`, `group`), so neither scans the bucket.
    */
   static async open<T>(bucket: RecordBucket<T>, groupOf?: (record: T) => string): Promise<RecordView<T>> {
     const view = new RecordView(bucket, groupOf);
@@ -43,7 +43,7 @@ export class RecordView<T> {
   }
 
   #apply(e: KvWatchEntry): void {
-    this.#uncount(this.#records.get(e.key));
+    this.#ungroup(e.key, this.#records.get(e.key));
     let record: T | undefined;
     if (e.operation === "PUT") {
       try {
@@ -57,7 +57,9 @@ export class RecordView<T> {
       this.#records.set(e.key, record);
       if (this.groupOf) {
         const g = this.groupOf(record);
-        this.#counts.set(g, (this.#counts.get(g) ?? 0) + 1);
+        let members = this.#groups.get(g);
+        if (!members) this.#groups.set(g, (members = new Map()));
+        members.set(e.key, record);
       }
     }
     if (e.revision > this.#seen) this.#seen = e.revision;
@@ -69,17 +71,22 @@ export class RecordView<T> {
     }
   }
 
-  #uncount(record: T | undefined): void {
+  #ungroup(key: string, record: T | undefined): void {
     if (record === undefined || !this.groupOf) return;
     const g = this.groupOf(record);
-    const n = (this.#counts.get(g) ?? 0) - 1;
-    if (n > 0) this.#counts.set(g, n);
-    else this.#counts.delete(g);
+    const members = this.#groups.get(g);
+    members?.delete(key);
+    if (members?.size === 0) this.#groups.delete(g);
   }
 
   /** How many records the view holds in `group` (opened with `groupOf`). */
   count(group: string): number {
-    return this.#counts.get(group) ?? 0;
+    return this.#groups.get(group)?.size ?? 0;
+  }
+
+  /** The records of `group` (opened with `groupOf`), unordered. */
+  group(group: string): T[] {
+    return [...(this.#groups.get(group)?.values() ?? [])];
   }
 
   /** The record as last seen, else as KV holds it now. */
@@ -185,7 +192,8 @@ export interface StoreViews {
 
 export async function openViews(store: Store): Promise<StoreViews & { stop(): void }> {
   const [accounts, credentials, projects, apiKeys, credentialKeys] = await Promise.all([
-    RecordView.open(store.accounts),
+    // indexed by account id: one id is never managed twice
+    RecordView.open(store.accounts, (r) => r.id),
     // counted per account: the bound on an account's credentials and revocations
     RecordView.open(store.credentials, (r) => r.nats_account_id),
     RecordView.open(store.projects),
