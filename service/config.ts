@@ -26,6 +26,8 @@ export interface Config {
   maxAccountsPerProject: number;
   /** Bound of an account's credentials plus revoked ones (its JWT's revocation list). */
   maxRevocations: number;
+  /** API requests of one project an instance handles at once. */
+  apiInFlightPerProject: number;
   /** Lifetime of callout-issued user JWTs, seconds. */
   sessionTtlSeconds: number;
   /** Interval of the storage quota check, ms. */
@@ -72,6 +74,7 @@ type Settings = {
   MNQ_ACCOUNT_SUBSCRIPTIONS: number;
   MNQ_MAX_ACCOUNTS_PER_PROJECT: number;
   MNQ_MAX_REVOCATIONS: number;
+  MNQ_API_IN_FLIGHT_PER_PROJECT: number;
   MNQ_SESSION_TTL: number;
   MNQ_QUOTA_CHECK_MS: number;
   MNQ_RECONCILE_MS: number;
@@ -132,6 +135,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     }),
     maxAccountsPerProject: s.MNQ_MAX_ACCOUNTS_PER_PROJECT,
     maxRevocations: s.MNQ_MAX_REVOCATIONS,
+    apiInFlightPerProject: s.MNQ_API_IN_FLIGHT_PER_PROJECT,
     sessionTtlSeconds: s.MNQ_SESSION_TTL,
     quotaCheckMs: s.MNQ_QUOTA_CHECK_MS,
     reconcileMs: s.MNQ_RECONCILE_MS,

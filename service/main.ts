@@ -61,8 +61,9 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs);
     const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota), trust.mnqAccount);
     const views = await openViews(store);
-    const teardown = { store, views, vault, resolver, publisher, servers: target };
     const revoke = { fence: new Fence(nc, SERVICE_NAME), connections: new ConnectionTable(sys, resolver, cfg.requestTimeoutMs) };
+    const fenceAccount = (id: string) => revoke.fence.raise([id]);
+    const teardown = { store, views, vault, resolver, publisher, servers: target, fenceAccount };
     const ctx: ApiContext = { cfg, version: VERSION, store, views, vault, resolver, publisher, teardown, revoke, log, sys };
 
     const reconciler = new Reconciler(

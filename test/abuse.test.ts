@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -92,5 +92,31 @@ describe("abuse: one tenant against the others", () => {
     for (let i = 0; i < 30; i++) nc.subscribe(`sub.${i}`);
     await nc.flush().catch(() => undefined);
     await check(() => errors.some((e) => /maximum subscriptions/i.test(e)) || nc.isClosed(), 5000);
+  });
+
+  test("abuse - a tenant creating a stream while its account is deleted (it watches $JS.API.STREAM.DELETE.>) leaves nothing on disk, 3 times", async () => {
+    const storeDir = join(f.dataDir, DataFile.jetstreamDir);
+    for (let run = 0; run < 3; run++) {
+      const account = (await f.api<{ id: string }>(`ab-teardown-${run}`, "nats-accounts.create", {})).body.id;
+      const c = (await f.api<Creds>(`ab-teardown-${run}`, "nats-credentials.create", { nats_account_id: account })).body;
+      const tenant = await connectWithCreds(f.server.url, c.credentials.content, { maxReconnectAttempts: -1, reconnectTimeWait: 50 });
+      open.push(tenant);
+      const jsm = await jetstreamManager(tenant);
+      await jsm.streams.add({ name: "DATA", subjects: ["data.>"], max_bytes: 1024 * 1024 });
+      assert.ok(existsSync(join(storeDir, "jetstream", account, "streams", "DATA")), "the account's streams live here");
+      let sneaked = 0;
+      tenant.subscribe("$JS.API.STREAM.DELETE.>", {
+        callback: () => {
+          sneaked++;
+          void jsm.streams.add({ name: `SNEAK${sneaked}`, subjects: [`sneak${sneaked}.>`], max_bytes: 1024 * 1024 }).catch(() => undefined);
+        },
+      });
+      await tenant.flush();
+      const r = await f.api(`ab-teardown-${run}`, "nats-accounts.delete", { nats_account_id: account });
+      assert.equal(r.code, undefined, r.message);
+      await tenant.close();
+      const left = existsSync(join(storeDir, "jetstream", account)) ? readdirSync(join(storeDir, "jetstream", account, "streams")) : [];
+      assert.deepEqual(left, [], `run ${run}: no stream of the deleted account is left on disk (it saw ${sneaked} deletes)`);
+    }
   });
 });

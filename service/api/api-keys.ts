@@ -5,10 +5,10 @@ import { NotFoundError } from "../errors.ts";
 import { hashSecret, newAccessKey, newSecretKey } from "../identity/index.ts";
 import { ensureClientAccount } from "../resolver/index.ts";
 import { apiKeyUserName, closeAdmittedConnections } from "../revocation/index.ts";
-import { ADMIN_PROJECT, type ApiKeyRecord } from "../store/index.ts";
+import { ADMIN_PROJECT, ALL, type ApiKeyRecord, projectGroup } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
-import { paginate } from "./paging.ts";
+import { pageOf } from "./paging.ts";
 
 /** API.md ApiKey; `secret_key` only in the reply to create. */
 export interface ApiKey {
@@ -50,10 +50,10 @@ export async function listApiKeys(
   req: { project_id?: string; page?: number; page_size?: number },
 ): Promise<{ total_count: number; api_keys: ApiKey[] }> {
   await ctx.views.apiKeys.sync();
-  const all = ctx.views.apiKeys.values();
-  const mine = req.project_id ? all.filter((r) => r.project_id === req.project_id) : all;
-  const listable = mine.map((r) => ({ ...r, id: r.access_key, updated_at: r.created_at }));
-  const page = paginate(listable, { page: req.page, page_size: req.page_size });
+  const byCreation = (a: ApiKeyRecord, b: ApiKeyRecord) =>
+    a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.access_key < b.access_key ? -1 : a.access_key > b.access_key ? 1 : 0;
+  const sorted = ctx.views.apiKeys.sorted(req.project_id ? projectGroup(req.project_id) : ALL, "created_at_asc", byCreation);
+  const page = pageOf(sorted, { page: req.page, page_size: req.page_size });
   return { total_count: page.total_count, api_keys: page.items.map(toApiKey) };
 }
 

@@ -5,10 +5,10 @@ import { FaultPoint, faultPoint } from "../faults.ts";
 import { accountLimits, type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import { newAccountRecord, releasePlace, teardownAccount } from "../resolver/index.ts";
 import { closeAdmittedConnections, credentialUserName } from "../revocation/index.ts";
-import { type AccountRecord, Store } from "../store/index.ts";
+import { accountGroup, type AccountRecord, projectGroup, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
-import { type ListOptions, paginate } from "./paging.ts";
+import { type ListOptions, ordering, pageOf } from "./paging.ts";
 
 /** API.md NatsAccount. */
 export interface NatsAccount {
@@ -201,8 +201,8 @@ async function deleteRetiredCredentials(ctx: ApiContext, project: string, accoun
   const trusted = new Set([account.signing_key, ...(account.previous_signing_keys ?? [])]);
   await ctx.views.credentials.sync();
   const retired = ctx.views.credentials
-    .values(`${project}.`)
-    .filter((r) => r.nats_account_id === account.id && (r.signing_key === undefined || !trusted.has(r.signing_key)));
+    .group(accountGroup(project, account.id))
+    .filter((r) => r.signing_key === undefined || !trusted.has(r.signing_key));
   if (retired.length === 0) return;
   await inBatches(retired, KV_BATCH, (r) => ctx.store.credentialKeys.delete(r.user_key));
   await closeAdmittedConnections(ctx.revoke, {
@@ -220,8 +220,10 @@ export async function listAccounts(
   req: ListOptions,
 ): Promise<{ total_count: number; nats_accounts: NatsAccount[] }> {
   await ctx.views.accounts.sync();
-  const active = ctx.views.accounts.values(`${project}.`).filter((r) => r.state === "active" && !r.kind);
-  const page = paginate(active, req);
+  const { order, compare } = ordering<AccountRecord>(req);
+  const sorted = ctx.views.accounts.sorted(projectGroup(project), order, compare);
+  // a project holds a few accounts (MNQ_MAX_ACCOUNTS_PER_PROJECT) and its api-clients one
+  const page = pageOf(sorted, req, (r) => r.state === "active" && !r.kind);
   return { total_count: page.total_count, nats_accounts: page.items.map((r) => toNatsAccount(ctx, r)) };
 }
 

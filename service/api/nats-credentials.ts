@@ -2,11 +2,11 @@ import { randomUUID } from "node:crypto";
 import { type CredentialPermissions, credsChecksum, formatCreds, jwtPermissions, NKeyPair, userJwt } from "../identity/index.ts";
 import { InvalidArgumentsError, NotFoundError, QuotasExceededError } from "../errors.ts";
 import { closeAdmittedConnections, credentialUserName } from "../revocation/index.ts";
-import { type AccountRecord, type CredentialsRecord, Store } from "../store/index.ts";
+import { accountGroup, type AccountRecord, type CredentialsRecord, projectGroup, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
 import { getAccountRecord } from "./nats-accounts.ts";
-import { type ListOptions, paginate } from "./paging.ts";
+import { type ListOptions, ordering, pageOf } from "./paging.ts";
 
 /** API.md NatsCredentials. */
 export interface NatsCredentials {
@@ -115,9 +115,9 @@ export async function listCredentials(
   req: ListOptions & { nats_account_id?: string },
 ): Promise<{ total_count: number; nats_credentials: NatsCredentials[] }> {
   await ctx.views.credentials.sync();
-  const records = ctx.views.credentials.values(`${project}.`);
-  const mine = req.nats_account_id ? records.filter((r) => r.nats_account_id === req.nats_account_id) : records;
-  const page = paginate(mine, req);
+  const { order, compare } = ordering<CredentialsRecord>(req);
+  const group = req.nats_account_id ? accountGroup(project, req.nats_account_id) : projectGroup(project);
+  const page = pageOf(ctx.views.credentials.sorted(group, order, compare), req);
   return { total_count: page.total_count, nats_credentials: page.items.map((r) => toNatsCredentials(ctx, r)) };
 }
 

@@ -26,19 +26,33 @@ interface Listable {
 }
 
 /**
- * Filters by name (substring), sorts by `order_by` with ties broken on id (so pages never
- * overlap or skip), and cuts the page. `total_count` counts every match.
+ * The comparison for `order_by` (default `created_at_asc`), ties broken on id so pages never
+ * overlap or skip; `order` names it (for cached sorted copies).
  */
-export function paginate<T extends Listable>(items: T[], opts: ListOptions): { total_count: number; items: T[] } {
-  const matching = opts.name ? items.filter((i) => i.name.includes(opts.name!)) : items;
+export function ordering<T extends Listable>(opts: ListOptions): { order: OrderBy; compare: (a: T, b: T) => number } {
   const order = opts.order_by ?? OrderBy.createdAtAsc;
   const field = order.startsWith("name") ? "name" : order.startsWith("updated") ? "updated_at" : "created_at";
   const dir = order.endsWith("_desc") ? -1 : 1;
-  const sorted = [...matching].sort((a, b) => {
+  const compare = (a: T, b: T) => {
     const c = a[field] < b[field] ? -1 : a[field] > b[field] ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
     return c * dir;
-  });
+  };
+  return { order, compare };
+}
+
+/**
+ * One page of items already in order: filtered by name (substring) and by `keep`, then cut.
+ * `total_count` counts every match. Without a filter it costs the page, not the list.
+ */
+export function pageOf<T extends { name: string }>(sorted: readonly T[], opts: ListOptions, keep?: (item: T) => boolean): { total_count: number; items: T[] } {
   const size = opts.page_size ?? DEFAULT_PAGE_SIZE;
   const start = ((opts.page ?? 1) - 1) * size;
-  return { total_count: matching.length, items: sorted.slice(start, start + size) };
+  if (!opts.name && !keep) return { total_count: sorted.length, items: sorted.slice(start, start + size) };
+  const matching = sorted.filter((i) => (!opts.name || i.name.includes(opts.name)) && (!keep || keep(i)));
+  return { total_count: matching.length, items: matching.slice(start, start + size) };
+}
+
+/** Sorts and pages a small unsorted list (see `ordering`, `pageOf`). */
+export function paginate<T extends Listable>(items: T[], opts: ListOptions): { total_count: number; items: T[] } {
+  return pageOf([...items].sort(ordering<T>(opts).compare), opts);
 }

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
-import { InvalidArgumentsError } from "../errors.ts";
+import { InvalidArgumentsError, QuotasExceededError } from "../errors.ts";
 import type { InFlight } from "../in-flight.ts";
 import { validateRequest } from "../validation.ts";
 import type { ApiContext } from "./context.ts";
@@ -12,6 +12,9 @@ import { serviceStatus } from "./status.ts";
 
 /** The micro service's name: `nats micro info mnq`, `$SRV.PING.mnq`. */
 export const SERVICE_NAME = "mnq";
+
+/** The admin endpoints' share of the per-project bound. */
+const ADMIN_LOAD = "*admin";
 
 /** Largest request body the API reads (API.md). */
 export const MAX_REQUEST_BYTES = 64 * 1024;
@@ -79,6 +82,7 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
     { prefix: "mnq.api.v1.*", endpoints: projectEndpoints, scoped: true },
     { prefix: "mnq.admin.v1", endpoints: adminEndpoints, scoped: false },
   ];
+  const load = new Map<string, number>();
   for (const { prefix, endpoints, scoped } of groups) {
     const group = svc.addGroup(prefix);
     for (const def of endpoints) {
@@ -88,7 +92,23 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
         metadata: { request_schema: `${schema}.request`, response_schema: `${schema}.reply` },
         handler: (err, msg) => {
           if (err) return;
-          inFlight.run(() => handle(ctx, def, schema, msg, scoped));
+          // Bounded per project: a project's flood is answered 429 at once instead of queueing
+          // everyone's requests (and the callout) behind it.
+          const project = scoped ? (msg.subject.split(".")[3] ?? "") : ADMIN_LOAD;
+          const busy = load.get(project) ?? 0;
+          if (busy >= ctx.cfg.apiInFlightPerProject) {
+            const max = ctx.cfg.apiInFlightPerProject;
+            replyError(msg, new QuotasExceededError([{ resource: "api_requests_in_flight", quota: max, current: busy }], "too many requests of this project in flight; retry"), ctx.log);
+            return;
+          }
+          load.set(project, busy + 1);
+          inFlight.run(() =>
+            handle(ctx, def, schema, msg, scoped).finally(() => {
+              const left = (load.get(project) ?? 1) - 1;
+              if (left > 0) load.set(project, left);
+              else load.delete(project);
+            }),
+          );
         },
       });
     }

@@ -133,12 +133,15 @@ export class CalloutResponder {
     // Checked and recorded right before the reply, with no await in between: a delete's fence
     // either came first (refused here) or learns of this grant (and looks for its connection).
     const sent = Date.now();
-    if (this.deps.gate.blocked(grant.owner, sent)) {
-      deny(grant.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey);
+    // Fenced: the owner (a delete of it) or the account (its teardown) is going away.
+    const gate = this.deps.gate;
+    if (gate.blocked(grant.owner, sent) || gate.blocked(grant.accountId, sent)) {
+      deny(gate.blocked(grant.accountId, sent) ? DenyReason.accountGone : grant.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey);
       return;
     }
     const actedOnUntil = sent + Math.min(MAX_PENDING_MS, Math.max(DEFAULT_AUTH_TIMEOUT_MS, req.exp * 1000 - sent) + EXPIRY_ROUNDING_MS);
-    this.deps.gate.granted(grant.owner, actedOnUntil, sent);
+    gate.granted(grant.owner, actedOnUntil, sent);
+    gate.granted(grant.accountId, actedOnUntil, sent);
     if (this.deps.log.isLevelEnabled("debug")) log().debug({ identity: id, account: grant.accountId }, "auth callout: allowed");
     msg.respond(response);
   }

@@ -20,13 +20,19 @@ export interface TeardownDeps {
   publisher: AccountPublisher;
   /** Server URL(s) the service connects to; the teardown connects there as the account. */
   servers: string | string[];
+  /** Makes every instance's auth callout refuse the account from now on (see revocation/). */
+  fenceAccount?: (accountId: string) => Promise<unknown>;
 }
+
+/** A `*` revocation no later than this far ahead is the freeze; the final one lies a year ahead. */
+const FROZEN_HORIZON_SECONDS = 24 * 3600;
 
 /**
  * Deletes a tenant account completely, in an order that a retry (or the start-up reconcile)
  * resumes from any point: the record is first marked `deleting`; then the account's streams
- * (KV and object buckets are streams too) are deleted; every user is revoked (`"*"`), which closes
- * its connections; the JWT is removed from the resolvers; last the records go.
+ * (KV and object buckets are streams too) are deleted once the account is frozen (every user
+ * revoked up to then, connections closed); every user is then revoked for good; the JWT is removed
+ * from the resolvers; last the records go.
  */
 export async function teardownAccount(deps: TeardownDeps, project: string, accountId: string, opts: { rollback?: boolean } = {}): Promise<boolean> {
   const key = Store.accountKey(project, accountId);
@@ -38,12 +44,32 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
   );
   if (marked?.value.state !== "deleting") return false;
   faultPoint(FaultPoint.deleteMarked);
-  // Once every user is revoked ("*"), the streams are gone already (they go first), and no user
-  // could connect to delete them anyway.
-  if (marked.value.revocations["*"] === undefined) {
-    // The server must know the account to let the teardown user in (a resumed delete may find a
-    // resolver that lost it).
-    await deps.resolver.push(marked.value.jwt);
+  // Freeze, then delete the data: `*` revokes every user issued up to now, which closes every
+  // connection of the account (creds files and the callout's, which is fenced first so that no
+  // instance admits anyone into it again); nobody but the teardown user, issued after the freeze,
+  // can then create or write a stream while they are deleted. A `*` a year ahead means the
+  // streams are gone already.
+  const star = marked.value.revocations["*"];
+  const nowSec = () => Math.floor(Date.now() / 1000);
+  if (star === undefined || star < nowSec() + FROZEN_HORIZON_SECONDS) {
+    let frozenAt = star;
+    if (frozenAt === undefined) {
+      await deps.fenceAccount?.(accountId);
+      frozenAt = nowSec();
+      const at = frozenAt;
+      const frozen = await deps.store.accounts.modify(key, (cur) => {
+        if (!cur) return null;
+        const revocations = { ...cur.value.revocations, "*": at };
+        return { ...cur.value, revocations, ...deps.publisher.issue({ ...cur.value, revocations }) };
+      });
+      if (frozen) await deps.resolver.push(frozen.value.jwt);
+    } else {
+      // a resumed delete: a resolver may have lost the account, and its user must get in
+      await deps.resolver.push(marked.value.jwt);
+    }
+    // the teardown user's `iat` (seconds) must be after the freeze
+    const wait = (frozenAt + 1) * 1000 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     await deleteStreams(deps, marked.value);
   }
   const revoked = await deps.store.accounts.modify(key, (cur) => {

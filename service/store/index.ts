@@ -11,5 +11,5 @@ export type {
   QuotaStateRecord,
 } from "./records.ts";
 export { ADMIN_PROJECT } from "./records.ts";
-export { openViews, RecordView } from "./view.ts";
+export { accountGroup, ALL, openViews, projectGroup, RecordView } from "./view.ts";
 export type { StoreViews } from "./view.ts";

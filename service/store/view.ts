@@ -22,19 +22,20 @@ export class RecordView<T> {
   #queued: Promise<number> | undefined;
 
   /** The records of each group (see `open`), kept as records come and go. */
-  readonly #groups = new Map<string, Map<string, T>>();
+  readonly #groups = new Map<string, Group<T>>();
 
   private constructor(
     private readonly bucket: RecordBucket<T>,
-    private readonly groupOf?: (record: T) => string,
+    private readonly groupsOf?: (record: T) => readonly string[],
   ) {}
 
   /**
-   * Starts watching every key (current values first, then changes). `groupOf` names a group per
-   * record, indexed as the records change (`count`, `group`), so neither scans the bucket.
+   * Starts watching every key (current values first, then changes). `groupsOf` names the groups
+   * a record belongs to (its project, its account…), indexed as the records change (`count`,
+   * `group`, `sorted`), so none of them scans the bucket.
    */
-  static async open<T>(bucket: RecordBucket<T>, groupOf?: (record: T) => string): Promise<RecordView<T>> {
-    const view = new RecordView(bucket, groupOf);
+  static async open<T>(bucket: RecordBucket<T>, groupsOf?: (record: T) => readonly string[]): Promise<RecordView<T>> {
+    const view = new RecordView(bucket, groupsOf);
     view.#watch = await bucket.kv.watch();
     void (async () => {
       for await (const e of view.#watch!) view.#apply(e);
@@ -55,11 +56,11 @@ export class RecordView<T> {
     if (record === undefined) this.#records.delete(e.key);
     else {
       this.#records.set(e.key, record);
-      if (this.groupOf) {
-        const g = this.groupOf(record);
-        let members = this.#groups.get(g);
-        if (!members) this.#groups.set(g, (members = new Map()));
-        members.set(e.key, record);
+      for (const g of this.groupsOf?.(record) ?? []) {
+        let group = this.#groups.get(g);
+        if (!group) this.#groups.set(g, (group = { members: new Map(), version: 0, sorted: new Map() }));
+        group.members.set(e.key, record);
+        group.version++;
       }
     }
     if (e.revision > this.#seen) this.#seen = e.revision;
@@ -72,21 +73,38 @@ export class RecordView<T> {
   }
 
   #ungroup(key: string, record: T | undefined): void {
-    if (record === undefined || !this.groupOf) return;
-    const g = this.groupOf(record);
-    const members = this.#groups.get(g);
-    members?.delete(key);
-    if (members?.size === 0) this.#groups.delete(g);
+    if (record === undefined) return;
+    for (const g of this.groupsOf?.(record) ?? []) {
+      const group = this.#groups.get(g);
+      if (!group) continue;
+      group.members.delete(key);
+      group.version++;
+      if (group.members.size === 0) this.#groups.delete(g);
+    }
   }
 
-  /** How many records the view holds in `group` (opened with `groupOf`). */
+  /** How many records the view holds in `group` (see `open`). */
   count(group: string): number {
-    return this.#groups.get(group)?.size ?? 0;
+    return this.#groups.get(group)?.members.size ?? 0;
   }
 
-  /** The records of `group` (opened with `groupOf`), unordered. */
+  /** The records of `group` (see `open`), unordered. */
   group(group: string): T[] {
-    return [...(this.#groups.get(group)?.values() ?? [])];
+    return [...(this.#groups.get(group)?.members.values() ?? [])];
+  }
+
+  /**
+   * The records of `group` in the order `compare` gives, named `order`: sorted once per change of
+   * the group, so repeated pages of an unchanged group cost no sort. Do not modify the array.
+   */
+  sorted(group: string, order: string, compare: (a: T, b: T) => number): readonly T[] {
+    const g = this.#groups.get(group);
+    if (!g) return [];
+    const cached = g.sorted.get(order);
+    if (cached && cached.version === g.version) return cached.items;
+    const items = [...g.members.values()].sort(compare);
+    g.sorted.set(order, { version: g.version, items });
+    return items;
   }
 
   /** The record as last seen, else as KV holds it now. */
@@ -181,6 +199,26 @@ export class RecordView<T> {
   }
 }
 
+/** The group of every record, in views that keep one. */
+export const ALL = "*all";
+
+/** The group of a project's records in the views that index them by project. */
+export function projectGroup(project: string): string {
+  return `project:${project}`;
+}
+
+/** The group of one account's credentials within a project. */
+export function accountGroup(project: string, accountId: string): string {
+  return `${project}/${accountId}`;
+}
+
+interface Group<T> {
+  members: Map<string, T>;
+  /** Bumped on every change of the group's members: sorted copies of an older version are stale. */
+  version: number;
+  sorted: Map<string, { version: number; items: T[] }>;
+}
+
 /** The views an instance keeps: what the callout looks up and what list pages read. */
 export interface StoreViews {
   readonly accounts: RecordView<AccountRecord>;
@@ -192,12 +230,13 @@ export interface StoreViews {
 
 export async function openViews(store: Store): Promise<StoreViews & { stop(): void }> {
   const [accounts, credentials, projects, apiKeys, credentialKeys] = await Promise.all([
-    // indexed by account id: one id is never managed twice
-    RecordView.open(store.accounts, (r) => r.id),
-    // counted per account: the bound on an account's credentials and revocations
-    RecordView.open(store.credentials, (r) => r.nats_account_id),
+    // by account id (one id is never managed twice) and by project (list pages)
+    RecordView.open(store.accounts, (r) => [r.id, projectGroup(r.project_id)]),
+    // by account (the bound on credentials and revocations), by project and by project and account (pages)
+    RecordView.open(store.credentials, (r) => [r.nats_account_id, projectGroup(r.project_id), accountGroup(r.project_id, r.nats_account_id)]),
     RecordView.open(store.projects),
-    RecordView.open(store.apiKeys),
+    // by project, and all together (pages)
+    RecordView.open(store.apiKeys, (r) => [projectGroup(r.project_id), ALL]),
     RecordView.open(store.credentialKeys),
   ]);
   const views = { accounts, credentials, projects, apiKeys, credentialKeys };
