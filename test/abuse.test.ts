@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { NKeyPair } from "../service/identity/index.ts";
 import { BucketName } from "../service/store/index.ts";
@@ -118,5 +119,75 @@ describe("abuse: one tenant against the others", () => {
       const left = existsSync(join(storeDir, "jetstream", account)) ? readdirSync(join(storeDir, "jetstream", account, "streams")) : [];
       assert.deepEqual(left, [], `run ${run}: no stream of the deleted account is left on disk (it saw ${sneaked} deletes)`);
     }
+  });
+
+  /** One API-key connect and one API call of another project, `n` times one after another: latencies, and what failed. */
+  const bystander = async (key: { access_key: string; secret_key: string }, project: string, n: number) => {
+    const ms: number[] = [];
+    const failed: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      try {
+        const nc = await connect({ servers: f.server.url, user: key.access_key, pass: key.secret_key, reconnect: false, timeout: 5000 });
+        const r = await callApi(nc, `mnq.api.v1.${project}.nats-accounts.list`, {}, 5000);
+        await nc.close();
+        if (r.code !== undefined) failed.push(String(r.code));
+      } catch (err) {
+        failed.push(String(err));
+      }
+      ms.push(performance.now() - t0);
+    }
+    ms.sort((a, b) => a - b);
+    return { p50: ms[Math.floor(ms.length / 2)]!, p99: ms[Math.floor(ms.length * 0.99)]!, failed };
+  };
+  const projectKey = async (project: string) => (await callApi<{ access_key: string; secret_key: string }>(f.admin, "mnq.admin.v1.api-keys.create", { project_id: project })).body;
+
+  test("abuse - 10 list calls kept in flight on a full account (5,000 credentials) leave another project's connect-and-call p99 under 1 s, 0 failures", async (t) => {
+    const account = (await f.api<{ id: string }>("ab-lists", "nats-accounts.create", {})).body.id;
+    const made = await bounded(5000, 20, async () => (await f.api("ab-lists", "nats-credentials.create", { nats_account_id: account })).code);
+    assert.deepEqual(made.filter((c) => c !== undefined).slice(0, 3), [], "the account fills to its bound");
+    const key = await projectKey("ab-lists-bystander");
+    let listing = true;
+    let lists = 0;
+    const listers = Array.from({ length: 10 }, async (_, w) => {
+      for (let i = 0; listing && i < 10_000; i++) {
+        await f.api("ab-lists", "nats-credentials.list", { nats_account_id: account, order_by: w % 2 ? "name_desc" : "updated_at_desc", page: 1 + (i % 250) });
+        lists++;
+      }
+    });
+    const seen = await bystander(key, "ab-lists-bystander", 100).finally(() => (listing = false));
+    await Promise.all(listers);
+    t.diagnostic(`${lists} list pages answered meanwhile; bystander p50 ${seen.p50.toFixed(1)} ms, p99 ${seen.p99.toFixed(1)} ms`);
+    assert.deepEqual(seen.failed.slice(0, 3), []);
+    assert.ok(seen.p99 < 1000, `p99 ${seen.p99} ms`);
+  });
+
+  test("abuse - a flood of 300 bogus connects in flight (unknown keys, wrong secrets, forged nkeys) keeps another tenant's connect-and-call p99 under 1 s", async (t) => {
+    const victim = await projectKey("ab-flood-victim");
+    await bystander(victim, "ab-flood-victim", 1); // its secret is verified once, as a live key's is
+    const target = await projectKey("ab-flood-target");
+    const someone = NKeyPair.create("user");
+    const bogus = (i: number) =>
+      i % 3 === 0
+        ? { user: `MNQ${"A".repeat(17 - String(i).length)}${i}`, pass: "x" }
+        : i % 3 === 1
+          ? { user: target.access_key, pass: `guess-${i}` }
+          : { authenticator: () => ({ nkey: someone.getPublicKey(), sig: Buffer.from(NKeyPair.create("user").sign(Buffer.from("x"))).toString("base64url") }) };
+    let flooding = true;
+    let refused = 0;
+    const flood = bounded(300, 300, async (w) => {
+      for (let i = 0; flooding && i < 50; i++) {
+        await connect({ servers: f.server.url, reconnect: false, timeout: 5000, ...bogus(w * 50 + i) }).then(
+          (nc) => nc.close(),
+          () => refused++,
+        );
+      }
+    });
+    const seen = await bystander(victim, "ab-flood-victim", 100).finally(() => (flooding = false));
+    await flood;
+    t.diagnostic(`${refused} bogus connects refused meanwhile; the other tenant's p50 ${seen.p50.toFixed(1)} ms, p99 ${seen.p99.toFixed(1)} ms`);
+    assert.ok(refused >= 300, "the flood was on");
+    assert.deepEqual(seen.failed.slice(0, 3), []);
+    assert.ok(seen.p99 < 1000, `p99 ${seen.p99} ms`);
   });
 });

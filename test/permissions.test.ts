@@ -164,6 +164,9 @@ describe("least-privilege credentials: permissions and expiry", () => {
     const closing = [file, nk].map((nc) => closedWithin(nc, 10_000));
     const closedAt = await Promise.all(closing.map((p) => p.then(() => Date.now())));
     for (const t of closedAt) assert.ok(t >= expiresAt.getTime() - 1000, "not closed before it expired");
+    // JWT expiry is in whole seconds: from the next second on, both ways are refused
+    const after = expiresAt.getTime() + 1000 - Date.now();
+    if (after > 0) await new Promise((r) => setTimeout(r, after));
     await assert.rejects(ways["creds file"](c), /authorization|expired/i);
     await assert.rejects(ways.nkey(c), /authorization/i);
     const got = await f.api<Creds>(P, "nats-credentials.get", { nats_credentials_id: c.id });
