@@ -47,6 +47,8 @@ export interface QuotaConfig {
   maxPayload: number;
   connections: number;
   subscriptions: number;
+  /** Streams must name max_bytes; reservations are checked against the storage quota (exact). */
+  maxBytesRequired: boolean;
 }
 
 export class ConfigError extends Error {
@@ -72,6 +74,7 @@ type Settings = {
   MNQ_ACCOUNT_MAX_PAYLOAD: number;
   MNQ_ACCOUNT_CONNECTIONS: number;
   MNQ_ACCOUNT_SUBSCRIPTIONS: number;
+  MNQ_ACCOUNT_MAX_BYTES_REQUIRED: boolean;
   MNQ_MAX_ACCOUNTS_PER_PROJECT: number;
   MNQ_MAX_REVOCATIONS: number;
   MNQ_API_IN_FLIGHT_PER_PROJECT: number;
@@ -132,6 +135,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       maxPayload: s.MNQ_ACCOUNT_MAX_PAYLOAD,
       connections: s.MNQ_ACCOUNT_CONNECTIONS,
       subscriptions: s.MNQ_ACCOUNT_SUBSCRIPTIONS,
+      maxBytesRequired: s.MNQ_ACCOUNT_MAX_BYTES_REQUIRED,
     }),
     maxAccountsPerProject: s.MNQ_MAX_ACCOUNTS_PER_PROJECT,
     maxRevocations: s.MNQ_MAX_REVOCATIONS,

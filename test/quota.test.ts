@@ -46,6 +46,37 @@ test("quota - levels: 80 % of the quota, and full when less than one largest mes
   assert.equal(quotaLevel(10, -1, MiB), 0, "unlimited never crosses");
 });
 
+describe("quota, exact mode (MNQ_ACCOUNT_MAX_BYTES_REQUIRED, one server, 10 MiB)", () => {
+  let f: MnqFixture;
+  let nc: NatsConnection;
+  before(async () => {
+    f = await startMnq({ MNQ_ACCOUNT_MAX_BYTES_REQUIRED: "true", MNQ_ACCOUNT_STORAGE_BYTES: String(10 * MiB) });
+    nc = await connectWithCreds(f.server.url, (await tenant(f.api, "quota-exact")).creds);
+  });
+  after(async () => {
+    await nc.close();
+    await f.stop();
+  });
+  const refused = (p: Promise<unknown>, code: number) => assert.rejects(p, (err: unknown) => err instanceof JetStreamApiError && err.code === code);
+
+  test("quota exact - a stream must name max_bytes (10113)", async () => {
+    const jsm = await jetstreamManager(nc);
+    await refused(jsm.streams.add({ name: "NOSIZE", subjects: ["nosize"] }), 10113);
+  });
+
+  test("quota exact - reservations are checked against the quota when a stream is made (10047), and a full stream never passes its size", async () => {
+    const jsm = await jetstreamManager(nc);
+    await refused(jsm.streams.add({ name: "HUGE", subjects: ["huge"], max_bytes: 20 * MiB }), 10047);
+    await jsm.streams.add({ name: "EIGHT", subjects: ["eight"], max_bytes: 8 * MiB });
+    await refused(jsm.streams.add({ name: "FOUR", subjects: ["four"], max_bytes: 4 * MiB }), 10047);
+    await jsm.streams.add({ name: "TWO", subjects: ["two"], max_bytes: 2 * MiB });
+    const js = jetstream(nc);
+    for (let i = 0; i < 200; i++) await js.publish("eight", CHUNK); // 12.5 MiB, as fast as it goes
+    const bytes = (await jsm.streams.info("EIGHT")).state.bytes;
+    assert.ok(bytes <= 8 * MiB, `the stream holds ${bytes} bytes, at most its 8 MiB (old messages go)`);
+  });
+});
+
 describe("quota (one server, default 300 MiB)", () => {
   let f: MnqFixture;
   let nc: NatsConnection;

@@ -31,6 +31,11 @@ export interface AccountLimits {
   conn: number;
   /** Maximum subscriptions over all the account's connections, -1 unlimited. */
   subs: number;
+  /**
+   * Every stream must set `max_bytes`, and its reservation (× replicas) is checked against the
+   * storage limit when it is made: the quota then holds exactly, whatever the write speed.
+   */
+  max_bytes_required?: boolean;
 }
 
 export interface AccountJwtInput {
@@ -64,6 +69,7 @@ export function accountJwt(input: AccountJwtInput, operatorSigner: NKeyPair): st
       mem_storage: limits.mem_storage,
       streams: limits.streams,
       consumer: limits.consumer,
+      ...(limits.max_bytes_required ? { max_bytes_required: true } : {}),
     },
     default_permissions: { pub: {}, sub: {} },
   };

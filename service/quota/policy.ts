@@ -14,5 +14,6 @@ export function accountLimits(quota: QuotaConfig): AccountLimits {
     payload: quota.maxPayload,
     conn: quota.connections,
     subs: quota.subscriptions,
+    ...(quota.maxBytesRequired ? { max_bytes_required: true } : {}),
   };
 }

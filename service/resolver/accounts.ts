@@ -71,8 +71,8 @@ export class AccountPublisher {
   /** True when the record's JWT carries other limits than the policy's (the policy changed). */
   isStale(record: AccountRecord): boolean {
     const limits = peekClaims<{ limits?: Record<string, unknown> }>(record.jwt).nats.limits ?? {};
-    const want = this.limitsOf(record);
-    return (Object.keys(want) as (keyof AccountLimits)[]).some((k) => limits[k] !== want[k]);
+    const want: AccountLimits = { max_bytes_required: false, ...this.limitsOf(record) };
+    return (Object.keys(want) as (keyof AccountLimits)[]).some((k) => (limits[k] ?? false) !== want[k]);
   }
 
   /**
