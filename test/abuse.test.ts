@@ -190,4 +190,20 @@ describe("abuse: one tenant against the others", () => {
     assert.deepEqual(seen.failed.slice(0, 3), []);
     assert.ok(seen.p99 < 1000, `p99 ${seen.p99} ms`);
   });
+
+  test("abuse - twelve wrong secrets for another project's API key, or twelve forged signatures for a credential's nkey, do not refuse the owner", async () => {
+    const key = await projectKey("ab-lockout");
+    for (let i = 0; i < 12; i++) {
+      await assert.rejects(connect({ servers: f.server.url, user: key.access_key, pass: `guess-${i}`, reconnect: false }), /authorization/i);
+    }
+    await (await connect({ servers: f.server.url, user: key.access_key, pass: key.secret_key, reconnect: false })).close();
+    const account = (await f.api<{ id: string }>("ab-lockout", "nats-accounts.create", {})).body.id;
+    const c = (await f.api<Creds>("ab-lockout", "nats-credentials.create", { nats_account_id: account })).body;
+    const kp = NKeyPair.fromSeed(c.credentials.content.match(/SU[A-Z2-7]{56}/)![0], "user");
+    const signed = (signer: NKeyPair) => (nonce?: string) => ({ nkey: kp.getPublicKey(), sig: Buffer.from(signer.sign(Buffer.from(nonce ?? ""))).toString("base64url") });
+    for (let i = 0; i < 12; i++) {
+      await assert.rejects(connect({ servers: f.server.url, authenticator: signed(NKeyPair.create("user")), reconnect: false }), /authorization/i);
+    }
+    await (await connect({ servers: f.server.url, authenticator: signed(kp), reconnect: false })).close();
+  });
 });

@@ -147,20 +147,6 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.equal((await callApi(nc, "mnq.api.v1.cb-wrong.nats-accounts.list")).code, undefined);
     });
 
-    test("api keys - twelve wrong passwords for someone's key do not refuse its owner, who has not logged in yet", async () => {
-      const key = await projectKey("cb-lockout");
-      for (let i = 0; i < 12; i++) await refused(userPass({ access_key: key.access_key, secret_key: `guess-${i}` }));
-      await userPass(key);
-    });
-
-    test("nkeys - twelve forged signatures for a credential's key do not refuse its owner", async () => {
-      const { seed } = await accountWithCreds("cb-lockout-nkey");
-      const kp = NKeyPair.fromSeed(seed, "user");
-      const forged: Authenticator = (nonce?: string) => ({ nkey: kp.getPublicKey(), sig: Buffer.from(NKeyPair.create("user").sign(Buffer.from(nonce ?? ""))).toString("base64url") });
-      for (let i = 0; i < 12; i++) await refused(connect({ servers: f.server.url, authenticator: forged, reconnect: false }));
-      await withNkey(seed);
-    });
-
     test("api keys - an earlier version's hash (no tag): a source whose scrypt checks keep failing is throttled, another source's right secret is not", async () => {
       const key = await projectKey("cb-legacy");
       const rec = (await f.mnq.ctx.store.apiKeys.get(key.access_key))!;
