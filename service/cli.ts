@@ -108,9 +108,10 @@ async function runStart(cfg: Readonly<Config>): Promise<void> {
   const admin = join(cfg.dataDir, DataFile.adminCreds);
   const key = svc.adminKeyFile;
   process.stdout.write(
-    `mnq ready on ${url} (region ${cfg.region}). The admin API key is in ${key} (0600); call the API with it:\n` +
-      `  nats --server ${url} --user "$(jq -r .access_key ${key})" --password "$(jq -r .secret_key ${key})" \\\n` +
-      `    req mnq.api.v1.my-project.nats-accounts.create '{"name":"orders"}'\n` +
+    `mnq ready on ${url} (region ${cfg.region}). The admin API key is in ${key} (0600); call the API with it\n` +
+      `(the nats CLI reads NATS_USER / NATS_PASSWORD, so the secret stays off command lines):\n` +
+      `  export NATS_URL=${url} NATS_USER="$(jq -r .access_key ${key})" NATS_PASSWORD="$(jq -r .secret_key ${key})"\n` +
+      `  nats req mnq.api.v1.my-project.nats-accounts.create '{"name":"orders"}'\n` +
       `or with admin.creds: nats --server ${url} --creds ${admin} micro info mnq\n`,
   );
   let stopping = false;

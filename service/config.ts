@@ -36,6 +36,8 @@ export interface Config {
   reconcileMs: number;
   /** Timeout of the service's requests to the server, ms. */
   requestTimeoutMs: number;
+  /** The mnq commands' project when --project is not given. */
+  project: string | undefined;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
 
@@ -82,6 +84,7 @@ type Settings = {
   MNQ_QUOTA_CHECK_MS: number;
   MNQ_RECONCILE_MS: number;
   MNQ_REQUEST_TIMEOUT_MS: number;
+  MNQ_PROJECT?: string;
   MNQ_LOG_LEVEL: Config["logLevel"];
 };
 
@@ -144,6 +147,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     quotaCheckMs: s.MNQ_QUOTA_CHECK_MS,
     reconcileMs: s.MNQ_RECONCILE_MS,
     requestTimeoutMs: s.MNQ_REQUEST_TIMEOUT_MS,
+    project: s.MNQ_PROJECT,
     logLevel: s.MNQ_LOG_LEVEL,
   });
 }

@@ -12,7 +12,7 @@ import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { InFlight } from "./in-flight.ts";
 import { AccountPublisher, ConnectionTable, Reconciler, ResolverClient } from "./resolver/index.ts";
 import { AdmissionGate, Fence, serveFence } from "./revocation/index.ts";
-import { openViews, Store } from "./store/index.ts";
+import { openViews, Store, type StoreViews } from "./store/index.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -61,6 +61,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs);
     const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota), trust.mnqAccount);
     const views = await openViews(store);
+    checkMasterKey(views, vault);
     const revoke = { fence: new Fence(nc, SERVICE_NAME), connections: new ConnectionTable(sys, resolver, cfg.requestTimeoutMs) };
     const fenceAccount = (id: string) => revoke.fence.raise([id]);
     const teardown = { store, views, vault, resolver, publisher, servers: target, fenceAccount };
@@ -132,5 +133,19 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     await nc.close();
     await sys.close();
     throw err;
+  }
+}
+
+/**
+ * Refuses to start when the master key does not open the seeds KV holds (another data dir's key,
+ * a wrong MNQ_MASTER_KEY): every signature of those accounts would fail later, one request at a time.
+ */
+function checkMasterKey(views: StoreViews, vault: SeedVault): void {
+  const sample = views.accounts.values().find((r) => r.state === "active");
+  if (!sample) return;
+  try {
+    vault.open(sample.signing_seed, sample.id);
+  } catch {
+    throw new Error("the master key (MNQ_MASTER_KEY, else <data dir>/master.key) does not open the account seeds stored in KV: start with the key they were sealed with");
   }
 }

@@ -8,6 +8,7 @@ import type { BootstrapOptions } from "../service/bootstrap/index.ts";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { decodeJwt, encodeJwt, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
 import { createCurveSeed } from "../service/identity/index.ts";
+import { validator } from "../service/validation.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 
@@ -215,6 +216,14 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       await refused(withNkey(NKeyPair.create("user").seedString()));
     });
 
+    test("callout - nats micro info names the callout endpoint's request and response schemas", async () => {
+      const infos: { endpoints: { name: string; metadata?: Record<string, string> }[] }[] = [];
+      for await (const m of await f.admin.requestMany("$SRV.INFO.mnq", "", { strategy: "count", maxMessages: 1, maxWait: 5000 })) infos.push(m.json());
+      const ep = infos[0]!.endpoints.find((e) => e.name === "auth-callout");
+      assert.deepEqual([ep?.metadata?.request_schema, ep?.metadata?.response_schema], ["urn:mnq:callout:authorization-request", "urn:mnq:callout:authorization-response"]);
+      for (const id of [ep!.metadata!.request_schema!, ep!.metadata!.response_schema!]) assert.ok(validator(id), `${id} is a schema of schemas/`);
+    });
+
     test("callout - clients cannot publish authorization requests, not even the service's own users", async () => {
       const svc = await connectWithCreds(f.server.url, readFileSync(join(f.dataDir, DataFile.serviceCreds), "utf8"));
       open.push(svc);
@@ -286,6 +295,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.equal(ok.code, undefined);
       const token = trust.calloutSealed ? new TextDecoder().decode(sealer.open(ok.data, trust.xkey.publicKey)!) : new TextDecoder().decode(ok.data);
       const response = decodeJwt<{ jwt?: string }>(token);
+      assert.ok(validator("urn:mnq:callout:authorization-response")(response), "the response has the shape its schema names");
       assert.equal(response.aud, server.getPublicKey());
       assert.equal(response.sub, userNkey);
       assert.ok(response.nats.jwt);

@@ -15,9 +15,11 @@ describe("mnq API commands", () => {
   let f: MnqFixture;
   let home: string;
   // Asynchronous: the service runs in this process and must keep answering while a command runs.
-  const run = async (...args: string[]) => {
+  const run = (...args: string[]) => runWith({}, ...args);
+  const runWith = async (extra: NodeJS.ProcessEnv, ...args: string[]) => {
     const env: NodeJS.ProcessEnv = { ...process.env, MNQ_DATA_DIR: f.dataDir, XDG_CONFIG_HOME: home, MNQ_LOG_LEVEL: "silent" };
     delete env.MNQ_PROJECT;
+    Object.assign(env, extra);
     const child = spawn(process.execPath, [MNQ, ...args, ...(args.includes("--help") || args[0] === "cluster" ? [] : ["--server", f.server.url])], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
@@ -106,6 +108,16 @@ describe("mnq API commands", () => {
     assert.notEqual(soon.code, 0);
     assert.match(soon.err, /expires_at/);
     assert.equal(existsSync(join(home, "bad.creds")), false);
+  });
+
+  test("mnq commands - MNQ_PROJECT stands for --project", async () => {
+    const made = await runWith({ MNQ_PROJECT: "cli-env" }, "account", "create", "--name", "from-env", "--json");
+    assert.equal(made.code, 0, made.err);
+    const listed = await run("account", "list", "--project", "cli-env");
+    assert.match(listed.out, /from-env/);
+    const bad = await runWith({ MNQ_PROJECT: "Not A Project" }, "account", "list");
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /MNQ_PROJECT/);
   });
 
   test("mnq api-key create - writes the secret to a 0600 file, never to stdout", async () => {

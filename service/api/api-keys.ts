@@ -1,8 +1,8 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DataFile, writeSecretFile } from "../bootstrap/index.ts";
 import { NotFoundError } from "../errors.ts";
-import { hashSecret, newAccessKey, newSecretKey } from "../identity/index.ts";
+import { hashSecret, newAccessKey, newSecretKey, verifySecret } from "../identity/index.ts";
 import { ensureClientAccount } from "../resolver/index.ts";
 import { apiKeyUserName, closeAdmittedConnections } from "../revocation/index.ts";
 import { ADMIN_PROJECT, ALL, type ApiKeyRecord, projectGroup } from "../store/index.ts";
@@ -73,13 +73,31 @@ export async function deleteApiKey(ctx: ApiContext, _project: string, req: { acc
 }
 
 /**
- * On the first start, makes an admin key and writes it to `<data dir>/admin-api-key.json`
- * (`{access_key, secret_key}`, 0600). Returns the file's path, whether made now or before.
+ * Makes sure `<data dir>/admin-api-key.json` (`{access_key, secret_key}`, 0600) holds an admin key
+ * this KV knows: on the first start, and whenever the file's key does not work here (the data dir
+ * met a fresh KV: a new cluster, another MNQ_NATS_URL), a new admin key is made and written.
+ * Returns the file's path.
  */
 export async function ensureAdminApiKeyFile(ctx: ApiContext): Promise<string> {
   const path = join(ctx.cfg.dataDir, DataFile.adminApiKey);
-  if (existsSync(path)) return path;
+  if (existsSync(path)) {
+    if (await adminKeyWorks(ctx, path)) return path;
+    ctx.log.warn({ file: path }, "the admin API key in the data dir is not known to this KV; a new one is written there");
+  }
   const key = await newKey(ctx, ADMIN_PROJECT, "admin");
   writeSecretFile(path, `${JSON.stringify({ access_key: key.access_key, secret_key: key.secret_key }, null, 2)}\n`);
   return path;
+}
+
+/** True when the file holds an admin key of this KV with its right secret. */
+async function adminKeyWorks(ctx: ApiContext, path: string): Promise<boolean> {
+  let held: { access_key?: unknown; secret_key?: unknown };
+  try {
+    held = JSON.parse(readFileSync(path, "utf8")) as typeof held;
+  } catch {
+    return false;
+  }
+  if (typeof held.access_key !== "string" || typeof held.secret_key !== "string") return false;
+  const rec = await ctx.store.apiKeys.get(held.access_key);
+  return rec !== null && rec.value.project_id === ADMIN_PROJECT && (await verifySecret(held.secret_key, rec.value.secret_hash));
 }

@@ -56,7 +56,13 @@ export function addCalloutEndpoint(svc: Service, deps: CalloutDeps, inFlight: In
   const responder = new CalloutResponder(deps);
   svc.addEndpoint("auth-callout", {
     subject: CALLOUT_SUBJECT,
-    metadata: { description: "nats-server auth callout: API keys and credential nkeys" },
+    metadata: {
+      description: "nats-server auth callout: API keys and credential nkeys",
+      // the request is an authorization_request JWT (sealed to the service xkey when configured);
+      // the reply an authorization_response JWT
+      request_schema: "urn:mnq:callout:authorization-request",
+      response_schema: "urn:mnq:callout:authorization-response",
+    },
     handler: (err, msg) => {
       if (err) return;
       inFlight.run(() => responder.handle(msg));

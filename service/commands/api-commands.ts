@@ -36,7 +36,7 @@ const CREDS_COLUMNS = ["id", "name", "nats_account_id", "permissions", "expires_
 const KEY_COLUMNS = ["access_key", "name", "project_id", "created_at"];
 
 const project = (r: Run): string => {
-  const p = (r.values.project as string | undefined) ?? process.env.MNQ_PROJECT;
+  const p = (r.values.project as string | undefined) ?? r.cfg.project;
   if (!p) throw new CliError("which project? pass --project P (or set MNQ_PROJECT)");
   return p;
 };

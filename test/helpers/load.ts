@@ -102,7 +102,6 @@ export async function connectRetrying(servers: string[], user: string, pass: str
       ]);
       return attempts;
     } catch (err) {
-      if (/stuck/.test(String(err))) process.stderr.write(`${String(err)}\n`);
       void nc?.close().catch(() => undefined);
       if (Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 100));
