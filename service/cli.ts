@@ -81,6 +81,10 @@ function runBootstrap(cfg: Readonly<Config>): void {
 }
 
 async function runStart(cfg: Readonly<Config>): Promise<void> {
+  // The embedded server is one node: R3 buckets could never be placed on it.
+  if (!cfg.natsUrl && cfg.kvReplicas > 1) {
+    fail(`MNQ_KV_REPLICAS=${cfg.kvReplicas} needs a cluster: the embedded nats-server is one node (set MNQ_NATS_URL to the cluster's nodes, or MNQ_KV_REPLICAS=1)`);
+  }
   const log = createLogger(cfg.logLevel);
   bootstrap(cfg.dataDir);
   let server: RunningServer | undefined;

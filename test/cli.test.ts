@@ -54,6 +54,16 @@ test("mnq - a bad setting is one clear line and exit 1", () => {
   assert.equal(r.stderr.trim().split("\n").length, 1);
 });
 
+test("mnq start - R3 buckets on the one-node embedded server is refused in one line, nothing started", (t) => {
+  const dir = freshDataDir();
+  t.after(() => removeDir(dir));
+  const r = runMnq(["start"], { MNQ_DATA_DIR: dir, MNQ_KV_REPLICAS: "3" });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^mnq: MNQ_KV_REPLICAS=3 needs a cluster/);
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+  assert.equal(existsSync(join(dir, DataFile.adminApiKey)), false, "no service ran");
+});
+
 test("mnq bootstrap - writes the data dir once, then says it is done", (t) => {
   const dir = join(freshDataDir(), "fresh");
   t.after(() => removeDir(join(dir, "..")));
