@@ -61,6 +61,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs);
     const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota), trust.mnqAccount);
     const views = await openViews(store);
+    await views.accounts.sync(); // the view holds every record before the check reads it
     checkMasterKey(views, vault);
     const revoke = { fence: new Fence(nc, SERVICE_NAME), connections: new ConnectionTable(sys, resolver, cfg.requestTimeoutMs) };
     const fenceAccount = (id: string) => revoke.fence.raise([id]);

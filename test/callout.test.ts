@@ -10,7 +10,7 @@ import { decodeJwt, encodeJwt, NKeyPair, parseCreds, XKey } from "../service/ide
 import { createCurveSeed } from "../service/identity/index.ts";
 import { validator } from "../service/validation.ts";
 import { check, closedWithin } from "./helpers/check.ts";
-import { assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { apiKeyRequest, assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, nkeyRequest, startMnq } from "./helpers/mnq.ts";
 
 type Key = { access_key: string; secret_key: string; project_id: string };
 type Creds = { id: string; nats_account_id: string; credentials: { content: string } };
@@ -301,51 +301,6 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.ok(response.nats.jwt);
     });
   });
-}
-
-/** An authorization request for an API key from `host`, as a server (a key of its own) would send it. */
-function apiKeyRequest(accessKey: string, secret: string, host: string): string {
-  const server = NKeyPair.create("server");
-  const userNkey = NKeyPair.create("user").getPublicKey();
-  return encodeJwt(
-    {
-      name: "",
-      sub: userNkey,
-      aud: "nats-authorization-request",
-      exp: Math.floor(Date.now() / 1000) + 2,
-      nats: {
-        type: "authorization_request",
-        server_id: { id: server.getPublicKey(), name: "t" },
-        user_nkey: userNkey,
-        client_info: { host },
-        connect_opts: { user: accessKey, pass: secret },
-      },
-    },
-    server,
-  );
-}
-
-/** An authorization request for a credential's nkey, as a server (a key of its own) would send it. */
-function nkeyRequest(kp: NKeyPair): string {
-  const server = NKeyPair.create("server");
-  const userNkey = NKeyPair.create("user").getPublicKey();
-  const nonce = "a-nonce-of-the-server";
-  return encodeJwt(
-    {
-      name: "",
-      sub: userNkey,
-      aud: "nats-authorization-request",
-      exp: Math.floor(Date.now() / 1000) + 2,
-      nats: {
-        type: "authorization_request",
-        server_id: { id: server.getPublicKey(), name: "t" },
-        user_nkey: userNkey,
-        client_info: { nonce },
-        connect_opts: { nkey: kp.getPublicKey(), sig: Buffer.from(kp.sign(Buffer.from(nonce))).toString("base64url") },
-      },
-    },
-    server,
-  );
 }
 
 calloutSuite("xkey", {});

@@ -31,9 +31,20 @@ async function fill(publish: (i: number) => Promise<unknown>, max: number, paceM
   throw new Error(`no refusal after ${max} messages`);
 }
 
-async function tenant(api: (project: string, op: string, body?: unknown) => Promise<{ body: unknown }>, project: string) {
-  const account = (await api(project, "nats-accounts.create", {})).body as { id: string };
-  const creds = (await api(project, "nats-credentials.create", { nats_account_id: account.id })).body as { credentials: { content: string } };
+type Api = (project: string, op: string, body?: unknown) => Promise<{ code?: number; message?: string; body: unknown }>;
+
+/** An account and a creds file, made as a careful client would: a 503 ("safe to retry") is retried for up to 30 s. */
+async function tenant(api: Api, project: string) {
+  const call = async <T>(op: string, body: unknown): Promise<T> => {
+    for (const deadline = Date.now() + 30_000; ; ) {
+      const r = await api(project, op, body);
+      if (r.code === undefined) return r.body as T;
+      if (r.code !== 503 || Date.now() > deadline) assert.fail(`${op}: ${r.code} ${r.message}`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  };
+  const account = await call<{ id: string }>("nats-accounts.create", {});
+  const creds = await call<{ credentials: { content: string } }>("nats-credentials.create", { nats_account_id: account.id });
   return { id: account.id, creds: creds.credentials.content };
 }
 

@@ -7,8 +7,7 @@ import { DataFile } from "../service/bootstrap/index.ts";
 import { createCurveSeed, newMasterKey, NKeyPair, parseCreds, parseMasterKey, SeedVault, XKey } from "../service/identity/index.ts";
 import { createLogger } from "../service/log.ts";
 import { startService } from "../service/main.ts";
-import { calloutResponder, handOver, type MnqFixture, startMnq, testConfig } from "./helpers/mnq.ts";
-import { encodeJwt } from "../service/identity/index.ts";
+import { calloutResponder, handOver, type MnqFixture, nkeyRequest, startMnq, testConfig } from "./helpers/mnq.ts";
 
 type Key = { access_key: string; secret_key: string };
 
@@ -45,34 +44,15 @@ describe("start-up checks", () => {
   });
 
   test("start - a master key that does not open the stored seeds stops the start with one clear error", async () => {
-    await assert.rejects(
-      startService(testConfig(f.dataDir, { MNQ_MASTER_KEY: newMasterKey() }), createLogger("silent"), f.server.url),
-      /master key .* does not open the account seeds/,
-    );
+    const starting = startService(testConfig(f.dataDir, { MNQ_MASTER_KEY: newMasterKey() }), createLogger("silent"), f.server.url);
+    // (stopped should it start, so that a failure here does not keep the process alive)
+    void starting.then((svc) => svc.stop(), () => undefined);
+    await assert.rejects(starting, /master key .* does not open the account seeds/);
   });
 
   test("callout - an account seed that does not open is answered 503 (no JWT), and the instance keeps serving", async () => {
     const { responder, trust } = calloutResponder(f, { vault: new SeedVault(parseMasterKey(newMasterKey())) });
-    const kp = NKeyPair.fromSeed(seed, "user");
-    const server = NKeyPair.create("server");
-    const userNkey = NKeyPair.create("user").getPublicKey();
-    const nonce = "n";
-    const token = encodeJwt(
-      {
-        name: "",
-        sub: userNkey,
-        aud: "nats-authorization-request",
-        exp: Math.floor(Date.now() / 1000) + 2,
-        nats: {
-          type: "authorization_request",
-          server_id: { id: server.getPublicKey(), name: "t" },
-          user_nkey: userNkey,
-          client_info: { nonce },
-          connect_opts: { nkey: kp.getPublicKey(), sig: Buffer.from(kp.sign(Buffer.from(nonce))).toString("base64url") },
-        },
-      },
-      server,
-    );
+    const token = nkeyRequest(NKeyPair.fromSeed(seed, "user"));
     const r = await handOver(responder, trust, XKey.fromSeed(createCurveSeed()), token);
     assert.equal(r.code, 503);
     assert.equal((await f.api("st", "nats-accounts.get", { nats_account_id: account })).code, undefined, "the instance still answers");

@@ -38,9 +38,12 @@ export function toNatsAccount(ctx: ApiContext, r: AccountRecord): NatsAccount {
 
 /** The active account record of a project, or NotFoundError (also for another project's account). */
 export async function getAccountRecord(ctx: ApiContext, project: string, id: string): Promise<AccountRecord> {
-  const rec = await ctx.store.accounts.get(Store.accountKey(project, id));
-  if (!rec || rec.value.state !== "active" || rec.value.kind) throw new NotFoundError("nats_account", id);
-  return rec.value;
+  // Read through the view once it holds every write the stream leader has: a KV (direct) get may
+  // be answered by a follower that has not seen a create that just answered.
+  await ctx.views.accounts.sync();
+  const rec = ctx.views.accounts.peek(Store.accountKey(project, id));
+  if (!rec || rec.state !== "active" || rec.kind) throw new NotFoundError("nats_account", id);
+  return rec;
 }
 
 export async function createAccount(ctx: ApiContext, project: string, req: { name?: string }): Promise<NatsAccount> {

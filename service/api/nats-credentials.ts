@@ -53,9 +53,11 @@ function expirySeconds(expiresAt: string | undefined, now: Date): number | undef
 }
 
 async function getCredentialsRecord(ctx: ApiContext, project: string, id: string): Promise<CredentialsRecord> {
-  const rec = await ctx.store.credentials.get(Store.credentialsKey(project, id));
+  // as getAccountRecord: read-your-writes through the view, not a get a follower may answer
+  await ctx.views.credentials.sync();
+  const rec = ctx.views.credentials.peek(Store.credentialsKey(project, id));
   if (!rec) throw new NotFoundError("nats_credentials", id);
-  return rec.value;
+  return rec;
 }
 
 export async function createCredentials(

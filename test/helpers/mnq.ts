@@ -7,7 +7,7 @@ import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { type BootstrapOptions, DataFile, loadTrust, type Trust } from "../../service/bootstrap/index.ts";
 import { type CalloutDeps, CalloutResponder } from "../../service/callout/index.ts";
 import { loadConfig } from "../../service/config.ts";
-import type { XKey } from "../../service/identity/index.ts";
+import { encodeJwt, NKeyPair, type XKey } from "../../service/identity/index.ts";
 import { createLogger } from "../../service/log.ts";
 import { type MnqService, startService } from "../../service/main.ts";
 import type { RunningServer } from "../../service/server/launcher.ts";
@@ -165,4 +165,37 @@ export async function handOver(responder: CalloutResponder, trust: Trust, sealer
   await responder.handle(msg as unknown as ServiceMsg);
   assert.equal(replies.length, 1, "one reply per request");
   return replies[0]!;
+}
+
+/** An authorization request JWT as a server (a key of its own) would send it, for `connect_opts`. */
+export function authRequest(connectOpts: Record<string, string>, clientInfo: Record<string, string> = {}): string {
+  const server = NKeyPair.create("server");
+  const userNkey = NKeyPair.create("user").getPublicKey();
+  return encodeJwt(
+    {
+      name: "",
+      sub: userNkey,
+      aud: "nats-authorization-request",
+      exp: Math.floor(Date.now() / 1000) + 2,
+      nats: {
+        type: "authorization_request",
+        server_id: { id: server.getPublicKey(), name: "t" },
+        user_nkey: userNkey,
+        client_info: clientInfo,
+        connect_opts: connectOpts,
+      },
+    },
+    server,
+  );
+}
+
+/** A request for an API key, from `host`. */
+export function apiKeyRequest(accessKey: string, secret: string, host: string): string {
+  return authRequest({ user: accessKey, pass: secret }, { host });
+}
+
+/** A request for a credential's nkey, with its signature of the server's nonce. */
+export function nkeyRequest(kp: NKeyPair): string {
+  const nonce = "a-nonce-of-the-server";
+  return authRequest({ nkey: kp.getPublicKey(), sig: Buffer.from(kp.sign(Buffer.from(nonce))).toString("base64url") }, { nonce });
 }
