@@ -221,6 +221,9 @@ describe("quota (3-node cluster, 30 MiB)", () => {
     const jsm = await check(() => jetstreamManager(nc), 5000, 100);
     await jsm.streams.add({ name: "FILL", subjects: ["fill"], num_replicas: replicas });
     const js = jetstream(nc);
+    // The same moment passes for a new stream on the node the client uses: its first message is
+    // retried until JetStream there takes it.
+    await check(() => js.publish("fill", CHUNK), 5000, 100);
     // A steady pace: replicas report their usage to the leader every 250 ms.
     const refusal = await fill(() => js.publish("fill", CHUNK), 2000, 10);
     assert.equal(refusal.code, 10002, refusal.message);
