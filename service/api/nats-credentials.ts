@@ -5,7 +5,7 @@ import { closeAdmittedConnections, credentialUserName } from "../revocation/inde
 import { accountGroup, type AccountRecord, type CredentialsRecord, projectGroup, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
-import { getAccountRecord } from "./nats-accounts.ts";
+import { confirmMissing, getAccountRecord } from "./nats-accounts.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
 
 /** API.md NatsCredentials. */
@@ -53,9 +53,8 @@ function expirySeconds(expiresAt: string | undefined, now: Date): number | undef
 }
 
 async function getCredentialsRecord(ctx: ApiContext, project: string, id: string): Promise<CredentialsRecord> {
-  // as getAccountRecord: read-your-writes through the view, not a get a follower may answer
-  await ctx.views.credentials.sync();
-  const rec = ctx.views.credentials.peek(Store.credentialsKey(project, id));
+  const key = Store.credentialsKey(project, id);
+  const rec = (await ctx.store.credentials.get(key))?.value ?? (await confirmMissing(ctx.views.credentials, key));
   if (!rec) throw new NotFoundError("nats_credentials", id);
   return rec;
 }
