@@ -84,13 +84,19 @@ describe("scale-out: two mnq instances on the 3-node cluster of deploy/cluster",
   const assertEveryAccountUsable = async (creates: CreateOutcome[], servers: string[]) => {
     assert.deepEqual(creates.filter((c) => !c.id), [], "every create was answered 200 (after retries)");
     await check(() => assertConsistent(probe, dir), 30_000, 250);
-    const records = (await probe.ctx.store.accounts.list(">")).map((r) => r.value).filter((r) => !r.kind);
     const tag = creates[0]!.project.split("-")[0]!;
-    const mine = records.filter((r) => r.project_id.startsWith(`${tag}-`));
     const answered = new Set(creates.map((c) => c.id!));
-    const extra = mine.filter((r) => !answered.has(r.id)).map((r) => `${r.project_id}/${r.name} ${r.created_at}`);
-    const lost = [...answered].filter((id) => !mine.some((r) => r.id === id));
-    assert.deepEqual({ extra, lost }, { extra: [], lost: [] }, `exactly the answered accounts exist: none lost, none twice (retries: ${log.join("; ")})`);
+    // The probe reads KV by direct gets, which a replica that has just come back may answer
+    // before it has caught up: the records are read again until they agree, 30 s at most.
+    const accounted = async () => {
+      const records = (await probe.ctx.store.accounts.list(">")).map((r) => r.value).filter((r) => !r.kind);
+      const mine = records.filter((r) => r.project_id.startsWith(`${tag}-`));
+      const extra = mine.filter((r) => !answered.has(r.id)).map((r) => `${r.project_id}/${r.name} ${r.created_at}`);
+      const lost = [...answered].filter((id) => !mine.some((r) => r.id === id));
+      assert.deepEqual({ extra, lost }, { extra: [], lost: [] }, `exactly the answered accounts exist: none lost, none twice (retries: ${log.join("; ")})`);
+      return true;
+    };
+    await check(accounted, 30_000, 500).catch(accounted);
     await bounded(creates.length, IN_FLIGHT, async (i) => {
       const { project, id } = creates[i]!;
       const creds = await callApi<{ credentials: { content: string } }>(admin, `mnq.api.v1.${project}.nats-credentials.create`, { nats_account_id: id });

@@ -5,7 +5,7 @@ import { FaultPoint, faultPoint } from "../faults.ts";
 import { accountLimits, type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import { newAccountRecord, releasePlace, teardownAccount } from "../resolver/index.ts";
 import { closeAdmittedConnections, credentialUserName } from "../revocation/index.ts";
-import { accountGroup, type AccountRecord, projectGroup, type RecordView, Store } from "../store/index.ts";
+import { accountGroup, type AccountRecord, projectGroup, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
@@ -36,22 +36,12 @@ export function toNatsAccount(ctx: ApiContext, r: AccountRecord): NatsAccount {
   };
 }
 
-/**
- * A KV get (a direct get) may be answered by a follower that has not yet seen a write that has
- * already been answered (an account created a moment ago): before saying "not found", look in
- * the view once it holds what the stream leader has (or after a second, when it cannot tell).
- */
-export async function confirmMissing<T>(view: RecordView<T>, key: string): Promise<T | null> {
-  await view.sync(1000).catch(() => undefined);
-  return view.peek(key) ?? null;
-}
-
 /** The active account record of a project, or NotFoundError (also for another project's account). */
 export async function getAccountRecord(ctx: ApiContext, project: string, id: string): Promise<AccountRecord> {
   const key = Store.accountKey(project, id);
   let rec = (await ctx.store.accounts.get(key))?.value ?? null;
-  // missing, or `creating` still: perhaps a follower's stale copy
-  if (!rec || rec.state !== "active") rec = await confirmMissing(ctx.views.accounts, key);
+  // missing, or `creating` still: perhaps a follower's stale copy (a direct get); ask the view
+  if (!rec || rec.state !== "active") rec = await ctx.views.accounts.fresh(key);
   if (!rec || rec.state !== "active" || rec.kind) throw new NotFoundError("nats_account", id);
   return rec;
 }

@@ -5,7 +5,7 @@ import { closeAdmittedConnections, credentialUserName } from "../revocation/inde
 import { accountGroup, type AccountRecord, type CredentialsRecord, projectGroup, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
-import { confirmMissing, getAccountRecord } from "./nats-accounts.ts";
+import { getAccountRecord } from "./nats-accounts.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
 
 /** API.md NatsCredentials. */
@@ -54,7 +54,7 @@ function expirySeconds(expiresAt: string | undefined, now: Date): number | undef
 
 async function getCredentialsRecord(ctx: ApiContext, project: string, id: string): Promise<CredentialsRecord> {
   const key = Store.credentialsKey(project, id);
-  const rec = (await ctx.store.credentials.get(key))?.value ?? (await confirmMissing(ctx.views.credentials, key));
+  const rec = (await ctx.store.credentials.get(key))?.value ?? (await ctx.views.credentials.fresh(key));
   if (!rec) throw new NotFoundError("nats_credentials", id);
   return rec;
 }

@@ -47,7 +47,6 @@ const EXPIRY_ROUNDING_MS = 1000;
 const DEFAULT_AUTH_TIMEOUT_MS = 2000;
 const MAX_PENDING_MS = 10_000;
 
-
 /**
  * Adds the auth callout to the `mnq` micro service: an endpoint on `$SYS.REQ.USER.AUTH` in the
  * service's queue group, so instances share the requests; each request is handled concurrently.
@@ -141,8 +140,12 @@ export class CalloutResponder {
     const sent = Date.now();
     // Fenced: the owner (a delete of it) or the account (its teardown) is going away.
     const gate = this.deps.gate;
-    if (gate.blocked(grant.owner, sent) || gate.blocked(grant.accountId, sent)) {
-      deny(gate.blocked(grant.accountId, sent) ? DenyReason.accountGone : grant.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey);
+    if (gate.blocked(grant.accountId, sent)) {
+      deny(DenyReason.accountGone);
+      return;
+    }
+    if (gate.blocked(grant.owner, sent)) {
+      deny(grant.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey);
       return;
     }
     const actedOnUntil = sent + Math.min(MAX_PENDING_MS, Math.max(DEFAULT_AUTH_TIMEOUT_MS, req.exp * 1000 - sent) + EXPIRY_ROUNDING_MS);

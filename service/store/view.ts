@@ -119,8 +119,15 @@ export class RecordView<T> {
    * KV read per request, so unknown identities cost no more than a shared round trip.
    */
   async lookup(key: string, timeoutMs = 500): Promise<T | null> {
-    const seen = this.#records.get(key);
-    if (seen !== undefined) return seen;
+    return this.#records.get(key) ?? (await this.fresh(key, timeoutMs));
+  }
+
+  /**
+   * The record once the view holds every write the stream leader has, waiting at most
+   * `timeoutMs` (then as the view holds it). A KV direct get may be answered by a follower that
+   * missed a write already answered: read-your-writes goes through here.
+   */
+  async fresh(key: string, timeoutMs = 1000): Promise<T | null> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
