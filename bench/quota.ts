@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { jetstream, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
-import { loadConfig } from "../service/config.ts";
+import { loadConfig } from "../service/config/index.ts";
 import { createLogger } from "../service/log.ts";
 import { type MnqService, startService } from "../service/main.ts";
 import { waitForJetStream } from "../service/server/cluster.ts";

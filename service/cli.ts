@@ -5,7 +5,7 @@ import { API_COMMANDS, apiHelp, CONTEXT_COMMAND, runApiCommand } from "./command
 import { CLUSTER_HELP, runCluster } from "./commands/cluster.ts";
 import { CliError } from "./commands/connection.ts";
 import { MIN_SERVER_VERSION, runStatus } from "./commands/status.ts";
-import { ConfigError, type Config, loadConfig, settings } from "./config.ts";
+import { ConfigError, type Config, loadConfig, settings } from "./config/index.ts";
 import { createLogger } from "./log.ts";
 import { startService, VERSION } from "./main.ts";
 import { startEmbeddedServer } from "./server/embedded.ts";
@@ -81,10 +81,6 @@ function runBootstrap(cfg: Readonly<Config>): void {
 }
 
 async function runStart(cfg: Readonly<Config>): Promise<void> {
-  // The embedded server is one node: R3 buckets could never be placed on it.
-  if (!cfg.natsUrl && cfg.kvReplicas > 1) {
-    fail(`MNQ_KV_REPLICAS=${cfg.kvReplicas} needs a cluster: the embedded nats-server is one node (set MNQ_NATS_URL to the cluster's nodes, or MNQ_KV_REPLICAS=1)`);
-  }
   const log = createLogger(cfg.logLevel);
   bootstrap(cfg.dataDir);
   let server: RunningServer | undefined;

@@ -5,7 +5,7 @@ import pkg from "../package.json" with { type: "json" };
 import { type ApiContext, ensureAdminApiKeyFile, SERVICE_NAME, startApiService } from "./api/index.ts";
 import { addCalloutEndpoint, type CalloutDeps } from "./callout/index.ts";
 import { loadTrust } from "./bootstrap/index.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/index.ts";
 import { SeedVault } from "./identity/index.ts";
 import type { Logger } from "./log.ts";
 import { accountLimits, QuotaMonitor } from "./quota/index.ts";

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
-import { ConfigError, loadConfig } from "../service/config.ts";
+import { ConfigError, configSchema, loadConfig, settings } from "../service/config/index.ts";
+import { projectRoot } from "../service/server/launcher.ts";
 
 test("config - defaults follow the contract", () => {
   const cfg = loadConfig({}, "/srv/mnq");
@@ -15,9 +18,8 @@ test("config - defaults follow the contract", () => {
 });
 
 test("config - numbers are read from strings", () => {
-  const cfg = loadConfig({ MNQ_NATS_PORT: "4333", MNQ_KV_REPLICAS: "3", MNQ_ACCOUNT_STORAGE_BYTES: "31457280" });
+  const cfg = loadConfig({ MNQ_NATS_PORT: "4333", MNQ_ACCOUNT_STORAGE_BYTES: "31457280" });
   assert.equal(cfg.natsPort, 4333);
-  assert.equal(cfg.kvReplicas, 3);
   assert.equal(cfg.quota.storageBytes, 31_457_280);
   assert.equal(cfg.endpoint, "nats://127.0.0.1:4333");
 });
@@ -38,4 +40,30 @@ test("config - the master key never appears in an error", () => {
     () => loadConfig({ MNQ_MASTER_KEY: "s3cret-value", MNQ_NATS_PORT: "0" }),
     (e: Error) => !e.message.includes("s3cret-value"),
   );
+});
+
+test("config - settings that contradict each other are refused", () => {
+  assert.throws(() => loadConfig({ MNQ_KV_REPLICAS: "3" }), (e: Error) => e instanceof ConfigError && /MNQ_KV_REPLICAS=3 needs a cluster/.test(e.message));
+  const cfg = loadConfig({ MNQ_KV_REPLICAS: "3", MNQ_NATS_URL: "nats://127.0.0.1:4222,nats://127.0.0.1:4223" });
+  assert.equal(cfg.kvReplicas, 3);
+  assert.deepEqual(cfg.natsServers, ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]);
+  assert.equal(cfg.endpoint, "nats://127.0.0.1:4222,nats://127.0.0.1:4223");
+});
+
+test("config - schemas/config.json is the settings table's schema (npm run schemas writes it)", () => {
+  const file = JSON.parse(readFileSync(join(projectRoot, "schemas", "config.json"), "utf8"));
+  assert.deepEqual(file, JSON.parse(JSON.stringify(configSchema)));
+});
+
+test("config - the README's table lists every setting with its default", () => {
+  const readme = readFileSync(join(projectRoot, "README.md"), "utf8");
+  const rows = new Map<string, string>();
+  for (const m of readme.matchAll(/^\| ((?:`MNQ_[A-Z_]+`(?: \/ )?)+) \| ([^|]*) \|/gm)) {
+    for (const name of m[1]!.matchAll(/`(MNQ_[A-Z_]+)`/g)) rows.set(name[1]!, m[2]!.trim());
+  }
+  for (const s of settings) {
+    assert.ok(rows.has(s.name), `README lacks ${s.name}`);
+    if (s.default !== undefined) assert.equal(rows.get(s.name), `\`${s.default}\``, `README default of ${s.name}`);
+  }
+  for (const name of rows.keys()) assert.ok(settings.some((s) => s.name === name), `README lists ${name}, which is no setting`);
 });

@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/index.ts";
 import type { SeedVault } from "../identity/index.ts";
 import type { Logger } from "../log.ts";
 import type { AccountPublisher, ResolverClient, TeardownDeps } from "../resolver/index.ts";

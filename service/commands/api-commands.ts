@@ -5,7 +5,7 @@ import { createInterface } from "node:readline/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { writeSecretFile } from "../bootstrap/index.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/index.ts";
 import { callApi, CliError, CONNECTION_HELP, connectApi, type ConnectionFlags } from "./connection.ts";
 import { LIMIT_HELP, LIMIT_OPTIONS, LIMIT_USAGE, limitsFromFlags, summarizePermissions } from "./credential-limits.ts";
 import { print } from "./output.ts";

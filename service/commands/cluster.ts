@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { bootstrap } from "../bootstrap/index.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/index.ts";
 import { type ClusterNodes, startClusterNodes, waitForJetStream } from "../server/cluster.ts";
 import { type RunningInstance, startInstance } from "../server/instance.ts";
 import { findNatsServer } from "../server/launcher.ts";
@@ -80,7 +80,7 @@ export async function runCluster(cfg: Readonly<Config>, argv: string[]): Promise
       startInstance({
         dataDir: cfg.dataDir,
         servers: nodes.urls,
-        env: { MNQ_KV_REPLICAS: "3", MNQ_ENDPOINT: process.env.MNQ_ENDPOINT || nodes.urls.join(",") },
+        env: { MNQ_KV_REPLICAS: "3" },
         onLine: (line) => process.stdout.write(`[mnq-${n}] ${line}\n`),
       }).then((i) => {
         running.push(i);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { DataFile } from "../bootstrap/index.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/index.ts";
 
 /** A failure to show the user as one line (exit 1); never carries a secret. */
 export class CliError extends Error {}

@@ -1,4 +1,4 @@
-import type { Config } from "../config.ts";
+import type { Config } from "../config/index.ts";
 import { callApi, CliError, connectApi, type ConnectionFlags } from "./connection.ts";
 import { print } from "./output.ts";
 

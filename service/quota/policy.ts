@@ -1,4 +1,4 @@
-import type { QuotaConfig } from "../config.ts";
+import type { QuotaConfig } from "../config/index.ts";
 import type { AccountLimits } from "../identity/index.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { writeSecretFile } from "../bootstrap/index.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/index.ts";
 import { projectRoot, type RunningServer, startNatsServer } from "./launcher.ts";
 
 const PROJECT_CONF = join(projectRoot, "nats-server.conf");

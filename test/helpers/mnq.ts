@@ -6,7 +6,7 @@ import type { ServiceMsg } from "@nats-io/services";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { type BootstrapOptions, DataFile, loadTrust, type Trust } from "../../service/bootstrap/index.ts";
 import { type CalloutDeps, CalloutResponder } from "../../service/callout/index.ts";
-import { loadConfig } from "../../service/config.ts";
+import { loadConfig } from "../../service/config/index.ts";
 import { encodeJwt, NKeyPair, type XKey } from "../../service/identity/index.ts";
 import { createLogger } from "../../service/log.ts";
 import { type MnqService, startService } from "../../service/main.ts";

@@ -1,0 +1,82 @@
+import { resolve } from "node:path";
+import { Ajv } from "ajv";
+import { type DeclaredConfig, type SettingDeclaration, type SettingName, configSchema, settingTable } from "./settings.ts";
+
+export { configSchema } from "./settings.ts";
+
+/**
+ * mnq's configuration, read once from `MNQ_*` environment variables by `loadConfig`.
+ * Each field is declared once, in `settings.ts`; only the derived ones are written here.
+ */
+export type Config = Omit<DeclaredConfig, "endpoint"> & {
+  /** URL clients connect to, shown on accounts: `MNQ_ENDPOINT`, else the server URL. */
+  endpoint: string;
+  /** `natsUrl`, one URL each (a cluster's nodes); undefined means the embedded server. */
+  natsServers: string[] | undefined;
+};
+export type QuotaConfig = Config["quota"];
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+const declarations: ReadonlyArray<[SettingName, SettingDeclaration]> = Object.entries(settingTable) as [SettingName, SettingDeclaration][];
+
+// Environment values are strings: coerce them to the schema's types, and fill in defaults.
+const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true });
+const validateSettings = ajv.compile<Record<SettingName, unknown>>(configSchema);
+
+/** The configuration settings with their defaults and descriptions, for help text and docs. */
+export const settings: ReadonlyArray<{ name: SettingName; default: unknown; description: string }> = declarations.map(([name, d]) => ({
+  name,
+  default: (d.schema as { default?: unknown }).default,
+  description: d.description,
+}));
+
+/**
+ * Reads and checks every `MNQ_*` variable; throws ConfigError naming each bad one.
+ * An unknown `MNQ_*` name is refused too (it is almost always a typo), and so are settings that
+ * contradict each other.
+ */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonly<Config> {
+  const raw: Record<string, unknown> = {};
+  const unknown: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("MNQ_") || value === undefined || value === "") continue;
+    if (name in settingTable) raw[name] = value;
+    else if (!name.startsWith("MNQ_TEST_")) unknown.push(name);
+  }
+  if (unknown.length > 0) throw new ConfigError(`unknown setting ${unknown.join(", ")} (see mnq --help for the list)`);
+  if (!validateSettings(raw)) {
+    const problems = (validateSettings.errors ?? []).map((e) => {
+      const name = e.instancePath.replace(/^\//, "") as SettingName;
+      const shown = (settingTable[name] as SettingDeclaration | undefined)?.secret ? "(hidden)" : JSON.stringify(env[name]);
+      return `${name} ${e.message} (got ${shown})`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  const declared: Record<string, unknown> & { quota: Record<string, unknown> } = { quota: {} };
+  for (const [name, d] of declarations) (d.group ? declared[d.group] as Record<string, unknown> : declared)[d.key] = raw[name];
+  const cfg = declared as unknown as DeclaredConfig;
+  crossCheck(cfg);
+  return Object.freeze({
+    ...cfg,
+    quota: Object.freeze(cfg.quota),
+    dataDir: resolve(cwd, cfg.dataDir),
+    natsServers: cfg.natsUrl?.split(",").filter((u) => u !== ""),
+    endpoint: cfg.endpoint ?? cfg.natsUrl ?? `nats://127.0.0.1:${cfg.natsPort}`,
+  });
+}
+
+/** Settings that are each valid but cannot hold together. */
+function crossCheck(cfg: DeclaredConfig): void {
+  if (!cfg.natsUrl && cfg.kvReplicas > 1) {
+    throw new ConfigError(
+      `MNQ_KV_REPLICAS=${cfg.kvReplicas} needs a cluster: the embedded nats-server is one node (set MNQ_NATS_URL to the cluster's nodes, or MNQ_KV_REPLICAS=1)`,
+    );
+  }
+}
