@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     let admin: NatsConnection | undefined;
     try {
       await waitForJetStream(dir, cluster.urls);
-      const cfg = loadConfig({ MNQ_DATA_DIR: dir, MNQ_LOG_LEVEL: "silent", MNQ_KV_REPLICAS: "3", MNQ_ACCOUNT_MAX_BYTES_REQUIRED: String(c.exact) });
+      const cfg = loadConfig({ MNQ_DATA_DIR: dir, MNQ_LOG_LEVEL: "silent", MNQ_KV_REPLICAS: "3", MNQ_NATS_URL: cluster.urls.join(","), MNQ_ACCOUNT_MAX_BYTES_REQUIRED: String(c.exact) });
       mnq = await startService(cfg, createLogger("silent"), cluster.urls);
       admin = await connect({ servers: cluster.urls, authenticator: credsAuthenticator(readFileSync(join(dir, DataFile.adminCreds))) });
       say(`… ${c.name}`);

@@ -97,7 +97,7 @@ async function runStart(cfg: Readonly<Config>): Promise<void> {
       fail((err as Error).message);
     }
   }
-  const url = cfg.natsUrl ?? server!.url;
+  const url = cfg.natsServers ?? server!.url;
   let svc;
   try {
     svc = await startService(cfg, log, url);

@@ -2,6 +2,9 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Service } from "@nats-io/services";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import pkg from "../package.json" with { type: "json" };
+import { Accounts, isTenantAccount } from "./accounts/index.ts";
+import { EventPublisher } from "./api/events.ts";
+import { EndpointStats, Metrics, type Observe, type ObserveServer, Readiness, startObserveServer } from "./observe/index.ts";
 import { type ApiContext, ensureAdminApiKeyFile, SERVICE_NAME, startApiService } from "./api/index.ts";
 import { addCalloutEndpoint, type CalloutDeps } from "./callout/index.ts";
 import { loadTrust } from "./bootstrap/index.ts";
@@ -10,7 +13,7 @@ import { SeedVault } from "./identity/index.ts";
 import type { Logger } from "./log.ts";
 import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { InFlight } from "./in-flight.ts";
-import { AccountPublisher, ConnectionTable, Reconciler, ResolverClient } from "./resolver/index.ts";
+import { ConnectionTable, ResolverClient } from "./resolver/index.ts";
 import { AdmissionGate, Fence, serveFence } from "./revocation/index.ts";
 import { openViews, Store, type StoreViews } from "./store/index.ts";
 
@@ -30,6 +33,11 @@ export interface MnqService {
   readonly inFlight: InFlight;
   /** What the auth callout works with (its views, keys and admission gate). */
   readonly calloutDeps: CalloutDeps;
+  /** The Prometheus metrics (also served on MNQ_METRICS_PORT). */
+  readonly metrics: Metrics;
+  readonly observe: Observe;
+  /** The port of the metrics listener, when MNQ_METRICS_PORT is set. */
+  readonly metricsPort: number | undefined;
   /** Stops taking requests, answers those in flight, closes the connections. */
   stop(): Promise<void>;
 }
@@ -40,7 +48,7 @@ export interface MnqService {
  */
 export async function startService(cfg: Readonly<Config>, log: Logger, servers?: string | string[]): Promise<MnqService> {
   const trust = loadTrust(cfg.dataDir, cfg.masterKey);
-  const target = cfg.natsServers ?? servers;
+  const target = servers ?? cfg.natsServers;
   if (!target) throw new Error("no NATS server to connect to");
   const enc = new TextEncoder();
   // noAsyncTraces: nats.js otherwise builds an Error (a stack capture) per request up front, a
@@ -55,25 +63,53 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     authenticator: credsAuthenticator(enc.encode(trust.serviceCreds)),
   });
   const sys = await connect({ ...common, name: "mnq-sys", authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
+  // what the gauges read, once open
+  let opened: StoreViews | undefined;
+  let quota: QuotaMonitor | undefined;
+  const metrics = new Metrics({
+    accounts: () => opened?.accounts.values().filter(isTenantAccount).length ?? 0,
+    credentials: () => opened?.credentials.size ?? 0,
+    apiKeys: () => opened?.apiKeys.size ?? 0,
+    storage: () => quota?.storage() ?? [],
+  });
+  const observe: Observe = { metrics, stats: new EndpointStats() };
+  const readiness = new Readiness([nc, sys]);
+  let http: ObserveServer | undefined;
   try {
+    // first, so that a port in use stops the start before anything runs
+    if (cfg.metricsPort !== undefined) {
+      http = await startObserveServer({ host: cfg.metricsHost, port: cfg.metricsPort, metrics, ready: () => readiness.ready }).catch((err: unknown) => {
+        throw new Error(`MNQ_METRICS_PORT: cannot listen on ${cfg.metricsHost}:${cfg.metricsPort}: ${(err as Error).message}`);
+      });
+    }
     const store = await Store.open(nc, { replicas: cfg.kvReplicas, timeout: cfg.requestTimeoutMs });
     const vault = new SeedVault(trust.masterKey);
-    const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs);
-    const publisher = new AccountPublisher(store, resolver, trust.operatorSigner, accountLimits(cfg.quota), trust.mnqAccount);
     const views = await openViews(store);
+    opened = views;
     await views.accounts.sync(); // the view holds every record before the check reads it
+    const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs, (op) => metrics.resolverFailure(op));
     checkMasterKey(views, vault);
     const revoke = { fence: new Fence(nc, SERVICE_NAME), connections: new ConnectionTable(sys, resolver, cfg.requestTimeoutMs) };
-    const fenceAccount = (id: string) => revoke.fence.raise([id]);
-    const teardown = { store, views, vault, resolver, publisher, servers: target, fenceAccount };
-    const ctx: ApiContext = { cfg, version: VERSION, store, views, vault, resolver, publisher, teardown, revoke, log, sys };
-
-    const reconciler = new Reconciler(
-      { ...teardown, systemAccounts: [trust.mnqAccount, trust.sysAccount] },
-      log.child({ component: "reconcile" }),
-      cfg.reconcileMs,
-    );
-    const report = await reconciler.round(true);
+    const accounts = new Accounts({
+      store,
+      views,
+      vault,
+      resolver,
+      revoke,
+      sys,
+      operatorSigner: trust.operatorSigner,
+      limits: accountLimits(cfg.quota),
+      mnqAccount: trust.mnqAccount,
+      sysAccount: trust.sysAccount,
+      servers: target,
+      maxAccountsPerProject: cfg.maxAccountsPerProject,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+      reconcileMs: cfg.reconcileMs,
+      log,
+    });
+    const events = new EventPublisher(nc, metrics);
+    const ctx: ApiContext = { cfg, version: VERSION, accounts, store, views, vault, resolver, revoke, log, events, observe };
+    const report = await accounts.reconcile(true);
     log.info(report, "resolvers reconciled with KV");
     const inFlight = new InFlight();
     // The gate is fenced before the callout admits anyone: a delete reaches every instance there.
@@ -90,10 +126,11 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       sessionTtlSeconds: cfg.sessionTtlSeconds,
       views,
       gate,
+      observe,
     };
     addCalloutEndpoint(service, calloutDeps, inFlight);
     const adminKeyFile = await ensureAdminApiKeyFile(ctx);
-    const quota = new QuotaMonitor({
+    quota = new QuotaMonitor({
       store,
       accounts: views.accounts,
       sys,
@@ -103,11 +140,14 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       intervalMs: cfg.quotaCheckMs,
       timeoutMs: cfg.requestTimeoutMs,
       log: log.child({ component: "quota" }),
+      published: (type) => metrics.event(type),
     });
     quota.start();
-    reconciler.start();
+    accounts.start();
     // Ready means the servers hold every subscription (API, callout, fence): one round trip.
     await nc.flush();
+    readiness.started();
+    if (http) log.info({ url: `http://${cfg.metricsHost}:${http.port}/metrics` }, "metrics, /healthz and /readyz served");
     log.info({ version: VERSION, instance: service.info().id }, "mnq service started");
     return {
       nc,
@@ -118,19 +158,25 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       quota,
       inFlight,
       calloutDeps,
+      metrics,
+      observe,
+      metricsPort: http?.port,
       async stop() {
-        await quota.stop();
-        await reconciler.stop();
+        readiness.stopping();
+        await quota!.stop();
+        await accounts.stop();
         // No new requests; those taken are answered before the connection drains.
         await service.stop().catch(() => undefined);
         await inFlight.settled(2 * cfg.requestTimeoutMs);
         views.stop();
         fenceSub.unsubscribe();
-        await nc.drain().catch(() => undefined);
-        await sys.drain().catch(() => undefined);
+        // a drain waits for the server: bounded, for a stop while it is unreachable
+        await Promise.all([drainWithin(nc, cfg.requestTimeoutMs), drainWithin(sys, cfg.requestTimeoutMs)]);
+        await http?.close();
       },
     };
   } catch (err) {
+    await http?.close();
     await nc.close();
     await sys.close();
     throw err;
@@ -149,4 +195,13 @@ function checkMasterKey(views: StoreViews, vault: SeedVault): void {
   } catch {
     throw new Error("the master key (MNQ_MASTER_KEY, else <data dir>/master.key) does not open the account seeds stored in KV: start with the key they were sealed with");
   }
+}
+
+/** Drains a connection, or closes it when the drain has not finished within `ms`. */
+async function drainWithin(nc: NatsConnection, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([nc.drain().catch(() => undefined), late]);
+  clearTimeout(timer);
+  if (!nc.isClosed()) await nc.close().catch(() => undefined);
 }

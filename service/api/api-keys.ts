@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { DataFile, writeSecretFile } from "../bootstrap/index.ts";
 import { NotFoundError } from "../errors.ts";
 import { hashSecret, newAccessKey, newSecretKey, verifySecret } from "../identity/index.ts";
-import { ensureClientAccount } from "../resolver/index.ts";
 import { apiKeyUserName, closeAdmittedConnections } from "../revocation/index.ts";
 import { ADMIN_PROJECT, ALL, type ApiKeyRecord, projectGroup } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
@@ -34,13 +33,14 @@ async function newKey(ctx: ApiContext, project: string, name: string): Promise<A
   };
   await ctx.store.apiKeys.create(record.access_key, record);
   ctx.log.info({ project, access_key: record.access_key }, "api key created");
+  if (project !== ADMIN_PROJECT) ctx.events.publish(project, { type: "api-keys.created", access_key: record.access_key, name }, ctx.actor);
   return { ...toApiKey(record), secret_key: secret };
 }
 
 /** `mnq.admin.v1.api-keys.create`: a key for one project; its secret is in this reply only. */
 export async function createApiKey(ctx: ApiContext, _project: string, req: { project_id: string; name?: string }): Promise<ApiKey> {
   // The account its connections go to exists before anyone holds the key.
-  await ensureClientAccount(ctx, req.project_id);
+  await ctx.accounts.clientAccount(req.project_id);
   return newKey(ctx, req.project_id, req.name || generateName());
 }
 
@@ -66,9 +66,10 @@ export async function deleteApiKey(ctx: ApiContext, _project: string, req: { acc
   if (!rec) throw new NotFoundError("api_key", req.access_key);
   await ctx.store.apiKeys.delete(req.access_key);
   const project = rec.value.project_id;
-  const account = project === ADMIN_PROJECT ? ctx.publisher.mnqAccount : (await ctx.store.projects.get(project))?.value.client_account;
+  const account = await ctx.accounts.clientAccountId(project, project === ADMIN_PROJECT);
   if (account) await closeAdmittedConnections(ctx.revoke, { account, owners: [req.access_key], names: [apiKeyUserName(req.access_key)] });
   ctx.log.info({ project, access_key: req.access_key }, "api key deleted");
+  if (project !== ADMIN_PROJECT) ctx.events.publish(project, { type: "api-keys.deleted", access_key: req.access_key, name: rec.value.name }, ctx.actor);
   return {};
 }
 

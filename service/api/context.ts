@@ -1,26 +1,33 @@
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { Accounts } from "../accounts/index.ts";
 import type { Config } from "../config/index.ts";
 import type { SeedVault } from "../identity/index.ts";
 import type { Logger } from "../log.ts";
-import type { AccountPublisher, ResolverClient, TeardownDeps } from "../resolver/index.ts";
+import type { Observe } from "../observe/index.ts";
+import type { ResolverClient } from "../resolver/index.ts";
 import type { RevokeDeps } from "../revocation/index.ts";
 import type { Store, StoreViews } from "../store/index.ts";
+import type { Actor, EventPublisher } from "./events.ts";
 
 /** What every API handler may use; built once in main.ts. */
 export interface ApiContext {
   readonly cfg: Readonly<Config>;
   /** The service's version (package.json). */
   readonly version: string;
+  /** The account lifecycle: every change of an account goes through it. */
+  readonly accounts: Accounts;
   readonly store: Store;
   /** In-memory copies of the buckets (KV watches): list pages and the callout read them. */
   readonly views: StoreViews;
   readonly vault: SeedVault;
+  /** The `$SYS` wire to the servers' resolvers. */
   readonly resolver: ResolverClient;
-  readonly publisher: AccountPublisher;
-  readonly teardown: TeardownDeps;
   /** Closes the connections the auth callout admitted for a deleted owner. */
   readonly revoke: RevokeDeps;
   readonly log: Logger;
-  /** The system user's connection: usage is read from the servers' `$SYS` endpoints. */
-  readonly sys: NatsConnection;
+  /** Lifecycle events (`mnq.events.v1.<project>.…`). */
+  readonly events: EventPublisher;
+  /** Counts every answer (metrics, `$SRV.STATS`). */
+  readonly observe?: Observe;
+  /** Who made the request being handled (set per request). */
+  readonly actor?: Actor;
 }

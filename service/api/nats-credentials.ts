@@ -5,7 +5,6 @@ import { closeAdmittedConnections, credentialUserName } from "../revocation/inde
 import { accountGroup, type AccountRecord, type CredentialsRecord, projectGroup, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
-import { getAccountRecord } from "./nats-accounts.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
 
 /** API.md NatsCredentials. */
@@ -66,7 +65,7 @@ export async function createCredentials(
 ): Promise<NatsCredentials> {
   const started = new Date();
   const exp = expirySeconds(req.expires_at, started);
-  const account = await getAccountRecord(ctx, project, req.nats_account_id);
+  const account = await ctx.accounts.get(project, req.nats_account_id);
   await checkRevocationRoom(ctx, account);
   const signer = ctx.vault.signer(account.signing_seed, account.id, "account");
   const user = NKeyPair.create("user");
@@ -107,6 +106,7 @@ export async function createCredentials(
     throw err;
   }
   ctx.log.info({ project, account: account.id, credentials: record.id }, "nats credentials created");
+  ctx.events.publish(project, { type: "nats-credentials.created", nats_account_id: account.id, nats_credentials_id: record.id, name: record.name }, ctx.actor);
   return toNatsCredentials(ctx, record, file);
 }
 
@@ -163,7 +163,7 @@ export async function deleteCredentials(
 ): Promise<Record<string, never>> {
   const rec = await getCredentialsRecord(ctx, project, req.nats_credentials_id);
   await ctx.store.credentialKeys.delete(rec.user_key);
-  const revokeFile = ctx.publisher
+  const revokeFile = ctx.accounts
     .change(project, rec.nats_account_id, (cur) =>
       cur.revocations[rec.user_key] === undefined ? { revocations: { ...cur.revocations, [rec.user_key]: Math.floor(Date.now() / 1000) } } : null,
     )
@@ -174,5 +174,11 @@ export async function deleteCredentials(
   await Promise.all([revokeFile, closeAdmitted]);
   await ctx.store.credentials.delete(Store.credentialsKey(project, rec.id));
   ctx.log.info({ project, account: rec.nats_account_id, credentials: rec.id }, "nats credentials deleted");
+  credentialsDeleted(ctx, project, rec);
   return {};
+}
+
+/** The `nats-credentials.deleted` event, once the credentials' connections are closed. */
+export function credentialsDeleted(ctx: ApiContext, project: string, rec: CredentialsRecord): void {
+  ctx.events.publish(project, { type: "nats-credentials.deleted", nats_account_id: rec.nats_account_id, nats_credentials_id: rec.id, name: rec.name }, ctx.actor);
 }

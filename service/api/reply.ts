@@ -11,7 +11,7 @@ export function replyJson(msg: ServiceMsg, body: unknown): void {
  * Sends an error as the micro framework's headers (`Nats-Service-Error-Code`, `Nats-Service-Error`)
  * plus the API.md JSON body. Anything that is not an ApiError becomes a plain 500: no stack, no detail.
  */
-export function replyError(msg: ServiceMsg, err: unknown, log: Logger): void {
+export function replyError(msg: ServiceMsg, err: unknown, log: Logger): { code: number; description: string } {
   const apiErr = err instanceof ApiError ? err : new InternalError();
   if (apiErr.status >= 500) {
     log.error({ err: describe(err), status: apiErr.status }, "request failed");
@@ -19,6 +19,7 @@ export function replyError(msg: ServiceMsg, err: unknown, log: Logger): void {
     log.debug({ status: apiErr.status, type: apiErr.type }, "request refused");
   }
   msg.respondError(apiErr.status, apiErr.message, JSON.stringify(apiErr.body()));
+  return { code: apiErr.status, description: apiErr.message };
 }
 
 function describe(err: unknown): string {

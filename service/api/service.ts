@@ -4,6 +4,7 @@ import { InvalidArgumentsError, QuotasExceededError } from "../errors.ts";
 import type { InFlight } from "../in-flight.ts";
 import { validateRequest } from "../validation.ts";
 import type { ApiContext } from "./context.ts";
+import { actorOf } from "./events.ts";
 import * as apiKeys from "./api-keys.ts";
 import * as accounts from "./nats-accounts.ts";
 import * as credentials from "./nats-credentials.ts";
@@ -75,6 +76,7 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
   const svc = await new Svcm(nc).add({
     name: SERVICE_NAME,
     version,
+    ...(ctx.observe ? { statsHandler: ctx.observe.stats.handler } : {}),
     description: "NATS accounts and credentials (mnq.api.v1.<project>.>)",
     metadata: { region: ctx.cfg.region, endpoint: ctx.cfg.endpoint },
   });
@@ -87,23 +89,29 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
     const group = svc.addGroup(prefix);
     for (const def of endpoints) {
       const schema = `urn:mnq:api:${def.subject}`;
-      group.addEndpoint(def.subject.replace(".", "-"), {
+      const name = def.subject.replace(".", "-");
+      group.addEndpoint(name, {
         subject: def.subject,
         metadata: { request_schema: `${schema}.request`, response_schema: `${schema}.reply` },
         handler: (err, msg) => {
           if (err) return;
+          const started = performance.now();
+          const answered = (error?: { code: number; description: string }) => {
+            ctx.observe?.metrics.api(def.subject, error?.code ?? 200, (performance.now() - started) / 1000);
+            ctx.observe?.stats.record(name, started, error);
+          };
           // Bounded per project: a project's flood is answered 429 at once instead of queueing
           // everyone's requests (and the callout) behind it.
           const project = scoped ? (msg.subject.split(".")[3] ?? "") : ADMIN_LOAD;
           const busy = load.get(project) ?? 0;
           if (busy >= ctx.cfg.apiInFlightPerProject) {
             const max = ctx.cfg.apiInFlightPerProject;
-            replyError(msg, new QuotasExceededError([{ resource: "api_requests_in_flight", quota: max, current: busy }], "too many requests of this project in flight; retry"), ctx.log);
+            answered(replyError(msg, new QuotasExceededError([{ resource: "api_requests_in_flight", quota: max, current: busy }], "too many requests of this project in flight; retry"), ctx.log));
             return;
           }
           load.set(project, busy + 1);
           inFlight.run(() =>
-            handle(ctx, def, schema, msg, scoped).finally(() => {
+            handle(ctx, def, schema, msg, scoped).then(answered, () => answered({ code: 500, description: "internal error" })).finally(() => {
               const left = (load.get(project) ?? 1) - 1;
               if (left > 0) load.set(project, left);
               else load.delete(project);
@@ -116,7 +124,8 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
   return svc;
 }
 
-async function handle(ctx: ApiContext, def: EndpointDef, schema: string, msg: ServiceMsg, scoped: boolean): Promise<void> {
+/** Answers one request: the error it answered with, if it did. */
+async function handle(ctx: ApiContext, def: EndpointDef, schema: string, msg: ServiceMsg, scoped: boolean): Promise<{ code: number; description: string } | undefined> {
   const project = scoped ? (msg.subject.split(".")[3] ?? "") : "";
   const log = ctx.log.child({ subject: msg.subject });
   try {
@@ -124,8 +133,10 @@ async function handle(ctx: ApiContext, def: EndpointDef, schema: string, msg: Se
       throw InvalidArgumentsError.one("project_id", "format", "the project id in the subject must be 1-64 of [a-z0-9-]");
     }
     const req = validateRequest<never>(`${schema}.request`, parseBody(msg.data));
-    replyJson(msg, await def.handler({ ...ctx, log }, project, req));
+    const actor = actorOf(msg.headers, ctx.accounts.mnqAccount);
+    replyJson(msg, await def.handler({ ...ctx, log, actor }, project, req));
+    return undefined;
   } catch (err) {
-    replyError(msg, err, log);
+    return replyError(msg, err, log);
   }
 }

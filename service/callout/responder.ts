@@ -10,6 +10,7 @@ import {
 } from "../identity/index.ts";
 import type { InFlight } from "../in-flight.ts";
 import type { Logger } from "../log.ts";
+import type { AuthMethod, AuthResult, Observe } from "../observe/index.ts";
 import { AdmissionGate } from "../revocation/index.ts";
 import { type AccountRecord, ADMIN_PROJECT, Store, type StoreViews } from "../store/index.ts";
 import { type Decision, decide, DenyReason, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
@@ -36,6 +37,8 @@ export interface CalloutDeps {
   /** Whom this instance admitted lately and whom deletes fenced off (see revocation/). */
   gate: AdmissionGate;
   throttle?: Throttle;
+  /** Counts every answer (metrics, `$SRV.STATS`). */
+  observe?: Observe;
 }
 
 /**
@@ -53,7 +56,7 @@ const MAX_PENDING_MS = 10_000;
  */
 export function addCalloutEndpoint(svc: Service, deps: CalloutDeps, inFlight: InFlight): CalloutResponder {
   const responder = new CalloutResponder(deps);
-  svc.addEndpoint("auth-callout", {
+  svc.addEndpoint(CALLOUT_ENDPOINT, {
     subject: CALLOUT_SUBJECT,
     metadata: {
       description: "nats-server auth callout: API keys and credential nkeys",
@@ -69,6 +72,9 @@ export function addCalloutEndpoint(svc: Service, deps: CalloutDeps, inFlight: In
   });
   return responder;
 }
+
+/** The micro endpoint's name (`nats micro info mnq`). */
+export const CALLOUT_ENDPOINT = "auth-callout";
 
 /** Opens, checks, decides and answers authorization requests. */
 export class CalloutResponder {
@@ -86,6 +92,14 @@ export class CalloutResponder {
   }
 
   async handle(msg: ServiceMsg): Promise<void> {
+    const started = performance.now();
+    let method: AuthMethod = "none";
+    const observe = this.deps.observe;
+    const done = (result: AuthResult, code?: number, description?: string) => {
+      if (!observe) return;
+      observe.metrics.auth(method, result, (performance.now() - started) / 1000);
+      observe.stats.record(CALLOUT_ENDPOINT, started, code === undefined ? undefined : { code, description: description ?? "" });
+    };
     const now = Date.now();
     const nowSec = Math.floor(now / 1000);
     let req: AuthorizationRequest;
@@ -102,14 +116,17 @@ export class CalloutResponder {
       const reason = err instanceof InvalidRequestError ? err.message : "request could not be read";
       this.deps.log.warn({ reason }, "auth callout: request rejected");
       msg.respondError(400, "invalid authorization request");
+      done("error", 400, "invalid authorization request");
       return;
     }
     const userNkey = req.nats.user_nkey;
     const who = presented(req);
+    method = who.kind;
     const log = () => this.deps.log.child({ user_nkey: userNkey, client: req.nats.client_info.host, server: req.nats.server_id.name });
     const fail = (err: unknown) => {
       log().error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, "auth callout: failed");
       this.answer(msg, req, serverXkey, { error: "authorization service unavailable" }, 503);
+      done("error", 503, "authorization service unavailable");
     };
     let decision: Decision;
     try {
@@ -122,6 +139,7 @@ export class CalloutResponder {
     const deny = (reason: DenyReason) => {
       this.#denials.denied(sourceOf(req), { identity: id, reason, server: req.nats.server_id.name });
       this.answer(msg, req, serverXkey, { error: reason }, 401);
+      done("denied", 401, reason);
     };
     if (decision.kind === "deny") {
       deny(decision.reason);
@@ -153,6 +171,7 @@ export class CalloutResponder {
     gate.granted(grant.accountId, actedOnUntil, sent);
     if (this.deps.log.isLevelEnabled("debug")) log().debug({ identity: id, account: grant.accountId }, "auth callout: allowed");
     msg.respond(response);
+    done("allowed");
   }
 
   /** Looks up what the presented identity needs and decides. */

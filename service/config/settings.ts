@@ -28,6 +28,8 @@ export const settingTable = {
   MNQ_QUOTA_CHECK_MS: { key: "quotaCheckMs", schema: { type: "integer", minimum: 100, maximum: 3600000, default: 10000 }, description: "Interval of the storage quota check." },
   MNQ_RECONCILE_MS: { key: "reconcileMs", schema: { type: "integer", minimum: 100, maximum: 3600000, default: 30000 }, description: "Interval of the reconcile of resolvers and records with KV (a dead create is undone after two)." },
   MNQ_REQUEST_TIMEOUT_MS: { key: "requestTimeoutMs", schema: { type: "integer", minimum: 100, maximum: 60000, default: 5000 }, description: "Timeout of the service's own requests to the server (resolver pushes, KV)." },
+  MNQ_METRICS_PORT: { key: "metricsPort", schema: { type: "integer", minimum: 0, maximum: 65535 }, description: "Port of the HTTP listener serving /metrics (Prometheus), /healthz and /readyz (off when unset; 0 picks a free port)." },
+  MNQ_METRICS_HOST: { key: "metricsHost", schema: { type: "string", minLength: 1, default: "127.0.0.1" }, description: "Address the metrics listener binds to." },
   MNQ_PROJECT: { key: "project", schema: { type: "string", pattern: "^[a-z0-9-]{1,64}$" }, description: "Project the mnq commands use when --project is not given." },
   MNQ_LOG_LEVEL: { key: "logLevel", schema: { type: "string", enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info" }, description: "Log level (pino); logs are JSON on stderr, secrets redacted." },
 } as const satisfies Record<`MNQ_${string}`, SettingDeclaration>;

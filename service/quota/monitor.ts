@@ -37,6 +37,8 @@ export interface QuotaMonitorOptions {
   intervalMs: number;
   timeoutMs: number;
   log: Logger;
+  /** Told of each event published (metrics). */
+  published?: (type: "quota") => void;
 }
 
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -49,6 +51,8 @@ const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
  */
 export class QuotaMonitor {
   readonly #known = new Map<string, QuotaLevel>();
+  /** Storage used by each tenant account at the last check: account id → bytes (replaced each round). */
+  #used: { project_id: string; nats_account_id: string; used_bytes: number }[] = [];
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;
   #stopped = false;
@@ -72,6 +76,11 @@ export class QuotaMonitor {
     await this.#running;
   }
 
+  /** Each tenant account's storage at the last check, with its quota. */
+  *storage(): Iterable<{ project_id: string; nats_account_id: string; used_bytes: number; quota_bytes: number }> {
+    for (const u of this.#used) yield { ...u, quota_bytes: this.opts.quotaBytes };
+  }
+
   /** One round: the events it published. */
   async check(): Promise<QuotaEvent[]> {
     const { store, quotaBytes } = this.opts;
@@ -79,6 +88,7 @@ export class QuotaMonitor {
     const maxPayload = this.opts.maxPayload > 0 ? this.opts.maxPayload : DEFAULT_MAX_PAYLOAD;
     const used = await readAllStorage(this.opts.sys, this.opts.timeoutMs);
     const accounts = this.opts.accounts.values().filter((a) => a.state === "active" && !a.kind);
+    this.#used = accounts.map((a) => ({ project_id: a.project_id, nats_account_id: a.id, used_bytes: used.get(a.id) ?? 0 }));
     const published: QuotaEvent[] = [];
     for (const account of accounts) {
       const usedBytes = used.get(account.id) ?? 0;
@@ -110,6 +120,7 @@ export class QuotaMonitor {
             time: new Date().toISOString(),
           };
           this.opts.nc.publish(`mnq.events.v1.${account.project_id}.nats-accounts.quota`, JSON.stringify(event));
+          this.opts.published?.("quota");
           published.push(event);
           this.opts.log.info({ project: account.project_id, account: account.id, threshold, used_bytes: usedBytes }, "quota threshold crossed");
         }

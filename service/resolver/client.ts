@@ -33,19 +33,27 @@ export class ResolverClient {
     private readonly sys: NatsConnection,
     private readonly operatorSigner: NKeyPair,
     private readonly timeoutMs: number,
+    /** Told of every push or delete that failed (metrics). */
+    private readonly onFailure: (op: "push" | "delete") => void = () => undefined,
   ) {
     this.#servers = new ResponderCount(sys, "$SYS.REQ.SERVER.PING", { ttlMs: SERVER_COUNT_TTL_MS, stallMs: PING_STALL_MS, maxWaitMs: timeoutMs });
   }
 
   /** `$SYS.REQ.CLAIMS.UPDATE`: resolves with the number of resolvers that stored it (≥ 1). */
   async push(accountJwt: string): Promise<number> {
-    return this.fanOut("$SYS.REQ.CLAIMS.UPDATE", accountJwt, "push the account JWT");
+    return this.fanOut("$SYS.REQ.CLAIMS.UPDATE", accountJwt, "push the account JWT").catch((err: unknown) => {
+      this.onFailure("push");
+      throw err;
+    });
   }
 
   /** `$SYS.REQ.CLAIMS.DELETE` (needs `allow_delete: true`): the number of resolvers that deleted. */
   async delete(accounts: string[]): Promise<number> {
     const token = deleteAccountsJwt(accounts, this.operatorSigner);
-    return this.fanOut("$SYS.REQ.CLAIMS.DELETE", token, "delete the account JWT");
+    return this.fanOut("$SYS.REQ.CLAIMS.DELETE", token, "delete the account JWT").catch((err: unknown) => {
+      this.onFailure("delete");
+      throw err;
+    });
   }
 
   /** The account JWT a resolver serves, or null. */

@@ -1,11 +1,3 @@
 export { ResolverClient } from "./client.ts";
-export { AccountPublisher } from "./accounts.ts";
-export { Reconciler } from "./reconcile.ts";
-export type { ReconcileDeps, ReconcileReport } from "./reconcile.ts";
-export { releasePlace, teardownAccount } from "./teardown.ts";
-export type { TeardownDeps } from "./teardown.ts";
-export { ensureClientAccount } from "./client-accounts.ts";
-export type { ClientAccountDeps } from "./client-accounts.ts";
-export { newAccountRecord } from "./accounts.ts";
 export { ConnectionTable } from "./connections.ts";
 export type { ConnectionRef } from "./connections.ts";

@@ -3,4 +3,4 @@ export { Fence, FENCE_SUBJECT, serveFence, UNANSWERED_PENDING_MS } from "./fence
 export type { FenceResult } from "./fence.ts";
 export { closeAdmittedConnections } from "./revoke.ts";
 export type { RevokeDeps, RevokeTarget } from "./revoke.ts";
-export { apiKeyUserName, credentialUserName } from "./names.ts";
+export { apiKeyOfUserName, apiKeyUserName, credentialUserName } from "./names.ts";

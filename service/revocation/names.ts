@@ -9,3 +9,9 @@ export function credentialUserName(credentialsId: string): string {
 export function apiKeyUserName(accessKey: string): string {
   return `api-key-${accessKey}`;
 }
+
+/** The access key in a name `apiKeyUserName` made, or null. */
+export function apiKeyOfUserName(name: string): string | null {
+  const prefix = apiKeyUserName("");
+  return name.startsWith(prefix) && name.length > prefix.length ? name.slice(prefix.length) : null;
+}

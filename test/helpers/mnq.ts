@@ -81,9 +81,17 @@ export interface MnqFixture {
 export async function startMnq(env: Record<string, string> = {}, boot: BootstrapOptions = {}): Promise<MnqFixture> {
   const dataDir = freshDataDir(boot);
   const server = await startNode(dataDir);
-  const cfg = testConfig(dataDir, env);
-  const mnq = await startService(cfg, createLogger(cfg.logLevel), server.url);
-  const admin = await connectWithCreds(server.url, readFileSync(join(dataDir, DataFile.adminCreds), "utf8"));
+  let mnq: MnqService;
+  let admin: NatsConnection;
+  try {
+    const cfg = testConfig(dataDir, env);
+    mnq = await startService(cfg, createLogger(cfg.logLevel), server.url);
+    admin = await connectWithCreds(server.url, readFileSync(join(dataDir, DataFile.adminCreds), "utf8"));
+  } catch (err) {
+    await server.stop(); // a fixture that did not start leaves no server behind
+    removeDir(dataDir);
+    throw err;
+  }
   return {
     dataDir,
     server,
@@ -112,18 +120,28 @@ export interface MnqClusterFixture {
 export async function startMnqCluster(env: Record<string, string> = {}, instanceServers?: (c: Cluster) => string | string[]): Promise<MnqClusterFixture> {
   const dir = freshDataDir();
   const cluster = await startCluster(dir);
-  const admin = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
-  // JetStream needs its meta leader before buckets can be made.
-  await waitForJetStream(dir, cluster.urls);
-  const cfg = testConfig(dir, { MNQ_KV_REPLICAS: "3", ...env });
-  const mnq = await startService(cfg, createLogger(cfg.logLevel), instanceServers ? instanceServers(cluster) : cluster.urls);
+  let admin: NatsConnection | undefined;
+  let mnq: MnqService;
+  try {
+    admin = await connectWithCreds(cluster.urls, readFileSync(join(dir, DataFile.adminCreds), "utf8"));
+    // JetStream needs its meta leader before buckets can be made.
+    await waitForJetStream(dir, cluster.urls);
+    const cfg = testConfig(dir, { MNQ_KV_REPLICAS: "3", MNQ_NATS_URL: cluster.urls.join(","), ...env });
+    mnq = await startService(cfg, createLogger(cfg.logLevel), instanceServers ? instanceServers(cluster) : cluster.urls);
+  } catch (err) {
+    // a fixture that did not start leaves no server behind (the suite's after hook never sees it)
+    await admin?.close();
+    await cluster.stop();
+    removeDir(dir);
+    throw err;
+  }
   return {
     dir,
     cluster,
     mnq,
     admin,
     async stop() {
-      await admin.close();
+      await admin!.close();
       await mnq.stop();
       await cluster.stop();
       removeDir(dir);

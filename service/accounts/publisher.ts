@@ -1,7 +1,7 @@
 import { accountJwt, type AccountLimits, type NKeyPair, peekClaims, type SeedVault } from "../identity/index.ts";
 import { NotFoundError } from "../errors.ts";
 import { type AccountRecord, Store, type Versioned } from "../store/index.ts";
-import type { ResolverClient } from "./client.ts";
+import type { ResolverClient } from "../resolver/index.ts";
 
 const CONVERGE_ROUNDS = 5;
 
@@ -19,10 +19,14 @@ function clientAccountLimits(tenant: AccountLimits): AccountLimits {
   return { disk_storage: 0, mem_storage: 0, streams: 0, consumer: 0, payload: 1024 * 1024, conn: tenant.conn, subs: tenant.subs };
 }
 
-/** The imports of a project's `api-clients` account: its own API subjects and events from MNQ. */
+/**
+ * The imports of a project's `api-clients` account: its own API subjects and events from MNQ. The
+ * API import shares the caller (`Nats-Request-Info`: its account and access key), which names the
+ * `actor` of lifecycle events.
+ */
 function clientImports(project: string, mnqAccount: string) {
   return [
-    { name: "mnq-api", subject: `mnq.api.v1.${project}.>`, account: mnqAccount, type: "service" as const },
+    { name: "mnq-api", subject: `mnq.api.v1.${project}.>`, account: mnqAccount, type: "service" as const, share: true },
     { name: "mnq-events", subject: `mnq.events.v1.${project}.>`, account: mnqAccount, type: "stream" as const },
   ];
 }
@@ -68,11 +72,19 @@ export class AccountPublisher {
     return { jwt, jwt_iat: iat };
   }
 
-  /** True when the record's JWT carries other limits than the policy's (the policy changed). */
+  /**
+   * True when the record's JWT carries other limits than the policy's (the policy changed), or an
+   * api-clients account's imports are an earlier version's.
+   */
   isStale(record: AccountRecord): boolean {
-    const limits = peekClaims<{ limits?: Record<string, unknown> }>(record.jwt).nats.limits ?? {};
+    const nats = peekClaims<{ limits?: Record<string, unknown>; imports?: { subject?: string; share?: boolean }[] }>(record.jwt).nats;
+    const limits = nats.limits ?? {};
     const want: AccountLimits = { max_bytes_required: false, ...this.limitsOf(record) };
-    return (Object.keys(want) as (keyof AccountLimits)[]).some((k) => (limits[k] ?? false) !== want[k]);
+    if ((Object.keys(want) as (keyof AccountLimits)[]).some((k) => (limits[k] ?? false) !== want[k])) return true;
+    if (record.kind !== "api-clients") return false;
+    const expected = clientImports(record.project_id, this.mnqAccount);
+    const held = nats.imports ?? [];
+    return expected.some((e) => !held.some((h) => h.subject === e.subject && (h.share ?? false) === (e.share ?? false)));
   }
 
   /**

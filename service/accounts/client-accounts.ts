@@ -1,8 +1,8 @@
 import { NKeyPair, type SeedVault } from "../identity/index.ts";
 import { ConflictError } from "../errors.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
-import { type AccountPublisher, newAccountRecord } from "./accounts.ts";
-import type { ResolverClient } from "./client.ts";
+import { type AccountPublisher, newAccountRecord } from "./publisher.ts";
+import type { ResolverClient } from "../resolver/index.ts";
 
 export interface ClientAccountDeps {
   store: Store;

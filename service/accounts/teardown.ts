@@ -4,8 +4,8 @@ import { NKeyPair, type SeedVault, userJwt } from "../identity/index.ts";
 import { type AccountRecord, Store, type StoreViews } from "../store/index.ts";
 import { inBatches } from "../batches.ts";
 import { FaultPoint, faultPoint } from "../faults.ts";
-import type { AccountPublisher } from "./accounts.ts";
-import type { ResolverClient } from "./client.ts";
+import type { AccountPublisher } from "./publisher.ts";
+import type { ResolverClient } from "../resolver/index.ts";
 
 const REVOKE_AHEAD_SECONDS = 366 * 24 * 3600;
 /** KV deletes a teardown sends at once. */
@@ -21,7 +21,7 @@ export interface TeardownDeps {
   /** Server URL(s) the service connects to; the teardown connects there as the account. */
   servers: string | string[];
   /** Makes every instance's auth callout refuse the account from now on (see revocation/). */
-  fenceAccount?: (accountId: string) => Promise<unknown>;
+  fenceAccount: (accountId: string) => Promise<unknown>;
 }
 
 /** A `*` revocation no later than this far ahead is the freeze; the final one lies a year ahead. */
@@ -54,7 +54,7 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
   if (star === undefined || star < nowSec() + FROZEN_HORIZON_SECONDS) {
     let frozenAt = star;
     if (frozenAt === undefined) {
-      await deps.fenceAccount?.(accountId);
+      await deps.fenceAccount(accountId);
       frozenAt = nowSec();
       const at = frozenAt;
       const frozen = await deps.store.accounts.modify(key, (cur) => {

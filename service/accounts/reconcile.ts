@@ -1,7 +1,7 @@
 import type { Logger } from "../log.ts";
 import { Store, type StoreViews } from "../store/index.ts";
-import type { AccountPublisher } from "./accounts.ts";
-import type { ResolverClient } from "./client.ts";
+import type { AccountPublisher } from "./publisher.ts";
+import type { ResolverClient } from "../resolver/index.ts";
 import { releasePlace, type TeardownDeps, teardownAccount } from "./teardown.ts";
 
 export interface ReconcileReport {
@@ -151,9 +151,19 @@ export class Reconciler {
     return report;
   }
 
-  /** Frees a project's place held for an account that has no record (checked again, in KV). */
+  /**
+   * Frees a project's place held for an account that has no record (checked again, in KV). A
+   * create that was only slow writes its record and then checks its place (create.ts keepPlace);
+   * looking for the record again after the release, one of the two always sees the other.
+   */
   private async release(project: string, id: string): Promise<void> {
-    if (await this.deps.store.accounts.get(Store.accountKey(project, id))) return;
+    const key = Store.accountKey(project, id);
+    if (await this.deps.store.accounts.get(key)) return;
     await releasePlace(this.deps.store, project, id);
+    if (!(await this.deps.store.accounts.get(key))) return;
+    await this.deps.store.projects.modify(project, (cur) =>
+      cur && !cur.value.accounts.includes(id) ? { ...cur.value, accounts: [...cur.value.accounts, id] } : null,
+    );
+    this.log.warn({ project, account: id }, "reconcile: a slow create's place was given back");
   }
 }

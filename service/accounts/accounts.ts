@@ -1,0 +1,225 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { inBatches } from "../batches.ts";
+import { ConflictError, InvalidArgumentsError, NotFoundError } from "../errors.ts";
+import { type AccountLimits, isPublicKey, NKeyPair, type SeedVault } from "../identity/index.ts";
+import type { Logger } from "../log.ts";
+import { type AccountUsage, readAccountUsage } from "../quota/index.ts";
+import type { ResolverClient } from "../resolver/index.ts";
+import { closeAdmittedConnections, credentialUserName, type RevokeDeps } from "../revocation/index.ts";
+import { accountGroup, type AccountRecord, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
+import { ensureClientAccount } from "./client-accounts.ts";
+import { registerAccount } from "./create.ts";
+import { AccountPublisher } from "./publisher.ts";
+import { Reconciler, type ReconcileReport } from "./reconcile.ts";
+import { teardownAccount, type TeardownDeps } from "./teardown.ts";
+
+/** What the account lifecycle works with; assembled once, in main.ts. */
+export interface AccountsDeps {
+  store: Store;
+  views: StoreViews;
+  vault: SeedVault;
+  /** The `$SYS` wire to the servers' resolvers. */
+  resolver: ResolverClient;
+  /** Closes connections the auth callout admitted (fence, CONNZ, KICK). */
+  revoke: RevokeDeps;
+  /** The system user's connection: usage is read from the servers' `$SYS` endpoints. */
+  sys: NatsConnection;
+  operatorSigner: NKeyPair;
+  /** The limits every tenant account's JWT carries. */
+  limits: AccountLimits;
+  /** The MNQ and SYS accounts: of the operator, described by no record. */
+  mnqAccount: string;
+  sysAccount: string;
+  /** Server URL(s) the service connects to; a teardown connects there as the account. */
+  servers: string | string[];
+  maxAccountsPerProject: number;
+  requestTimeoutMs: number;
+  reconcileMs: number;
+  log: Logger;
+}
+
+/** An active account of the API: not being created or deleted, not a project's api-clients account. */
+export function isTenantAccount(r: AccountRecord): boolean {
+  return r.state === "active" && !r.kind;
+}
+
+/** KV writes a rotation sends at once. */
+const KV_BATCH = 64;
+
+/**
+ * The account lifecycle: `creating → active → deleting`, crash-safe create and import, rename,
+ * signing-key rotation, teardown, the projects' api-clients accounts, and the reconcile that
+ * finishes or undoes what a dead instance left half-done. KV holds the records; the resolvers
+ * serve the JWTs issued from them.
+ */
+export class Accounts {
+  readonly publisher: AccountPublisher;
+  readonly #deps: AccountsDeps;
+  /** One bag for every step of the lifecycle (teardown, create, reconcile take what they need of it). */
+  readonly #inner: AccountsDeps & TeardownDeps & { publisher: AccountPublisher; systemAccounts: readonly string[] };
+  readonly #reconciler: Reconciler;
+
+  constructor(deps: AccountsDeps) {
+    this.#deps = deps;
+    this.publisher = new AccountPublisher(deps.store, deps.resolver, deps.operatorSigner, deps.limits, deps.mnqAccount);
+    this.#inner = {
+      ...deps,
+      publisher: this.publisher,
+      fenceAccount: (id) => deps.revoke.fence.raise([id]),
+      systemAccounts: [deps.mnqAccount, deps.sysAccount],
+    };
+    this.#reconciler = new Reconciler(this.#inner, deps.log.child({ component: "reconcile" }), deps.reconcileMs);
+  }
+
+  get mnqAccount(): string {
+    return this.#deps.mnqAccount;
+  }
+
+  /** The active tenant account of a project, or NotFoundError (also for another project's account). */
+  async get(project: string, id: string): Promise<AccountRecord> {
+    const key = Store.accountKey(project, id);
+    let rec = (await this.#deps.store.accounts.get(key))?.value ?? null;
+    // missing, or `creating` still: perhaps a follower's stale copy (a direct get); ask the view
+    if (!rec || rec.state !== "active") rec = await this.#deps.views.accounts.fresh(key);
+    if (!rec || !isTenantAccount(rec)) throw new NotFoundError("nats_account", id);
+    return rec;
+  }
+
+  /**
+   * A project's account records in `order` (a cached sorted copy of the view); `isTenantAccount`
+   * tells the ones the API lists.
+   */
+  async list(project: string, order: string, compare: (a: AccountRecord, b: AccountRecord) => number): Promise<readonly AccountRecord[]> {
+    await this.#deps.views.accounts.sync();
+    // a project holds a few accounts (MNQ_MAX_ACCOUNTS_PER_PROJECT) and its api-clients one
+    return this.#deps.views.accounts.sorted(projectGroup(project), order, compare);
+  }
+
+  /** A new account with a new identity. */
+  async create(project: string, name: string): Promise<AccountRecord> {
+    const record = await registerAccount(this.#inner, project, NKeyPair.create("account"), { name });
+    this.#deps.log.info({ project, account: record.id }, "nats account created");
+    return record;
+  }
+
+  /**
+   * Brings an existing account (its seed) under management. It gets a new signing key, the quota's
+   * limits and a JWT from this operator; what the resolvers served for it before is replaced.
+   */
+  async import(project: string, req: { name: string; account_id: string; private_key: string }): Promise<AccountRecord> {
+    if (!isPublicKey(req.account_id, "account")) {
+      throw InvalidArgumentsError.one("account_id", "format", "must be an account public nkey: 56 characters starting with A, with a valid checksum");
+    }
+    let account: NKeyPair;
+    try {
+      if (!req.private_key.startsWith("SA")) throw new Error("not an account seed");
+      account = NKeyPair.fromSeed(req.private_key, "account");
+    } catch {
+      throw InvalidArgumentsError.one("private_key", "format", "must be an account nkey seed: starting with SA, with a valid checksum");
+    }
+    if (account.getPublicKey() !== req.account_id) {
+      throw InvalidArgumentsError.one("private_key", "constraint", "is not the seed of account_id");
+    }
+    const { views } = this.#deps;
+    await views.accounts.sync();
+    if (req.account_id === this.#deps.mnqAccount || req.account_id === this.#deps.sysAccount || views.accounts.count(req.account_id) > 0) {
+      throw new ConflictError("this account is already managed by mnq");
+    }
+    const record = await registerAccount(this.#inner, project, account, { name: req.name, imported: true });
+    this.#deps.log.info({ project, account: record.id }, "nats account imported");
+    return record;
+  }
+
+  /** Renames an account (its JWT's name); the record as it stands when the name is already that. */
+  async rename(project: string, id: string, name: string): Promise<AccountRecord> {
+    await this.get(project, id);
+    return this.publisher.change(project, id, (cur) => (cur.name === name ? null : { name, updated_at: new Date().toISOString() }));
+  }
+
+  /**
+   * A new signing key signs every credential from now on. The earlier ones stay in the account JWT
+   * (their credentials keep working) unless `retirePrevious`, which drops them all: the servers
+   * then close the connections they signed and refuse their creds files. The credentials they
+   * signed can never authenticate again, so they are deleted (their nkeys refused by the callout,
+   * their callout connections closed) and the revocations, which only named users of retired keys,
+   * are cleared.
+   */
+  async rotateSigningKey(project: string, id: string, retirePrevious: boolean): Promise<{ account: AccountRecord; retired: CredentialsRecord[] }> {
+    await this.get(project, id);
+    const signing = NKeyPair.create("account");
+    const updated = await this.publisher.change(project, id, (cur) => ({
+      signing_key: signing.getPublicKey(),
+      signing_seed: this.#deps.vault.seal(signing.seedString(), cur.id),
+      previous_signing_keys: retirePrevious ? [] : [cur.signing_key, ...(cur.previous_signing_keys ?? [])],
+      revocations: retirePrevious ? {} : cur.revocations,
+      updated_at: new Date().toISOString(),
+    }));
+    const retired = retirePrevious ? await this.#deleteRetiredCredentials(project, updated) : [];
+    this.#deps.log.info({ project, account: updated.id, signing_keys: 1 + (updated.previous_signing_keys?.length ?? 0) }, "account signing key rotated");
+    return { account: updated, retired };
+  }
+
+  /** Deletes a tenant account completely (see teardown.ts): the record it had; NotFoundError when there is none. */
+  async delete(project: string, id: string): Promise<AccountRecord> {
+    const rec = await this.#deps.store.accounts.get(Store.accountKey(project, id));
+    // A project's api-clients account is not a NATS account of the API.
+    if (!rec || rec.value.kind || !(await teardownAccount(this.#inner, project, id))) throw new NotFoundError("nats_account", id);
+    this.#deps.log.info({ project, account: id }, "nats account deleted");
+    return rec.value;
+  }
+
+  /** Live usage from the servers, with the quota the account's JWT carries. */
+  async usage(project: string, id: string): Promise<AccountUsage> {
+    const rec = await this.get(project, id);
+    return readAccountUsage(this.#deps.sys, rec.id, this.#deps.limits, this.#deps.requestTimeoutMs);
+  }
+
+  /** Changes an account's record and JWT (see AccountPublisher.change). */
+  change(project: string, id: string, mutate: (current: AccountRecord) => Partial<AccountRecord> | null): Promise<AccountRecord> {
+    return this.publisher.change(project, id, mutate);
+  }
+
+  /** The project's api-clients account (where its API keys' connections land), made on first use. */
+  clientAccount(project: string): Promise<AccountRecord> {
+    return ensureClientAccount(this.#inner, project);
+  }
+
+  /** The account a project's API keys connect into, if it has one yet (MNQ for the admin keys). */
+  async clientAccountId(project: string, admin: boolean): Promise<string | undefined> {
+    return admin ? this.#deps.mnqAccount : (await this.#deps.store.projects.get(project))?.value.client_account;
+  }
+
+  /** One reconcile round now (`startup`: every JWT pushed, every half-done delete finished). */
+  reconcile(startup: boolean): Promise<ReconcileReport> {
+    return this.#reconciler.round(startup);
+  }
+
+  /** Reconciles every `reconcileMs` until `stop()`. */
+  start(): void {
+    this.#reconciler.start();
+  }
+
+  stop(): Promise<void> {
+    return this.#reconciler.stop();
+  }
+
+  /** Deletes the account's credentials signed by keys it no longer trusts, and closes their callout connections. */
+  async #deleteRetiredCredentials(project: string, account: AccountRecord): Promise<CredentialsRecord[]> {
+    const { views, store, revoke, log } = this.#deps;
+    const trusted = new Set([account.signing_key, ...(account.previous_signing_keys ?? [])]);
+    await views.credentials.sync();
+    const retired = views.credentials
+      .group(accountGroup(project, account.id))
+      .filter((r) => r.signing_key === undefined || !trusted.has(r.signing_key));
+    if (retired.length === 0) return [];
+    await inBatches(retired, KV_BATCH, (r) => store.credentialKeys.delete(r.user_key));
+    await closeAdmittedConnections(revoke, {
+      account: account.id,
+      owners: retired.map((r) => r.user_key),
+      names: retired.map((r) => credentialUserName(r.id)),
+    });
+    await inBatches(retired, KV_BATCH, (r) => store.credentials.delete(Store.credentialsKey(project, r.id)));
+    log.info({ project, account: account.id, credentials: retired.length }, "credentials of retired signing keys deleted");
+    return retired;
+  }
+}

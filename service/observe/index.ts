@@ -1,0 +1,15 @@
+export { EndpointStats } from "./endpoint-stats.ts";
+export { startObserveServer } from "./http.ts";
+export type { ObserveServer, ObserveServerOptions } from "./http.ts";
+export { Metrics } from "./metrics.ts";
+export type { AuthMethod, AuthResult, ObservedState, StorageFigure } from "./metrics.ts";
+export { Readiness } from "./readiness.ts";
+
+import type { EndpointStats } from "./endpoint-stats.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** What handlers report their answers to. */
+export interface Observe {
+  metrics: Metrics;
+  stats: EndpointStats;
+}

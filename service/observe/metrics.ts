@@ -1,0 +1,129 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export type AuthMethod = "api_key" | "nkey" | "none";
+export type AuthResult = "allowed" | "denied" | "error";
+
+/** What the gauges read at each scrape (the instance's views and its last storage check). */
+export interface ObservedState {
+  accounts(): number;
+  credentials(): number;
+  apiKeys(): number;
+  /** Storage used by each tenant account at the last quota check, with its quota. */
+  storage(): Iterable<StorageFigure>;
+}
+
+export interface StorageFigure {
+  project_id: string;
+  nats_account_id: string;
+  used_bytes: number;
+  quota_bytes: number;
+}
+
+/** Seconds: from 100 µs (a callout decided from memory) to 10 s (a teardown). */
+const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * mnq's Prometheus metrics, in a registry of its own (one per instance). Recording is a counter
+ * increment and a histogram observation; the gauges are read only when scraped. Labels carry
+ * endpoint names, methods, results, status codes, project and account ids: never a secret.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #authTotal: Counter<"method" | "result">;
+  readonly #authDuration: Histogram<"method">;
+  readonly #apiTotal: Counter<"endpoint" | "status">;
+  readonly #apiDuration: Histogram<"endpoint">;
+  readonly #resolverFailures: Counter<"op">;
+  readonly #events: Counter<"type">;
+
+  constructor(state: ObservedState) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.#authTotal = new Counter({
+      name: "mnq_auth_requests_total",
+      help: "Auth callout requests answered, by presented method and result.",
+      labelNames: ["method", "result"],
+      registers,
+    });
+    this.#authDuration = new Histogram({
+      name: "mnq_auth_duration_seconds",
+      help: "Time from an auth callout request's arrival to its answer.",
+      labelNames: ["method"],
+      buckets: BUCKETS,
+      registers,
+    });
+    this.#apiTotal = new Counter({
+      name: "mnq_api_requests_total",
+      help: "API requests answered, by endpoint and status (the reply's error code, 200 for success).",
+      labelNames: ["endpoint", "status"],
+      registers,
+    });
+    this.#apiDuration = new Histogram({
+      name: "mnq_api_duration_seconds",
+      help: "Time from an API request's arrival to its reply.",
+      labelNames: ["endpoint"],
+      buckets: BUCKETS,
+      registers,
+    });
+    this.#resolverFailures = new Counter({
+      name: "mnq_resolver_push_failures_total",
+      help: "Requests to the servers' resolvers (push or delete of an account JWT) that failed.",
+      labelNames: ["op"],
+      registers,
+    });
+    this.#events = new Counter({
+      name: "mnq_events_published_total",
+      help: "Events published on mnq.events.v1.>, by type.",
+      labelNames: ["type"],
+      registers,
+    });
+    const count = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    count("mnq_nats_accounts", "Tenant NATS accounts (active).", () => state.accounts());
+    count("mnq_nats_credentials", "Credentials.", () => state.credentials());
+    count("mnq_api_keys", "API keys (admin keys included).", () => state.apiKeys());
+    const perAccount = (name: string, help: string, pick: (s: StorageFigure) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["project_id", "nats_account_id"],
+        registers,
+        collect() {
+          this.reset(); // a deleted account leaves no series behind
+          for (const s of state.storage()) this.set({ project_id: s.project_id, nats_account_id: s.nats_account_id }, pick(s));
+        },
+      });
+    perAccount("mnq_account_storage_used_bytes", "JetStream storage used by an account, replicas counted, at the last quota check.", (s) => s.used_bytes);
+    perAccount("mnq_account_storage_quota_bytes", "The account's JetStream storage quota (-1 unlimited).", (s) => s.quota_bytes);
+  }
+
+  auth(method: AuthMethod, result: AuthResult, seconds: number): void {
+    this.#authTotal.inc({ method, result });
+    this.#authDuration.observe({ method }, seconds);
+  }
+
+  api(endpoint: string, status: number, seconds: number): void {
+    this.#apiTotal.inc({ endpoint, status: String(status) });
+    this.#apiDuration.observe({ endpoint }, seconds);
+  }
+
+  resolverFailure(op: "push" | "delete"): void {
+    this.#resolverFailures.inc({ op });
+  }
+
+  event(type: string): void {
+    this.#events.inc({ type });
+  }
+
+  /** The text exposition format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
