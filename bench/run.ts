@@ -12,7 +12,8 @@ import { DataFile } from "../service/bootstrap/index.ts";
 import { parseCreds } from "../service/identity/index.ts";
 import { VERSION } from "../service/main.ts";
 import { projectRoot } from "../service/server/launcher.ts";
-import { freshDataDir, removeDir, startNode } from "../test/helpers/servers.ts";
+import { EndpointStats, Metrics } from "../service/observe/index.ts";
+import { freePort, freshDataDir, removeDir, startNode } from "../test/helpers/servers.ts";
 import { type ClientAuth, oneConnect, runLoad } from "./load.ts";
 import { cpuMs, rssMiB } from "./proc.ts";
 
@@ -47,12 +48,12 @@ const step = (what: string) => {
   if (!json) process.stderr.write(`\r${" ".repeat(60)}\r… ${what}\n`);
 };
 
-async function startMnqProcess(dataDir: string, url: string): Promise<{ pid: number; stop: () => Promise<void> }> {
+async function startMnqProcess(dataDir: string, url: string, metricsPort: number): Promise<{ pid: number; stop: () => Promise<void> }> {
   // BENCH_MNQ_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service process.
   const nodeArgs = (process.env.BENCH_MNQ_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
   // the built service (npm run build), as deployments run it: no TypeScript loader in the process
   const child = spawn(process.execPath, [...nodeArgs, join(projectRoot, "dist/service/cli.js"), "start"], {
-    env: { ...process.env, MNQ_DATA_DIR: dataDir, MNQ_NATS_URL: url, MNQ_LOG_LEVEL: "warn", MNQ_MAX_REVOCATIONS: MAX_REVOCATIONS },
+    env: { ...process.env, MNQ_DATA_DIR: dataDir, MNQ_NATS_URL: url, MNQ_LOG_LEVEL: "warn", MNQ_MAX_REVOCATIONS: MAX_REVOCATIONS, MNQ_METRICS_PORT: String(metricsPort) },
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise<void>((resolve, reject) => {
@@ -86,7 +87,9 @@ async function main(): Promise<void> {
   const url = server.url;
   let mnq: Awaited<ReturnType<typeof startMnqProcess>> | undefined;
   try {
-    mnq = await startMnqProcess(dataDir, url);
+    // metrics on, as operators run it: their cost is inside every figure below
+    const metricsPort = await freePort();
+    mnq = await startMnqProcess(dataDir, url, metricsPort);
     const pid = mnq.pid;
     const key = JSON.parse(readFileSync(join(dataDir, DataFile.adminApiKey), "utf8")) as { access_key: string; secret_key: string };
     const admin = await connect({ servers: url, user: key.access_key, pass: key.secret_key });
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
     // 1. connect rate, 50 in flight, each baseline in the same run; CPU of the service and of
     // nats-server per connect, both from /proc
     const rates: Record<string, number> = {};
+    let serviceCpuPerAuth = 0;
     const serverCpu: Record<string, number> = {};
     for (const kind of ["native", "nkey", "apikey"] as const) {
       step(`connect rate (${kind}), ${N} connects, 50 in flight`);
@@ -126,6 +130,7 @@ async function main(): Promise<void> {
       if (kind !== "native") {
         // targets: service ≤ 0.35 ms (nkey) / 0.30 ms (API key); server ≤ native + 0.40 ms
         figure(`service_cpu_per_auth_${kind}`, cpu / r.ok, "ms", kind === "nkey" ? 0.35 : 0.3);
+        if (kind === "nkey") serviceCpuPerAuth = cpu / r.ok;
         figure(`server_cpu_extra_per_callout_${kind}`, serverCpu[kind]! - serverCpu.native!, "ms", 0.4);
       }
     }
@@ -184,7 +189,24 @@ async function main(): Promise<void> {
     });
     figure("api_credentials_list_page_p50", lists.p50, "ms");
     figure("api_credentials_list_page_p99", lists.p99, "ms", 20);
-    // 4. memory
+    // 4. metrics: what recording costs an auth (in this process, the same code), and a scrape
+    step("metrics: recording cost per auth, and a scrape with 10,000 credentials");
+    const metrics = new Metrics({ accounts: () => 0, credentials: () => 0, apiKeys: () => 0, storage: () => [] });
+    const stats = new EndpointStats();
+    const RECORDS = 200_000;
+    const t0 = performance.now();
+    for (let i = 0; i < RECORDS; i++) {
+      const started = performance.now();
+      metrics.auth("nkey", "allowed", (performance.now() - started) / 1000);
+      stats.record("auth-callout", started);
+    }
+    figure("metrics_record_per_auth", round(((performance.now() - t0) * 1000) / RECORDS, 3), "µs", round(serviceCpuPerAuth * 1000, 1));
+    const scrapes = await runLoad(20, 1, async () => {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      if (!res.ok || !(await res.text()).includes("mnq_auth_requests_total")) throw new Error(`/metrics answered ${res.status}`);
+    });
+    figure("metrics_scrape_p50", scrapes.p50, "ms");
+    // 5. memory
     const rss = rssMiB(pid);
     figure("service_rss_now", rss.now, "MiB");
     figure("service_rss_peak", rss.peak, "MiB", 150);

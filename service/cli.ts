@@ -10,6 +10,8 @@ import { createLogger } from "./log.ts";
 import { startService, VERSION } from "./main.ts";
 import { startEmbeddedServer } from "./server/embedded.ts";
 import { findNatsServer, type RunningServer } from "./server/launcher.ts";
+import { writeClusterTls } from "./server/cluster.ts";
+import { checkClientCa, clientCaFile, dialedHosts, type ServerCertificate, serverCertificate, TlsSettingError } from "./tls/index.ts";
 
 const HELP: Record<string, string> = {
   main: `mnq ${VERSION}: NATS accounts and credentials, served over NATS (mnq.api.v1.<project>.>)
@@ -71,12 +73,26 @@ function config(): Readonly<Config> {
   }
 }
 
-function runBootstrap(cfg: Readonly<Config>): void {
+async function runBootstrap(cfg: Readonly<Config>): Promise<void> {
   const r = bootstrap(cfg.dataDir);
   if (r.written.length === 0) {
     process.stdout.write(`mnq: ${cfg.dataDir} is already bootstrapped (operator ${r.operator})\n`);
   } else {
     process.stdout.write(`mnq: bootstrapped ${cfg.dataDir}: operator ${r.operator}, MNQ account ${r.mnqAccount}; wrote ${r.written.length} files\n`);
+  }
+  // With a certificate, the cluster nodes' TLS includes (deploy/cluster/n*.conf) are written too:
+  // a cert checked against the hosts of MNQ_NATS_URL, where the instances reach the nodes.
+  let tls: ServerCertificate | undefined;
+  try {
+    checkClientCa(cfg);
+    tls = await serverCertificate(cfg, dialedHosts(cfg));
+  } catch (err) {
+    if (err instanceof TlsSettingError) fail(err.message);
+    throw err;
+  }
+  if (tls) {
+    writeClusterTls(cfg.dataDir, tls);
+    process.stdout.write(`mnq: the cluster nodes' client ports and routes take TLS (${DataFile.clientTlsConf}, ${DataFile.routeTlsConf})\n`);
   }
 }
 
@@ -84,6 +100,15 @@ async function runStart(cfg: Readonly<Config>): Promise<void> {
   const log = createLogger(cfg.logLevel);
   bootstrap(cfg.dataDir);
   let server: RunningServer | undefined;
+  let tls: ServerCertificate | undefined;
+  try {
+    checkClientCa(cfg);
+    // the embedded server's certificate; with MNQ_NATS_URL the servers are someone else's
+    if (!cfg.natsUrl) tls = await serverCertificate(cfg);
+  } catch (err) {
+    if (err instanceof TlsSettingError) fail(err.message);
+    throw err;
+  }
   if (!cfg.natsUrl) {
     let bin: string;
     try {
@@ -92,12 +117,15 @@ async function runStart(cfg: Readonly<Config>): Promise<void> {
       fail(String((err as Error).message));
     }
     try {
-      server = await startEmbeddedServer(cfg, bin);
+      server = await startEmbeddedServer(cfg, bin, tls);
     } catch (err) {
       fail((err as Error).message);
     }
   }
   const url = cfg.natsServers ?? server!.url;
+  // what clients are told: tls:// when the port takes TLS only
+  const shown = cfg.natsUrl ?? (tls ? server!.url.replace(/^nats:/, "tls:") : server!.url);
+  const ca = clientCaFile(cfg);
   let svc;
   try {
     svc = await startService(cfg, log, url);
@@ -108,11 +136,12 @@ async function runStart(cfg: Readonly<Config>): Promise<void> {
   const admin = join(cfg.dataDir, DataFile.adminCreds);
   const key = svc.adminKeyFile;
   process.stdout.write(
-    `mnq ready on ${url} (region ${cfg.region}). The admin API key is in ${key} (0600); call the API with it\n` +
+    `mnq ready on ${shown} (region ${cfg.region}). The admin API key is in ${key} (0600); call the API with it\n` +
       `(the nats CLI reads NATS_USER / NATS_PASSWORD, so the secret stays off command lines):\n` +
-      `  export NATS_URL=${url} NATS_USER="$(jq -r .access_key ${key})" NATS_PASSWORD="$(jq -r .secret_key ${key})"\n` +
+      `  export NATS_URL=${shown}${ca ? ` NATS_CA=${ca}` : ""} NATS_USER="$(jq -r .access_key ${key})" NATS_PASSWORD="$(jq -r .secret_key ${key})"\n` +
       `  nats req mnq.api.v1.my-project.nats-accounts.create '{"name":"orders"}'\n` +
-      `or with admin.creds: nats --server ${url} --creds ${admin} micro info mnq\n`,
+      `or with admin.creds: nats --server ${shown}${ca ? ` --tlsca ${ca}` : ""} --creds ${admin} micro info mnq\n` +
+      (cfg.wsPort !== undefined ? `WebSocket clients: ${tls ? "wss" : "ws"}://127.0.0.1:${cfg.wsPort}\n` : ""),
   );
   let stopping = false;
   const stop = async (signal: string) => {
@@ -149,7 +178,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const cfg = config();
   try {
-    if (command === "bootstrap") runBootstrap(cfg);
+    if (command === "bootstrap") await runBootstrap(cfg);
     else if (command === "start") await runStart(cfg);
     else if (command === "cluster") await runCluster(cfg, rest);
     else if (command === "status") await runStatus(cfg, statusFlags(rest));

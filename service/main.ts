@@ -4,6 +4,7 @@ import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import pkg from "../package.json" with { type: "json" };
 import { Accounts, isTenantAccount } from "./accounts/index.ts";
 import { EventPublisher } from "./api/events.ts";
+import { clientTls } from "./tls/index.ts";
 import { EndpointStats, Metrics, type Observe, type ObserveServer, Readiness, startObserveServer } from "./observe/index.ts";
 import { type ApiContext, ensureAdminApiKeyFile, SERVICE_NAME, startApiService } from "./api/index.ts";
 import { addCalloutEndpoint, type CalloutDeps } from "./callout/index.ts";
@@ -53,7 +54,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   const enc = new TextEncoder();
   // noAsyncTraces: nats.js otherwise builds an Error (a stack capture) per request up front, a
   // large share of the CPU of the callout's KV round trips.
-  const common = { servers: target, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true };
+  const common = { servers: target, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true, ...clientTls(cfg) };
   // A private inbox prefix: MNQ users that may subscribe to `_INBOX.>` (admins) do not see the
   // service's own JetStream replies.
   const nc = await connect({
@@ -102,6 +103,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       mnqAccount: trust.mnqAccount,
       sysAccount: trust.sysAccount,
       servers: target,
+      clientTls: clientTls(cfg),
       maxAccountsPerProject: cfg.maxAccountsPerProject,
       requestTimeoutMs: cfg.requestTimeoutMs,
       reconcileMs: cfg.reconcileMs,

@@ -1,38 +1,14 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { DataFile } from "../service/bootstrap/index.ts";
-import { projectRoot } from "../service/server/launcher.ts";
 import { check } from "./helpers/check.ts";
 import { connectWithCreds } from "./helpers/mnq.ts";
+import { MNQ, cleanEnv, pidAlive, runMnq, startMnqProcess as startMnq } from "./helpers/cli.ts";
 import { freePort, freshDataDir, removeDir } from "./helpers/servers.ts";
-
-const MNQ = join(projectRoot, "bin", "mnq.mjs");
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MNQ_")));
-
-function runMnq(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [MNQ, ...args], { env: { ...cleanEnv, ...env }, encoding: "utf8", timeout: 30_000 });
-}
-
-function startMnq(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [MNQ, "start"], { env: { ...cleanEnv, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  return { child, output: () => out };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test("mnq - --help lists the commands and every setting", () => {
   const r = runMnq(["--help"]);

@@ -32,6 +32,8 @@ export interface AccountsDeps {
   sysAccount: string;
   /** Server URL(s) the service connects to; a teardown connects there as the account. */
   servers: string | string[];
+  /** TLS options of the service's connections (the CA that verifies the servers). */
+  clientTls?: { tls?: { caFile: string } };
   maxAccountsPerProject: number;
   requestTimeoutMs: number;
   reconcileMs: number;

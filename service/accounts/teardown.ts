@@ -20,6 +20,8 @@ export interface TeardownDeps {
   publisher: AccountPublisher;
   /** Server URL(s) the service connects to; the teardown connects there as the account. */
   servers: string | string[];
+  /** TLS options of the service's connections (the CA that verifies the servers). */
+  clientTls?: { tls?: { caFile: string } };
   /** Makes every instance's auth callout refuse the account from now on (see revocation/). */
   fenceAccount: (accountId: string) => Promise<unknown>;
 }
@@ -112,6 +114,7 @@ async function deleteStreams(deps: TeardownDeps, account: AccountRecord): Promis
     authenticator: jwtAuthenticator(token, user.getSeed()),
     name: "mnq-teardown",
     reconnect: false,
+    ...deps.clientTls,
   });
   try {
     const jsm = await jetstreamManager(nc, { checkAPI: false });

@@ -173,6 +173,14 @@ export function bootstrap(dataDir: string, opts: BootstrapOptions = {}): Bootstr
     ].join("\n"),
   );
   derived(DataFile.embeddedConf, () => nodeConf(join(dataDir, DataFile.resolverDir), join(dataDir, DataFile.jetstreamDir)));
+  // The cluster nodes include these: plaintext until a tls {} block is put there (by mnq cluster
+  // from MNQ_TLS_*, or by hand for compose and systemd); never overwritten here.
+  for (const [file, what] of [
+    [DataFile.clientTlsConf, "client port"],
+    [DataFile.routeTlsConf, "routes (inside cluster {})"],
+  ] as const) {
+    if (!dataFileExists(dataDir, file)) writeSecretFile(join(dataDir, file), `# TLS of the cluster nodes' ${what}: a tls {} block here turns it on (see the README).\n`);
+  }
 
   return { dataDir, created, operator: operator.getPublicKey(), sysAccount: sys.getPublicKey(), mnqAccount: mnqPub, written };
 }

@@ -21,6 +21,10 @@ export const DataFile = {
   adminApiKey: "admin-api-key.json",
   trustConf: "server/trust.conf",
   embeddedConf: "server/embedded.conf",
+  /** The cluster nodes' client-port TLS include (deploy/cluster/n*.conf): a tls {} block, or none. */
+  clientTlsConf: "server/tls.conf",
+  /** The cluster nodes' route TLS include (inside cluster {}). */
+  routeTlsConf: "server/cluster-tls.conf",
   resolverDir: "resolver",
   jetstreamDir: "jetstream",
 } as const;

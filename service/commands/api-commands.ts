@@ -6,6 +6,7 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { writeSecretFile } from "../bootstrap/index.ts";
 import type { Config } from "../config/index.ts";
+import { clientCaFile } from "../tls/index.ts";
 import { callApi, CliError, CONNECTION_HELP, connectApi, type ConnectionFlags } from "./connection.ts";
 import { LIMIT_HELP, LIMIT_OPTIONS, LIMIT_USAGE, limitsFromFlags, summarizePermissions } from "./credential-limits.ts";
 import { print } from "./output.ts";
@@ -252,7 +253,14 @@ export const CONTEXT_COMMAND: ApiCommand = {
       ...limitsFromFlags(r.values),
     });
     writeSecretFile(credsFile, c.credentials.content);
-    const context = { description: `mnq account ${account.name} (${account.id}), project ${project(r)}`, url: account.endpoint, creds: credsFile };
+    // the CA that verifies the servers, when they take TLS with a private CA
+    const ca = clientCaFile(r.cfg);
+    const context = {
+      description: `mnq account ${account.name} (${account.id}), project ${project(r)}`,
+      url: account.endpoint,
+      creds: credsFile,
+      ...(ca ? { ca: resolve(ca) } : {}),
+    };
     writeSecretFile(ctxFile, `${JSON.stringify(context, null, 2)}\n`);
     print({ context: name, file: ctxFile, creds: credsFile, credentials_id: c.id, try: `nats --context ${name} pub hello world` }, r.json);
   },

@@ -4,6 +4,7 @@ import type { Config } from "../config/index.ts";
 import { type ClusterNodes, startClusterNodes, waitForJetStream } from "../server/cluster.ts";
 import { type RunningInstance, startInstance } from "../server/instance.ts";
 import { findNatsServer } from "../server/launcher.ts";
+import { checkClientCa, clientTls, type ServerCertificate, serverCertificate, TlsSettingError } from "../tls/index.ts";
 import { CliError } from "./connection.ts";
 
 export const CLUSTER_HELP = `Usage: mnq cluster [--instances N] [--client-ports P1,P2,P3] [--route-ports P1,P2,P3]
@@ -11,7 +12,8 @@ export const CLUSTER_HELP = `Usage: mnq cluster [--instances N] [--client-ports 
 Runs mnq scaled out on this machine: the 3-node JetStream cluster of deploy/cluster (nodes on
 127.0.0.1:4222-4224, routes on 6222-6224, each node a full resolver; configs copied beside
 MNQ_DATA_DIR/server/trust.conf, stores under MNQ_DATA_DIR/n1..n3) and N mnq instances (default 2,
-each its own process, KV buckets at 3 replicas). Ctrl-C stops the instances (each answers what it
+each its own process, KV buckets at 3 replicas). With MNQ_TLS_CERT/KEY (or MNQ_TLS=self-signed)
+the client ports and the routes take TLS only. Ctrl-C stops the instances (each answers what it
 took), then the nodes.
 
   --instances N              how many mnq instances to run (1-8) [2]
@@ -48,6 +50,14 @@ export async function runCluster(cfg: Readonly<Config>, argv: string[]): Promise
   if (cfg.natsUrl) throw new CliError("mnq cluster runs its own nodes: unset MNQ_NATS_URL");
 
   bootstrap(cfg.dataDir);
+  let tls: ServerCertificate | undefined;
+  try {
+    checkClientCa(cfg);
+    tls = await serverCertificate(cfg);
+  } catch (err) {
+    if (err instanceof TlsSettingError) throw new CliError(err.message);
+    throw err;
+  }
   let bin: string;
   try {
     bin = findNatsServer();
@@ -56,7 +66,7 @@ export async function runCluster(cfg: Readonly<Config>, argv: string[]): Promise
   }
   let nodes: ClusterNodes;
   try {
-    nodes = await startClusterNodes({ dataDir: cfg.dataDir, bin, clientPorts, routePorts });
+    nodes = await startClusterNodes({ dataDir: cfg.dataDir, bin, clientPorts, routePorts, tls });
   } catch (err) {
     const used = `${clientPorts?.join(",") ?? "4222-4224"} and ${routePorts?.join(",") ?? "6222-6224"}`;
     throw new CliError(`the cluster did not start (are ports ${used} free?): ${(err as Error).message}`);
@@ -75,7 +85,7 @@ export async function runCluster(cfg: Readonly<Config>, argv: string[]): Promise
   process.on("SIGTERM", () => void stop(0));
   try {
     process.stdout.write(`mnq cluster: nodes ${nodes.urls.join(", ")}; waiting for JetStream\n`);
-    await waitForJetStream(cfg.dataDir, nodes.urls);
+    await waitForJetStream(cfg.dataDir, nodes.urls, undefined, clientTls(cfg));
     const start = (n: number) =>
       startInstance({
         dataDir: cfg.dataDir,

@@ -4,6 +4,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { DataFile } from "../bootstrap/index.ts";
 import type { Config } from "../config/index.ts";
+import { clientTls } from "../tls/index.ts";
 
 /** A failure to show the user as one line (exit 1); never carries a secret. */
 export class CliError extends Error {}
@@ -16,7 +17,8 @@ export interface ConnectionFlags {
 }
 
 export const CONNECTION_HELP = `Connection (API commands):
-  --server URL        NATS URL [MNQ_NATS_URL, else nats://127.0.0.1:MNQ_NATS_PORT]
+  --server URL        NATS URL [MNQ_NATS_URL, else nats://127.0.0.1:MNQ_NATS_PORT]; servers are
+                      verified with MNQ_TLS_CA (or the MNQ_TLS=self-signed CA) when TLS is on
   --api-key FILE      a JSON file {access_key, secret_key} [MNQ_DATA_DIR/admin-api-key.json]
   --creds FILE        a credentials file instead (e.g. MNQ_DATA_DIR/admin.creds)
   --json              print JSON instead of a table`;
@@ -25,7 +27,7 @@ export async function connectApi(cfg: Readonly<Config>, flags: ConnectionFlags):
   const servers = flags.server?.split(",") ?? cfg.natsServers ?? [`nats://127.0.0.1:${cfg.natsPort}`];
   const auth = authOptions(cfg, flags);
   try {
-    return await connect({ servers, name: "mnq-cli", reconnect: false, timeout: 5000, ...auth });
+    return await connect({ servers, name: "mnq-cli", reconnect: false, timeout: 5000, ...auth, ...clientTls(cfg) });
   } catch (err) {
     throw new CliError(`cannot connect to ${servers.join(",")}: ${(err as Error).message}`);
   }

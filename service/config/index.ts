@@ -59,21 +59,35 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     });
     throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
   }
-  const declared: Record<string, unknown> & { quota: Record<string, unknown> } = { quota: {} };
+  const declared: Record<string, unknown> & { quota: Record<string, unknown>; tls: Record<string, unknown> } = { quota: {}, tls: {} };
   for (const [name, d] of declarations) (d.group ? declared[d.group] as Record<string, unknown> : declared)[d.key] = raw[name];
   const cfg = declared as unknown as DeclaredConfig;
   crossCheck(cfg);
   return Object.freeze({
     ...cfg,
     quota: Object.freeze(cfg.quota),
+    tls: Object.freeze(cfg.tls),
     dataDir: resolve(cwd, cfg.dataDir),
     natsServers: cfg.natsUrl?.split(",").filter((u) => u !== ""),
-    endpoint: cfg.endpoint ?? cfg.natsUrl ?? `nats://127.0.0.1:${cfg.natsPort}`,
+    endpoint: cfg.endpoint ?? cfg.natsUrl ?? `${serverTls(cfg) ? "tls" : "nats"}://127.0.0.1:${cfg.natsPort}`,
   });
+}
+
+/** True when the embedded server's client port requires TLS (a certificate given or generated). */
+export function serverTls(cfg: Pick<DeclaredConfig, "tls">): boolean {
+  return cfg.tls.tlsCert !== undefined || cfg.tls.tlsMode === "self-signed";
 }
 
 /** Settings that are each valid but cannot hold together. */
 function crossCheck(cfg: DeclaredConfig): void {
+  const { tlsCert, tlsKey, tlsMode, tlsNames } = cfg.tls;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError(`${tlsCert === undefined ? "MNQ_TLS_KEY" : "MNQ_TLS_CERT"} is set without ${tlsCert === undefined ? "MNQ_TLS_CERT" : "MNQ_TLS_KEY"}: give the certificate and its key together`);
+  }
+  if (tlsMode === "self-signed" && tlsCert !== undefined) {
+    throw new ConfigError("MNQ_TLS=self-signed and MNQ_TLS_CERT both name a certificate: choose one");
+  }
+  if (tlsNames !== undefined && tlsMode !== "self-signed") throw new ConfigError("MNQ_TLS_NAMES is for MNQ_TLS=self-signed");
   if (!cfg.natsUrl && cfg.kvReplicas > 1) {
     throw new ConfigError(
       `MNQ_KV_REPLICAS=${cfg.kvReplicas} needs a cluster: the embedded nats-server is one node (set MNQ_NATS_URL to the cluster's nodes, or MNQ_KV_REPLICAS=1)`,

@@ -28,6 +28,12 @@ export const settingTable = {
   MNQ_QUOTA_CHECK_MS: { key: "quotaCheckMs", schema: { type: "integer", minimum: 100, maximum: 3600000, default: 10000 }, description: "Interval of the storage quota check." },
   MNQ_RECONCILE_MS: { key: "reconcileMs", schema: { type: "integer", minimum: 100, maximum: 3600000, default: 30000 }, description: "Interval of the reconcile of resolvers and records with KV (a dead create is undone after two)." },
   MNQ_REQUEST_TIMEOUT_MS: { key: "requestTimeoutMs", schema: { type: "integer", minimum: 100, maximum: 60000, default: 5000 }, description: "Timeout of the service's own requests to the server (resolver pushes, KV)." },
+  MNQ_TLS_CERT: { key: "tlsCert", group: "tls", schema: { type: "string", minLength: 1 }, description: "PEM certificate of the server (with MNQ_TLS_KEY): the embedded server's client port (and WebSocket) then requires TLS." },
+  MNQ_TLS_KEY: { key: "tlsKey", group: "tls", schema: { type: "string", minLength: 1 }, description: "PEM private key of MNQ_TLS_CERT (keep it 0600)." },
+  MNQ_TLS_CA: { key: "tlsCa", group: "tls", schema: { type: "string", minLength: 1 }, description: "PEM CA bundle that verifies the server's certificate: mnq, the mnq commands and the contexts they write use it." },
+  MNQ_TLS: { key: "tlsMode", group: "tls", schema: { type: "string", enum: ["self-signed"] }, description: "self-signed: a private CA and a server certificate made in <data dir>/tls on first start (key 0600) and reused." },
+  MNQ_TLS_NAMES: { key: "tlsNames", group: "tls", schema: { type: "string", pattern: "^[A-Za-z0-9.:*-]+(,[A-Za-z0-9.:*-]+)*$" }, description: "More DNS names or IP addresses for the self-signed certificate, comma-separated (localhost and 127.0.0.1 are always in)." },
+  MNQ_WS_PORT: { key: "wsPort", schema: { type: "integer", minimum: 1, maximum: 65535 }, description: "WebSocket port of the embedded server (127.0.0.1; TLS with the server certificate when one is set)." },
   MNQ_METRICS_PORT: { key: "metricsPort", schema: { type: "integer", minimum: 0, maximum: 65535 }, description: "Port of the HTTP listener serving /metrics (Prometheus), /healthz and /readyz (off when unset; 0 picks a free port)." },
   MNQ_METRICS_HOST: { key: "metricsHost", schema: { type: "string", minLength: 1, default: "127.0.0.1" }, description: "Address the metrics listener binds to." },
   MNQ_PROJECT: { key: "project", schema: { type: "string", pattern: "^[a-z0-9-]{1,64}$" }, description: "Project the mnq commands use when --project is not given." },
@@ -37,7 +43,7 @@ export const settingTable = {
 export interface SettingDeclaration {
   /** The field of `Config` (or of `Config[group]`) it sets. */
   key: string;
-  group?: "quota";
+  group?: "quota" | "tls";
   schema: JSONSchema & object;
   description: string;
   /** Never shown, not even in an error about its own value. */
@@ -58,8 +64,8 @@ type Ungrouped = {
   -readonly [N in SettingName as Table[N] extends { group: string } ? never : Table[N]["key"]]: ValueOf<Table[N]>;
 };
 
-/** The settings' values under their `Config` names, with the group `quota` nested. */
-export type DeclaredConfig = Ungrouped & { quota: Readonly<Fields<"quota">> };
+/** The settings' values under their `Config` names, with the groups `quota` and `tls` nested. */
+export type DeclaredConfig = Ungrouped & { quota: Readonly<Fields<"quota">>; tls: Readonly<Fields<"tls">> };
 
 /** The environment's JSON Schema, made from the table (ajv checks it; `schemas/config.json` is its copy). */
 export const configSchema = {

@@ -2,7 +2,8 @@ import { copyFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
-import { DataFile, readDataFile } from "../bootstrap/index.ts";
+import { DataFile, readDataFile, writeSecretFile } from "../bootstrap/index.ts";
+import { clientTlsBlock, routeTlsBlock, type ServerCertificate } from "../tls/index.ts";
 import { projectRoot, type RunningServer, startNatsServer } from "./launcher.ts";
 
 /** The node configs of deploy/cluster: n1.conf … n3.conf. */
@@ -20,10 +21,13 @@ export interface ClusterOptions {
   routePorts?: number[];
   /** "inherit" shows the servers' logs. */
   stdio?: "inherit" | "pipe";
+  /** The nodes' certificate: client ports and routes then take TLS only (routes verify each other with its CA). */
+  tls?: ServerCertificate;
 }
 
 export interface ClusterNodes {
   readonly nodes: RunningServer[];
+  /** The client URLs: `tls://` when the client ports take TLS only. */
   readonly urls: string[];
   /** Starts node i again (after a kill) with the same config and directories. */
   restart(i: number): Promise<RunningServer>;
@@ -53,12 +57,13 @@ export async function startClusterNodes(opts: ClusterOptions): Promise<ClusterNo
         ]
       : []),
   ];
+  writeClusterTls(opts.dataDir, opts.tls);
   const start = (i: number) => startNatsServer({ bin: opts.bin, configFile: confs[i]!, args: args(i), cwd: opts.dataDir, stdio: opts.stdio });
   const nodes = await Promise.all(confs.map((_, i) => start(i)));
   return {
     nodes,
     get urls() {
-      return nodes.map((n) => n.url);
+      return nodes.map((n) => (opts.tls ? n.url.replace(/^nats:/, "tls:") : n.url));
     },
     async restart(i: number) {
       nodes[i] = await start(i);
@@ -70,10 +75,19 @@ export async function startClusterNodes(opts: ClusterOptions): Promise<ClusterNo
   };
 }
 
+/**
+ * The nodes' TLS includes, beside the node configs that include them: tls {} blocks for the
+ * client port and the routes, or (without a certificate) none, which leaves both plaintext.
+ */
+export function writeClusterTls(dataDir: string, tls: ServerCertificate | undefined): void {
+  writeSecretFile(join(dataDir, DataFile.clientTlsConf), tls ? clientTlsBlock(tls) : "# plaintext client port (no tls block)\n");
+  writeSecretFile(join(dataDir, DataFile.routeTlsConf), tls ? routeTlsBlock(tls) : "# plaintext routes (no tls block)\n");
+}
+
 /** Waits until JetStream answers the service user (the cluster has elected its meta leader). */
-export async function waitForJetStream(dataDir: string, servers: string[], timeoutMs = 20_000): Promise<void> {
+export async function waitForJetStream(dataDir: string, servers: string[], timeoutMs = 20_000, tls: { tls?: { caFile: string } } = {}): Promise<void> {
   const creds = new TextEncoder().encode(readDataFile(dataDir, DataFile.serviceCreds, true));
-  const nc = await connect({ servers, authenticator: credsAuthenticator(creds), inboxPrefix: "_MNQ_INBOX" });
+  const nc = await connect({ servers, authenticator: credsAuthenticator(creds), inboxPrefix: "_MNQ_INBOX", ...tls });
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {

@@ -1,0 +1,70 @@
+import type { Config } from "../config/index.ts";
+import { checkServerCertificate, readCertificates, type ServerCertificate } from "./check.ts";
+import { ensureSelfSigned, selfSignedFiles } from "./self-signed.ts";
+
+export { checkServerCertificate, certificateCovers, readCertificates, TlsSettingError } from "./check.ts";
+export type { ServerCertificate } from "./check.ts";
+export { DEFAULT_NAMES, ensureSelfSigned, issueServerCertificate, newCertificateAuthority, selfSignedFiles } from "./self-signed.ts";
+export type { CertificateAuthority } from "./self-signed.ts";
+
+/** Where mnq's own servers listen for clients (embedded and `mnq cluster`). */
+export const LISTEN_HOST = "127.0.0.1";
+
+/**
+ * The server certificate of the servers mnq starts: MNQ_TLS_CERT/KEY (checked), or the generated
+ * one of MNQ_TLS=self-signed (made or reused, then checked); undefined for plaintext. Throws
+ * TlsSettingError naming the setting when a file cannot serve.
+ */
+export async function serverCertificate(cfg: Readonly<Config>, hosts: readonly string[] = [LISTEN_HOST]): Promise<ServerCertificate | undefined> {
+  const { tlsCert, tlsKey, tlsCa, tlsMode, tlsNames } = cfg.tls;
+  let files: ServerCertificate;
+  if (tlsMode === "self-signed") files = await ensureSelfSigned(cfg.dataDir, tlsNames?.split(",") ?? []);
+  else if (tlsCert !== undefined && tlsKey !== undefined) files = { certFile: tlsCert, keyFile: tlsKey, caFile: tlsCa };
+  else return undefined;
+  for (const host of hosts) checkServerCertificate(files, host);
+  return files;
+}
+
+/** The hosts of MNQ_NATS_URL (the names instances dial), else the embedded listen host. */
+export function dialedHosts(cfg: Readonly<Config>): string[] {
+  return cfg.natsServers?.map((u) => new URL(u).hostname.replace(/^\[|\]$/g, "")) ?? [LISTEN_HOST];
+}
+
+/** The CA bundle mnq's clients verify servers with: MNQ_TLS_CA, else the self-signed CA, else the system's. */
+export function clientCaFile(cfg: Readonly<Pick<Config, "tls" | "dataDir">>): string | undefined {
+  if (cfg.tls.tlsCa !== undefined) return cfg.tls.tlsCa;
+  if (cfg.tls.tlsMode === "self-signed") return selfSignedFiles(cfg.dataDir).caFile;
+  return undefined;
+}
+
+/** nats.js connect options for that CA (none: plaintext, or the system's trust store). */
+export function clientTls(cfg: Readonly<Pick<Config, "tls" | "dataDir">>): { tls?: { caFile: string } } {
+  const caFile = clientCaFile(cfg);
+  return caFile === undefined ? {} : { tls: { caFile } };
+}
+
+/** Checks that MNQ_TLS_CA (when set) is a readable PEM certificate bundle. */
+export function checkClientCa(cfg: Readonly<Config>): void {
+  if (cfg.tls.tlsCa !== undefined) readCertificates("MNQ_TLS_CA", cfg.tls.tlsCa);
+}
+
+/** nats-server config for the client port's TLS: only TLS clients are served. */
+export function clientTlsBlock(files: ServerCertificate): string {
+  return `tls {\n  cert_file: ${JSON.stringify(files.certFile)}\n  key_file: ${JSON.stringify(files.keyFile)}\n  timeout: 2\n}\n`;
+}
+
+/**
+ * nats-server config of the routes' TLS (inside `cluster {}`): each node presents the certificate
+ * and verifies its peers' with the CA (MNQ_TLS_CA or the self-signed CA; else the system's).
+ */
+export function routeTlsBlock(files: ServerCertificate): string {
+  const ca = files.caFile ? `  ca_file: ${JSON.stringify(files.caFile)}\n` : "";
+  return `tls {\n  cert_file: ${JSON.stringify(files.certFile)}\n  key_file: ${JSON.stringify(files.keyFile)}\n${ca}  timeout: 2\n}\n`;
+}
+
+/** nats-server config of a WebSocket listener on `host:port`: TLS with the certificate, else plaintext. */
+export function websocketBlock(host: string, port: number, files: ServerCertificate | undefined): string {
+  const tls = files ? `  tls {\n    cert_file: ${JSON.stringify(files.certFile)}\n    key_file: ${JSON.stringify(files.keyFile)}\n  }\n` : "  no_tls: true\n";
+  return `websocket {\n  host: ${JSON.stringify(host)}\n  port: ${port}\n${tls}}\n`;
+}
+
