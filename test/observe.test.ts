@@ -4,7 +4,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import { loadTrust } from "../service/bootstrap/index.ts";
+import { accountJwt, type AccountLimits, peekClaims } from "../service/identity/index.ts";
 import { projectRoot } from "../service/server/launcher.ts";
+import { Store } from "../service/store/index.ts";
 import { check } from "./helpers/check.ts";
 import { callApi, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 
@@ -158,6 +161,40 @@ describe("observability", () => {
     assert.deepEqual(byKey.map((m) => m.subject), seen.slice(1).map((m) => m.subject), "the project's own key sees its events");
     assert.equal(leaked.length, 0, "another project's key sees none");
     assert.match(String(refused), /permissions violation/i, "its subscription was refused");
+  });
+
+  test("upgrade - an api-clients account issued without the shared API import is issued again by the reconcile; events then name the key", async () => {
+    const project = "ob-upgrade";
+    const key = await newKey(project);
+    const clientId = (await f.mnq.ctx.store.projects.get(project))!.value.client_account!;
+    const recordKey = Store.accountKey(project, clientId);
+    const trust = loadTrust(f.dataDir);
+    // what an earlier version issued: the same imports, the API one not sharing its caller
+    const old = await f.mnq.ctx.store.accounts.modify(recordKey, (cur) => {
+      const r = cur!.value;
+      const claims = peekClaims<{ limits: AccountLimits }>(r.jwt).nats as { limits: AccountLimits };
+      const imports = [
+        { name: "mnq-api", subject: `mnq.api.v1.${project}.>`, account: trust.mnqAccount, type: "service" as const },
+        { name: "mnq-events", subject: `mnq.events.v1.${project}.>`, account: trust.mnqAccount, type: "stream" as const },
+      ];
+      const iat = (r.jwt_iat ?? 0) + 1;
+      const jwt = accountJwt({ name: r.name, account: r.id, signingKeys: [r.signing_key], limits: claims.limits, imports, iat }, trust.operatorSigner);
+      return { ...r, jwt, jwt_iat: iat };
+    });
+    await f.mnq.ctx.resolver.push(old!.value.jwt);
+    const events: Msg[] = [];
+    const sub = f.admin.subscribe(`mnq.events.v1.${project}.>`, { callback: (_e, m) => void events.push(m) });
+    await f.admin.flush();
+    const caller = await login(key);
+    await callApi(caller, `mnq.api.v1.${project}.nats-accounts.create`, { name: "before" });
+    await f.mnq.ctx.accounts.reconcile(false);
+    const shared = peekClaims<{ imports: { subject: string; share?: boolean }[] }>((await f.mnq.ctx.store.accounts.get(recordKey))!.value.jwt).nats.imports;
+    assert.equal(shared?.find((i) => i.subject === `mnq.api.v1.${project}.>`)?.share, true);
+    await callApi(caller, `mnq.api.v1.${project}.nats-accounts.create`, { name: "after" });
+    await f.admin.flush();
+    sub.unsubscribe();
+    const actors = events.map((m) => m.json<{ name: string; actor?: string }>()).map((b) => [b.name, b.actor]);
+    assert.deepEqual(actors, [["before", undefined], ["after", key.access_key]]);
   });
 
   test("dashboard - every query of deploy/grafana/mnq.json names a metric the service exports", async () => {
