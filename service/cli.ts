@@ -141,7 +141,8 @@ async function runStart(cfg: Readonly<Config>): Promise<void> {
       `  export NATS_URL=${shown}${ca ? ` NATS_CA=${ca}` : ""} NATS_USER="$(jq -r .access_key ${key})" NATS_PASSWORD="$(jq -r .secret_key ${key})"\n` +
       `  nats req mnq.api.v1.my-project.nats-accounts.create '{"name":"orders"}'\n` +
       `or with admin.creds: nats --server ${shown}${ca ? ` --tlsca ${ca}` : ""} --creds ${admin} micro info mnq\n` +
-      (cfg.wsPort !== undefined ? `WebSocket clients: ${tls ? "wss" : "ws"}://127.0.0.1:${cfg.wsPort}\n` : ""),
+      (cfg.wsPort !== undefined ? `WebSocket clients: ${tls ? "wss" : "ws"}://127.0.0.1:${cfg.wsPort}\n` : "") +
+      (svc.metricsPort !== undefined ? `Metrics: http://${cfg.metricsHost}:${svc.metricsPort}/metrics (and /healthz, /readyz)\n` : ""),
   );
   let stopping = false;
   const stop = async (signal: string) => {

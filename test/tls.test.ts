@@ -197,6 +197,10 @@ describe("TLS: MNQ_TLS=self-signed", () => {
       });
       assert.equal((await nc.request("$SRV.PING.mnq", "")).json<{ name: string }>().name, "mnq");
       await nc.close();
+      // the mnq commands find the CA in the data dir without the setting repeated
+      const status = runMnq(["status", "--json", "--server", `nats://127.0.0.1:${port}`], { MNQ_DATA_DIR: dataDir });
+      assert.equal(status.status, 0, status.stderr);
+      assert.equal((JSON.parse(status.stdout) as { instances: number }).instances, 1);
       assert.equal(await interrupt(second.child), 0);
     } finally {
       removeDir(join(dataDir, ".."));

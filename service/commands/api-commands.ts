@@ -6,7 +6,7 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { writeSecretFile } from "../bootstrap/index.ts";
 import type { Config } from "../config/index.ts";
-import { clientCaFile } from "../tls/index.ts";
+import { clientCaFile, madeCaFile } from "../tls/index.ts";
 import { callApi, CliError, CONNECTION_HELP, connectApi, type ConnectionFlags } from "./connection.ts";
 import { LIMIT_HELP, LIMIT_OPTIONS, LIMIT_USAGE, limitsFromFlags, summarizePermissions } from "./credential-limits.ts";
 import { print } from "./output.ts";
@@ -254,7 +254,7 @@ export const CONTEXT_COMMAND: ApiCommand = {
     });
     writeSecretFile(credsFile, c.credentials.content);
     // the CA that verifies the servers, when they take TLS with a private CA
-    const ca = clientCaFile(r.cfg);
+    const ca = clientCaFile(r.cfg) ?? (account.endpoint.startsWith("tls://") ? madeCaFile(r.cfg) : undefined);
     const context = {
       description: `mnq account ${account.name} (${account.id}), project ${project(r)}`,
       url: account.endpoint,

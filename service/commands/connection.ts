@@ -4,7 +4,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { DataFile } from "../bootstrap/index.ts";
 import type { Config } from "../config/index.ts";
-import { clientTls } from "../tls/index.ts";
+import { clientTls, madeCaFile } from "../tls/index.ts";
 
 /** A failure to show the user as one line (exit 1); never carries a secret. */
 export class CliError extends Error {}
@@ -26,8 +26,15 @@ export const CONNECTION_HELP = `Connection (API commands):
 export async function connectApi(cfg: Readonly<Config>, flags: ConnectionFlags): Promise<NatsConnection> {
   const servers = flags.server?.split(",") ?? cfg.natsServers ?? [`nats://127.0.0.1:${cfg.natsPort}`];
   const auth = authOptions(cfg, flags);
+  const opts = { servers, name: "mnq-cli", reconnect: false, timeout: 5000, ...auth };
   try {
-    return await connect({ servers, name: "mnq-cli", reconnect: false, timeout: 5000, ...auth, ...clientTls(cfg) });
+    const made = madeCaFile(cfg);
+    if (made === undefined) return await connect({ ...opts, ...clientTls(cfg) });
+    // a CA an earlier start made here: used when the server takes TLS, left out when it does not
+    return await connect({ ...opts, tls: { caFile: made } }).catch((err: unknown) => {
+      if (/does not support 'tls'/.test(String(err))) return connect(opts);
+      throw err;
+    });
   } catch (err) {
     throw new CliError(`cannot connect to ${servers.join(",")}: ${(err as Error).message}`);
   }

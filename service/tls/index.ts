@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { Config } from "../config/index.ts";
 import { checkServerCertificate, readCertificates, type ServerCertificate } from "./check.ts";
 import { ensureSelfSigned, selfSignedFiles } from "./self-signed.ts";
@@ -35,6 +36,16 @@ export function clientCaFile(cfg: Readonly<Pick<Config, "tls" | "dataDir">>): st
   if (cfg.tls.tlsCa !== undefined) return cfg.tls.tlsCa;
   if (cfg.tls.tlsMode === "self-signed") return selfSignedFiles(cfg.dataDir).caFile;
   return undefined;
+}
+
+/**
+ * For the mnq commands run without any TLS setting: the self-signed CA a start made in the data dir,
+ * if there is one (so `mnq status` works beside `MNQ_TLS=self-signed npm start` without repeating it).
+ */
+export function madeCaFile(cfg: Readonly<Pick<Config, "tls" | "dataDir">>): string | undefined {
+  if (cfg.tls.tlsCa !== undefined || cfg.tls.tlsMode !== undefined) return undefined;
+  const own = selfSignedFiles(cfg.dataDir).caFile;
+  return own !== undefined && existsSync(own) ? own : undefined;
 }
 
 /** nats.js connect options for that CA (none: plaintext, or the system's trust store). */
