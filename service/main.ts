@@ -34,8 +34,7 @@ export interface MnqService {
   readonly inFlight: InFlight;
   /** What the auth callout works with (its views, keys and admission gate). */
   readonly calloutDeps: CalloutDeps;
-  /** The Prometheus metrics (also served on MNQ_METRICS_PORT). */
-  readonly metrics: Metrics;
+  /** What handlers report their answers to: the Prometheus metrics (served on MNQ_METRICS_PORT) and `$SRV.STATS`. */
   readonly observe: Observe;
   /** The port of the metrics listener, when MNQ_METRICS_PORT is set. */
   readonly metricsPort: number | undefined;
@@ -160,7 +159,6 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       quota,
       inFlight,
       calloutDeps,
-      metrics,
       observe,
       metricsPort: http?.port,
       async stop() {
