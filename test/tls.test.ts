@@ -10,7 +10,7 @@ import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import WebSocketClient from "ws";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { parseCreds } from "../service/identity/index.ts";
-import { issueServerCertificate, newCertificateAuthority } from "../service/tls/index.ts";
+import { issueServerCertificate, newCertificateAuthority } from "../service/tls/self-signed.ts";
 import { check } from "./helpers/check.ts";
 import { cleanEnv, interrupt, MNQ, natsServersOnPort, runMnq, startMnqProcess } from "./helpers/cli.ts";
 import { callApi } from "./helpers/mnq.ts";

@@ -1,12 +1,11 @@
 import { existsSync } from "node:fs";
 import type { Config } from "../config/index.ts";
 import { checkServerCertificate, readCertificates, type ServerCertificate } from "./check.ts";
-import { ensureSelfSigned, selfSignedFiles } from "./self-signed.ts";
+import { selfSignedFiles } from "./files.ts";
 
 export { checkServerCertificate, certificateCovers, readCertificates, TlsSettingError } from "./check.ts";
 export type { ServerCertificate } from "./check.ts";
-export { DEFAULT_NAMES, ensureSelfSigned, issueServerCertificate, newCertificateAuthority, selfSignedFiles } from "./self-signed.ts";
-export type { CertificateAuthority } from "./self-signed.ts";
+export { DEFAULT_NAMES, selfSignedFiles } from "./files.ts";
 
 /** Where mnq's own servers listen for clients (embedded and `mnq cluster`). */
 export const LISTEN_HOST = "127.0.0.1";
@@ -19,7 +18,8 @@ export const LISTEN_HOST = "127.0.0.1";
 export async function serverCertificate(cfg: Readonly<Config>, hosts: readonly string[] = [LISTEN_HOST]): Promise<ServerCertificate | undefined> {
   const { tlsCert, tlsKey, tlsCa, tlsMode, tlsNames } = cfg.tls;
   let files: ServerCertificate;
-  if (tlsMode === "self-signed") files = await ensureSelfSigned(cfg.dataDir, tlsNames?.split(",") ?? []);
+  // the certificate library is loaded only to make certificates (it is large)
+  if (tlsMode === "self-signed") files = await (await import("./self-signed.ts")).ensureSelfSigned(cfg.dataDir, tlsNames?.split(",") ?? []);
   else if (tlsCert !== undefined && tlsKey !== undefined) files = { certFile: tlsCert, keyFile: tlsKey, caFile: tlsCa };
   else return undefined;
   for (const host of hosts) checkServerCertificate(files, host);

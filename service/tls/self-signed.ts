@@ -6,6 +6,7 @@ import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import { writeSecretFile } from "../bootstrap/index.ts";
 import { certificateCovers, readCertificates, type ServerCertificate } from "./check.ts";
+import { DEFAULT_NAMES, selfSignedFiles } from "./files.ts";
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -13,20 +14,6 @@ const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY_MS = 24 * 3600 * 1000;
 /** A server certificate is issued again this long before it expires. */
 const RENEW_BEFORE_MS = 30 * DAY_MS;
-
-/** The names every self-signed server certificate carries. */
-export const DEFAULT_NAMES = ["localhost", "127.0.0.1", "::1"];
-
-/** `<data dir>/tls`: the private CA and the server certificate of MNQ_TLS=self-signed. */
-export function selfSignedFiles(dataDir: string): ServerCertificate & { caKeyFile: string } {
-  const dir = join(dataDir, "tls");
-  return {
-    certFile: join(dir, "server.pem"),
-    keyFile: join(dir, "server-key.pem"),
-    caFile: join(dir, "ca.pem"),
-    caKeyFile: join(dir, "ca-key.pem"),
-  };
-}
 
 function pem(label: string, der: ArrayBuffer): string {
   const b64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").trimEnd();
