@@ -59,17 +59,18 @@ export interface ServerCertificate {
 
 /**
  * Checks a server certificate before anything starts: each file readable and PEM, the key the
- * certificate's, valid now and for `host` (where mnq itself connects), and issued by the CA bundle
- * when one is given. TlsSettingError naming the setting otherwise.
+ * certificate's, valid now and for every one of `hosts` (where clients reach the server), and
+ * issued by the CA bundle when one is given. TlsSettingError naming the setting otherwise.
  */
-export function checkServerCertificate(files: ServerCertificate, host: string, now = new Date()): void {
+export function checkServerCertificate(files: ServerCertificate, hosts: readonly string[], now = new Date()): void {
   const [leaf, ...chain] = readCertificates("MNQ_TLS_CERT", files.certFile);
   const key = readKey("MNQ_TLS_KEY", files.keyFile);
   if (!leaf!.checkPrivateKey(key)) throw new TlsSettingError("MNQ_TLS_KEY is not the private key of MNQ_TLS_CERT");
   if (new Date(leaf!.validTo) <= now) throw new TlsSettingError(`MNQ_TLS_CERT expired on ${new Date(leaf!.validTo).toISOString()}`);
   if (new Date(leaf!.validFrom) > now) throw new TlsSettingError(`MNQ_TLS_CERT is not valid before ${new Date(leaf!.validFrom).toISOString()}`);
-  if (!certificateCovers(leaf!, host)) {
-    throw new TlsSettingError(`MNQ_TLS_CERT is not valid for ${host}, where clients reach the server (its names: ${leaf!.subjectAltName ?? leaf!.subject})`);
+  const uncovered = hosts.find((host) => !certificateCovers(leaf!, host));
+  if (uncovered !== undefined) {
+    throw new TlsSettingError(`MNQ_TLS_CERT is not valid for ${uncovered}, where clients reach the server (its names: ${leaf!.subjectAltName ?? leaf!.subject})`);
   }
   if (files.caFile !== undefined) {
     const cas = readCertificates("MNQ_TLS_CA", files.caFile);

@@ -5,7 +5,7 @@ import type { ServerCertificate } from "./check.ts";
 export const DEFAULT_NAMES = ["localhost", "127.0.0.1", "::1"];
 
 /** `<data dir>/tls`: the private CA and the server certificate of MNQ_TLS=self-signed. */
-export function selfSignedFiles(dataDir: string): ServerCertificate & { caKeyFile: string } {
+export function selfSignedFiles(dataDir: string): ServerCertificate & { caFile: string; caKeyFile: string } {
   const dir = join(dataDir, "tls");
   return {
     certFile: join(dir, "server.pem"),

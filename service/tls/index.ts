@@ -22,7 +22,7 @@ export async function serverCertificate(cfg: Readonly<Config>, hosts: readonly s
   if (tlsMode === "self-signed") files = await (await import("./self-signed.ts")).ensureSelfSigned(cfg.dataDir, tlsNames?.split(",") ?? []);
   else if (tlsCert !== undefined && tlsKey !== undefined) files = { certFile: tlsCert, keyFile: tlsKey, caFile: tlsCa };
   else return undefined;
-  for (const host of hosts) checkServerCertificate(files, host);
+  checkServerCertificate(files, hosts);
   return files;
 }
 
@@ -45,7 +45,7 @@ export function clientCaFile(cfg: Readonly<Pick<Config, "tls" | "dataDir">>): st
 export function madeCaFile(cfg: Readonly<Pick<Config, "tls" | "dataDir">>): string | undefined {
   if (cfg.tls.tlsCa !== undefined || cfg.tls.tlsMode !== undefined) return undefined;
   const own = selfSignedFiles(cfg.dataDir).caFile;
-  return own !== undefined && existsSync(own) ? own : undefined;
+  return existsSync(own) ? own : undefined;
 }
 
 /** nats.js connect options for that CA (none: plaintext, or the system's trust store). */
@@ -59,9 +59,21 @@ export function checkClientCa(cfg: Readonly<Config>): void {
   if (cfg.tls.tlsCa !== undefined) readCertificates("MNQ_TLS_CA", cfg.tls.tlsCa);
 }
 
+/** A nats-server `tls {}` block presenting the certificate (indented by `indent` spaces); `ca`: verify peers with its CA. */
+function tlsBlock(files: ServerCertificate, opts: { ca?: boolean; timeout?: boolean; indent?: number } = {}): string {
+  const pad = " ".repeat(opts.indent ?? 0);
+  const lines = [
+    `cert_file: ${JSON.stringify(files.certFile)}`,
+    `key_file: ${JSON.stringify(files.keyFile)}`,
+    ...(opts.ca && files.caFile ? [`ca_file: ${JSON.stringify(files.caFile)}`] : []),
+    ...(opts.timeout ? ["timeout: 2"] : []),
+  ];
+  return `${pad}tls {\n${lines.map((l) => `${pad}  ${l}\n`).join("")}${pad}}\n`;
+}
+
 /** nats-server config for the client port's TLS: only TLS clients are served. */
 export function clientTlsBlock(files: ServerCertificate): string {
-  return `tls {\n  cert_file: ${JSON.stringify(files.certFile)}\n  key_file: ${JSON.stringify(files.keyFile)}\n  timeout: 2\n}\n`;
+  return tlsBlock(files, { timeout: true });
 }
 
 /**
@@ -69,13 +81,11 @@ export function clientTlsBlock(files: ServerCertificate): string {
  * and verifies its peers' with the CA (MNQ_TLS_CA or the self-signed CA; else the system's).
  */
 export function routeTlsBlock(files: ServerCertificate): string {
-  const ca = files.caFile ? `  ca_file: ${JSON.stringify(files.caFile)}\n` : "";
-  return `tls {\n  cert_file: ${JSON.stringify(files.certFile)}\n  key_file: ${JSON.stringify(files.keyFile)}\n${ca}  timeout: 2\n}\n`;
+  return tlsBlock(files, { ca: true, timeout: true });
 }
 
 /** nats-server config of a WebSocket listener on `host:port`: TLS with the certificate, else plaintext. */
 export function websocketBlock(host: string, port: number, files: ServerCertificate | undefined): string {
-  const tls = files ? `  tls {\n    cert_file: ${JSON.stringify(files.certFile)}\n    key_file: ${JSON.stringify(files.keyFile)}\n  }\n` : "  no_tls: true\n";
+  const tls = files ? tlsBlock(files, { indent: 2 }) : "  no_tls: true\n";
   return `websocket {\n  host: ${JSON.stringify(host)}\n  port: ${port}\n${tls}}\n`;
 }
-

@@ -117,7 +117,7 @@ export async function ensureSelfSigned(dataDir: string, extraNames: readonly str
   if (!ca) {
     ca = await newCertificateAuthority();
     writeSecretFile(files.caKeyFile, ca.keyPem);
-    writeFileSync(files.caFile!, ca.certPem, { mode: 0o644 });
+    writeFileSync(files.caFile, ca.certPem, { mode: 0o644 });
   }
   if (!newCa && serverCertificateHolds(files, names, now)) return { ...files, created: false };
   const issued = await issueServerCertificate(ca, names);
