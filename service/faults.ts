@@ -1,7 +1,8 @@
 /**
  * Test-only crash points. With `MNQ_TEST_FAULT=<point>` in the environment the process kills itself
  * (SIGKILL: no cleanup, no reply) when it reaches that point, so tests can check that a restart
- * leaves no half state. Unset (always, outside tests), a fault point is one comparison.
+ * leaves no half state. Unset (always, outside tests), a fault point is one comparison. The switch
+ * can instead freeze one view (`frozenView`), to show what an instance does with a stuck copy.
  */
 export const FaultPoint = {
   /** Account create: the project's place is reserved, no record yet. */
@@ -25,3 +26,9 @@ const armed = process.env.MNQ_TEST_FAULT;
 export function faultPoint(point: FaultPoint): void {
   if (armed === point) process.kill(process.pid, "SIGKILL");
 }
+
+/** The bucket whose view receives and does not apply (`MNQ_TEST_FAULT=freeze-view:<bucket>`): a copy stuck without a sign. */
+export function frozenView(): string | undefined {
+  return armed?.startsWith(FREEZE_VIEW) ? armed.slice(FREEZE_VIEW.length) : undefined;
+}
+const FREEZE_VIEW = "freeze-view:";

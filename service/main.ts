@@ -1,4 +1,4 @@
-import type { NatsConnection } from "@nats-io/nats-core";
+import { type NatsConnection, nuid } from "@nats-io/nats-core";
 import type { Service } from "@nats-io/services";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import pkg from "../package.json" with { type: "json" };
@@ -7,7 +7,7 @@ import { EventPublisher } from "./api/events.ts";
 import { clientTls } from "./tls/index.ts";
 import { EndpointStats, Metrics, type Observe, type ObserveServer, Readiness, startObserveServer } from "./observe/index.ts";
 import { type ApiContext, ensureAdminApiKeyFile, SERVICE_NAME, startApiService } from "./api/index.ts";
-import { addCalloutEndpoint, type CalloutDeps } from "./callout/index.ts";
+import { addCalloutEndpoint, type CalloutDeps, StandbyCallout } from "./callout/index.ts";
 import { loadTrust } from "./bootstrap/index.ts";
 import type { Config } from "./config/index.ts";
 import { SeedVault } from "./identity/index.ts";
@@ -16,9 +16,15 @@ import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { InFlight } from "./in-flight.ts";
 import { ConnectionTable, ResolverClient } from "./resolver/index.ts";
 import { AdmissionGate, Fence, serveFence } from "./revocation/index.ts";
-import { openViews, Store, type StoreViews } from "./store/index.ts";
+import { BucketName, type OpenedViews, openViews, ResetReason, Store, type StoreViews } from "./store/index.ts";
+import { frozenView } from "./faults.ts";
 
 export const VERSION: string = pkg.version;
+
+/** `/readyz` answers 503 while a view is further behind its stream than this. */
+const MAX_READY_LAG_SECONDS = 2;
+/** The buckets an instance keeps a copy of. */
+const VIEWED_BUCKETS = [BucketName.accounts, BucketName.credentials, BucketName.projects, BucketName.apiKeys, BucketName.credentialKeys];
 
 /** A running mnq instance. */
 export interface MnqService {
@@ -64,29 +70,45 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   });
   const sys = await connect({ ...common, name: "mnq-sys", authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
   // what the gauges read, once open
-  let opened: StoreViews | undefined;
+  let opened: OpenedViews | undefined;
   let quota: QuotaMonitor | undefined;
-  const metrics = new Metrics({
-    accounts: () => opened?.accounts.values().filter(isTenantAccount).length ?? 0,
-    credentials: () => opened?.credentials.size ?? 0,
-    apiKeys: () => opened?.apiKeys.size ?? 0,
-    storage: () => quota?.storage() ?? [],
-  });
+  const metrics = new Metrics(
+    {
+      accounts: () => opened?.accounts.values().filter(isTenantAccount).length ?? 0,
+      credentials: () => opened?.credentials.size ?? 0,
+      apiKeys: () => opened?.apiKeys.size ?? 0,
+      storage: () => quota?.storage() ?? [],
+      viewLag: () => opened?.lag() ?? [],
+    },
+    { buckets: VIEWED_BUCKETS, reasons: Object.values(ResetReason) },
+  );
   const observe: Observe = { metrics, stats: new EndpointStats() };
   const readiness = new Readiness([nc, sys]);
+  // A copy more than 2 s behind its stream: not ready (the callout reads through to KV meanwhile).
+  readiness.require(() => {
+    const behind = (opened?.lag() ?? []).filter((v) => v.seconds > MAX_READY_LAG_SECONDS);
+    return behind.length ? `behind: ${behind.map((v) => `${v.bucket} ${v.seconds.toFixed(1)} s`).join(", ")}` : undefined;
+  });
   let http: ObserveServer | undefined;
+  let standby: StandbyCallout | undefined;
   try {
     // first, so that a port in use stops the start before anything runs
     if (cfg.metricsPort !== undefined) {
-      http = await startObserveServer({ host: cfg.metricsHost, port: cfg.metricsPort, metrics, ready: () => readiness.ready }).catch((err: unknown) => {
+      http = await startObserveServer({ host: cfg.metricsHost, port: cfg.metricsPort, metrics, notReady: () => readiness.reasons }).catch((err: unknown) => {
         throw new Error(`MNQ_METRICS_PORT: cannot listen on ${cfg.metricsHost}:${cfg.metricsPort}: ${(err as Error).message}`);
       });
     }
     const store = await Store.open(nc, { replicas: cfg.kvReplicas, timeout: cfg.requestTimeoutMs });
     const vault = new SeedVault(trust.masterKey);
-    const views = await openViews(store);
+    // each view holds its whole bucket once open
+    const views = await openViews(store, {
+      onReset: (bucket, reason) => {
+        metrics.viewReset(bucket, reason);
+        log.warn({ bucket, reason }, "view feed made anew");
+      },
+      frozen: frozenView(),
+    });
     opened = views;
-    await views.accounts.sync(); // the view holds every record before the check reads it
     const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs, (op) => metrics.resolverFailure(op));
     checkMasterKey(views, vault);
     const revoke = { fence: new Fence(nc, SERVICE_NAME), connections: new ConnectionTable(sys, resolver, cfg.requestTimeoutMs) };
@@ -114,8 +136,10 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     log.info(report, "resolvers reconciled with KV");
     const inFlight = new InFlight();
     // The gate is fenced before the callout admits anyone: a delete reaches every instance there.
-    const gate = new AdmissionGate();
-    const fenceSub = serveFence(nc, gate, log.child({ component: "fence" }));
+    // A fenced owner stays refused until this instance's copy holds the delete.
+    const gate = new AdmissionGate((bucket) => views.applied(bucket));
+    const instance = nuid.next();
+    const fenceSub = serveFence(nc, gate, log.child({ component: "fence" }), instance);
     const service = await startApiService(nc, ctx, VERSION, inFlight);
     const calloutDeps: CalloutDeps = {
       vault,
@@ -129,7 +153,20 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       gate,
       observe,
     };
-    addCalloutEndpoint(service, calloutDeps, inFlight);
+    const responder = addCalloutEndpoint(service, calloutDeps, inFlight);
+    // The callout (and the fence) also on a second server: a node's loss never leaves the instance unsubscribed.
+    const targets = typeof target === "string" ? target.split(",") : target;
+    standby = await StandbyCallout.start({
+      servers: targets,
+      primary: nc,
+      connect: (servers) =>
+        connect({ ...common, servers, name: "mnq-standby", inboxPrefix: "_MNQ_INBOX", authenticator: credsAuthenticator(enc.encode(trust.serviceCreds)) }),
+      responder,
+      gate,
+      inFlight,
+      instance,
+      log: log.child({ component: "standby" }),
+    });
     const adminKeyFile = await ensureAdminApiKeyFile(ctx);
     quota = new QuotaMonitor({
       store,
@@ -167,8 +204,9 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
         await accounts.stop();
         // No new requests; those taken are answered before the connection drains.
         await service.stop().catch(() => undefined);
+        await standby?.stop();
         await inFlight.settled(2 * cfg.requestTimeoutMs);
-        views.stop();
+        await views.stop();
         fenceSub.unsubscribe();
         // a drain waits for the server: bounded, for a stop while it is unreachable
         await Promise.all([drainWithin(nc, cfg.requestTimeoutMs), drainWithin(sys, cfg.requestTimeoutMs)]);
@@ -177,6 +215,8 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     };
   } catch (err) {
     await http?.close();
+    await standby?.stop();
+    await opened?.stop();
     await nc.close();
     await sys.close();
     throw err;

@@ -6,7 +6,7 @@ import type { Logger } from "../log.ts";
 import { type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 import { closeAdmittedConnections, credentialUserName, type RevokeDeps } from "../revocation/index.ts";
-import { accountGroup, type AccountRecord, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
+import { accountGroup, type AccountRecord, BucketName, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
 import { ensureClientAccount } from "./client-accounts.ts";
 import { registerAccount } from "./create.ts";
 import { AccountPublisher } from "./publisher.ts";
@@ -67,7 +67,7 @@ export class Accounts {
     this.#inner = {
       ...deps,
       publisher: this.publisher,
-      fenceAccount: (id) => deps.revoke.fence.raise([id]),
+      fenceAccount: (id, revision) => deps.revoke.fence.raise([id], { bucket: BucketName.accounts, revision }),
       systemAccounts: [deps.mnqAccount, deps.sysAccount],
     };
     this.#reconciler = new Reconciler(this.#inner, deps.log.child({ component: "reconcile" }), deps.reconcileMs);
@@ -214,11 +214,15 @@ export class Accounts {
       .group(accountGroup(project, account.id))
       .filter((r) => r.signing_key === undefined || !trusted.has(r.signing_key));
     if (retired.length === 0) return [];
-    await inBatches(retired, KV_BATCH, (r) => store.credentialKeys.delete(r.user_key));
+    let revision = 0;
+    await inBatches(retired, KV_BATCH, async (r) => {
+      revision = Math.max(revision, await store.credentialKeys.delete(r.user_key));
+    });
     await closeAdmittedConnections(revoke, {
       account: account.id,
       owners: retired.map((r) => r.user_key),
       names: retired.map((r) => credentialUserName(r.id)),
+      release: { bucket: BucketName.credentialKeys, revision },
     });
     await inBatches(retired, KV_BATCH, (r) => store.credentials.delete(Store.credentialsKey(project, r.id)));
     log.info({ project, account: account.id, credentials: retired.length }, "credentials of retired signing keys deleted");

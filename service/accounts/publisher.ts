@@ -119,19 +119,26 @@ export class AccountPublisher {
         return;
       }
       try {
-        const record = await this.#write(key, accountId, batch.map((c) => c.mutate));
-        for (const c of batch) c.resolve(record);
+        const records = await this.#write(key, accountId, batch.map((c) => c.mutate));
+        batch.forEach((c, i) => c.resolve(records[i]!));
       } catch (err) {
         for (const c of batch) c.reject(err);
       }
     }
   }
 
-  async #write(key: string, accountId: string, mutations: ((current: AccountRecord) => Partial<AccountRecord> | null)[]): Promise<AccountRecord> {
+  /**
+   * Applies `mutations` in order in one revision-checked write and one push. Returns, for each,
+   * the record as that mutation left it: its caller's answer is its own change, not the group's
+   * last (a later change in the group may then overwrite it, as a later request would).
+   */
+  async #write(key: string, accountId: string, mutations: ((current: AccountRecord) => Partial<AccountRecord> | null)[]): Promise<AccountRecord[]> {
     let missing = false;
     let changed = false;
+    let each: AccountRecord[] = [];
     const written = await this.store.accounts.modify(key, (cur) => {
       changed = false;
+      each = [];
       if (!cur || cur.value.state !== "active") {
         missing = true;
         return null;
@@ -139,9 +146,11 @@ export class AccountPublisher {
       let next: AccountRecord = cur.value;
       for (const mutate of mutations) {
         const fields = mutate(next);
-        if (fields === null) continue;
-        changed = true;
-        next = { ...next, ...fields };
+        if (fields !== null) {
+          changed = true;
+          next = { ...next, ...fields };
+        }
+        each.push(next);
       }
       if (!changed) return null;
       next = { ...next };
@@ -150,7 +159,7 @@ export class AccountPublisher {
     });
     if (missing || !written) throw new NotFoundError("nats_account", accountId);
     if (changed) await this.publish(written);
-    return written.value;
+    return each;
   }
 
   /** Pushes a record's JWT, then re-pushes while KV holds a newer revision than the one pushed. */

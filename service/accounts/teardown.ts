@@ -22,8 +22,8 @@ export interface TeardownDeps {
   servers: string | string[];
   /** TLS options of the service's connections (the CA that verifies the servers). */
   clientTls?: { tls?: { caFile: string } };
-  /** Makes every instance's auth callout refuse the account from now on (see revocation/). */
-  fenceAccount: (accountId: string) => Promise<unknown>;
+  /** Makes every instance's auth callout refuse the account from now on, until its copy holds the record's `deleting` revision (see revocation/). */
+  fenceAccount: (accountId: string, revision: number) => Promise<unknown>;
 }
 
 /** A `*` revocation no later than this far ahead is the freeze; the final one lies a year ahead. */
@@ -56,7 +56,7 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
   if (star === undefined || star < nowSec() + FROZEN_HORIZON_SECONDS) {
     let frozenAt = star;
     if (frozenAt === undefined) {
-      await deps.fenceAccount(accountId);
+      await deps.fenceAccount(accountId, marked.revision);
       frozenAt = nowSec();
       const at = frozenAt;
       const frozen = await deps.store.accounts.modify(key, (cur) => {

@@ -4,7 +4,7 @@ import { DataFile, writeSecretFile } from "../bootstrap/index.ts";
 import { NotFoundError } from "../errors.ts";
 import { hashSecret, newAccessKey, newSecretKey, verifySecret } from "../identity/index.ts";
 import { apiKeyUserName, closeAdmittedConnections } from "../revocation/index.ts";
-import { ADMIN_PROJECT, ALL, type ApiKeyRecord, projectGroup } from "../store/index.ts";
+import { ADMIN_PROJECT, ALL, type ApiKeyRecord, BucketName, projectGroup } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
 import { pageOf } from "./paging.ts";
@@ -64,10 +64,17 @@ export async function listApiKeys(
 export async function deleteApiKey(ctx: ApiContext, _project: string, req: { access_key: string }): Promise<Record<string, never>> {
   const rec = await ctx.store.apiKeys.get(req.access_key);
   if (!rec) throw new NotFoundError("api_key", req.access_key);
-  await ctx.store.apiKeys.delete(req.access_key);
+  const revision = await ctx.store.apiKeys.delete(req.access_key);
   const project = rec.value.project_id;
   const account = await ctx.accounts.clientAccountId(project, project === ADMIN_PROJECT);
-  if (account) await closeAdmittedConnections(ctx.revoke, { account, owners: [req.access_key], names: [apiKeyUserName(req.access_key)] });
+  if (account) {
+    await closeAdmittedConnections(ctx.revoke, {
+      account,
+      owners: [req.access_key],
+      names: [apiKeyUserName(req.access_key)],
+      release: { bucket: BucketName.apiKeys, revision },
+    });
+  }
   ctx.log.info({ project, access_key: req.access_key }, "api key deleted");
   if (project !== ADMIN_PROJECT) ctx.events.publish(project, { type: "api-keys.deleted", access_key: req.access_key, name: rec.value.name }, ctx.actor);
   return {};

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { type CredentialPermissions, credsChecksum, formatCreds, jwtPermissions, NKeyPair, userJwt } from "../identity/index.ts";
 import { InvalidArgumentsError, NotFoundError, QuotasExceededError } from "../errors.ts";
 import { closeAdmittedConnections, credentialUserName } from "../revocation/index.ts";
-import { accountGroup, type AccountRecord, type CredentialsRecord, projectGroup, Store } from "../store/index.ts";
+import { accountGroup, type AccountRecord, BucketName, type CredentialsRecord, projectGroup, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
@@ -162,7 +162,7 @@ export async function deleteCredentials(
   req: { nats_credentials_id: string },
 ): Promise<Record<string, never>> {
   const rec = await getCredentialsRecord(ctx, project, req.nats_credentials_id);
-  await ctx.store.credentialKeys.delete(rec.user_key);
+  const revision = await ctx.store.credentialKeys.delete(rec.user_key);
   const revokeFile = ctx.accounts
     .change(project, rec.nats_account_id, (cur) =>
       cur.revocations[rec.user_key] === undefined ? { revocations: { ...cur.revocations, [rec.user_key]: Math.floor(Date.now() / 1000) } } : null,
@@ -170,7 +170,12 @@ export async function deleteCredentials(
     .catch((err: unknown) => {
       if (!(err instanceof NotFoundError)) throw err; // an account going away admits nobody
     });
-  const closeAdmitted = closeAdmittedConnections(ctx.revoke, { account: rec.nats_account_id, owners: [rec.user_key], names: [credentialUserName(rec.id)] });
+  const closeAdmitted = closeAdmittedConnections(ctx.revoke, {
+    account: rec.nats_account_id,
+    owners: [rec.user_key],
+    names: [credentialUserName(rec.id)],
+    release: { bucket: BucketName.credentialKeys, revision },
+  });
   await Promise.all([revokeFile, closeAdmitted]);
   await ctx.store.credentials.delete(Store.credentialsKey(project, rec.id));
   ctx.log.info({ project, account: rec.nats_account_id, credentials: rec.id }, "nats credentials deleted");

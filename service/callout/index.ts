@@ -1,5 +1,6 @@
 export { addCalloutEndpoint, CALLOUT_SUBJECT, CalloutResponder } from "./responder.ts";
 export type { CalloutDeps } from "./responder.ts";
+export { StandbyCallout } from "./standby.ts";
 export { decide, DenyReason, identityOf, nonceSignatureValid, presented } from "./decide.ts";
 export type { Decision, Facts, Grant, Presented } from "./decide.ts";
 export { InvalidRequestError, openRequest, REQUEST_AUDIENCE, SERVER_XKEY_HEADER } from "./request.ts";

@@ -21,6 +21,11 @@ import { DenialLog } from "./denial-log.ts";
 
 /** The subject nats-server publishes authorization requests on, in the callout account. */
 export const CALLOUT_SUBJECT = "$SYS.REQ.USER.AUTH";
+/** The queue group instances answer it in (the micro service's default). */
+export const CALLOUT_QUEUE = "q";
+
+/** What the responder needs of a request: a micro service message, or a core one made to answer like it (see standby.ts). */
+export type CalloutMsg = Pick<ServiceMsg, "data" | "headers" | "respond" | "respondError">;
 
 export interface CalloutDeps {
   vault: SeedVault;
@@ -91,7 +96,7 @@ export class CalloutResponder {
     this.#views = deps.views;
   }
 
-  async handle(msg: ServiceMsg): Promise<void> {
+  async handle(msg: CalloutMsg): Promise<void> {
     const started = performance.now();
     let method: AuthMethod = "none";
     const observe = this.deps.observe;
@@ -158,11 +163,11 @@ export class CalloutResponder {
     const sent = Date.now();
     // Fenced: the owner (a delete of it) or the account (its teardown) is going away.
     const gate = this.deps.gate;
-    if (gate.blocked(grant.accountId, sent)) {
+    if (gate.blocked(grant.accountId)) {
       deny(DenyReason.accountGone);
       return;
     }
-    if (gate.blocked(grant.owner, sent)) {
+    if (gate.blocked(grant.owner)) {
       deny(grant.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey);
       return;
     }
@@ -229,7 +234,7 @@ export class CalloutResponder {
     return serverXkey ? this.deps.xkey.seal(new TextEncoder().encode(token), serverXkey) : token;
   }
 
-  private answer(msg: ServiceMsg, req: AuthorizationRequest, serverXkey: string | null, result: AuthorizationResult, errorCode: number): void {
+  private answer(msg: CalloutMsg, req: AuthorizationRequest, serverXkey: string | null, result: AuthorizationResult, errorCode: number): void {
     msg.respondError(errorCode, "error" in result ? result.error : "denied", this.response(req, serverXkey, result));
   }
 }

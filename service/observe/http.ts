@@ -6,8 +6,8 @@ export interface ObserveServerOptions {
   host: string;
   port: number;
   metrics: Metrics;
-  /** True while the instance can answer: connected, views loaded, not stopping. */
-  ready: () => boolean;
+  /** Why the instance cannot answer now (not started, a connection down, a copy behind…); empty when it can. */
+  notReady: () => string[];
 }
 
 export interface ObserveServer {
@@ -34,8 +34,11 @@ export async function startObserveServer(opts: ObserveServerOptions): Promise<Ob
         text(200, "ok\n");
         return;
       case "/readyz":
-        if (opts.ready()) text(200, "ready\n");
-        else text(503, "not ready\n");
+        {
+          const why = opts.notReady();
+          if (why.length === 0) text(200, "ready\n");
+          else text(503, `not ready: ${why.join("; ")}\n`);
+        }
         return;
       case "/metrics":
         opts.metrics.text().then(

@@ -10,6 +10,14 @@ export interface ObservedState {
   apiKeys(): number;
   /** Storage used by each tenant account at the last quota check, with its quota. */
   storage(): Iterable<StorageFigure>;
+  /** How far behind its stream each of the instance's views is. */
+  viewLag(): Iterable<{ bucket: string; seconds: number }>;
+}
+
+/** The buckets an instance keeps views of, and why a view's feed may be made anew: their series exist from the start. */
+export interface ViewLabels {
+  buckets: readonly string[];
+  reasons: readonly string[];
 }
 
 export interface StorageFigure {
@@ -35,8 +43,9 @@ export class Metrics {
   readonly #apiDuration: Histogram<"endpoint">;
   readonly #resolverFailures: Counter<"op">;
   readonly #events: Counter<"type">;
+  readonly #viewResets: Counter<"bucket" | "reason">;
 
-  constructor(state: ObservedState) {
+  constructor(state: ObservedState, views: ViewLabels = { buckets: [], reasons: [] }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.#authTotal = new Counter({
@@ -100,6 +109,22 @@ export class Metrics {
           for (const s of state.storage()) this.set({ project_id: s.project_id, nats_account_id: s.nats_account_id }, pick(s));
         },
       });
+    this.#viewResets = new Counter({
+      name: "mnq_view_resets_total",
+      help: "Times a view's feed (the ordered consumer that brings a bucket's writes) was made anew, by bucket and reason.",
+      labelNames: ["bucket", "reason"],
+      registers,
+    });
+    for (const bucket of views.buckets) for (const reason of views.reasons) this.#viewResets.inc({ bucket, reason }, 0);
+    new Gauge({
+      name: "mnq_view_lag_seconds",
+      help: "Seconds since the bucket's stream held a write that this instance's copy has not applied (0: current at the last check, twice a second).",
+      labelNames: ["bucket"],
+      registers,
+      collect() {
+        for (const v of state.viewLag()) this.set({ bucket: v.bucket }, v.seconds);
+      },
+    });
     perAccount("mnq_account_storage_used_bytes", "JetStream storage used by an account, replicas counted, at the last quota check.", (s) => s.used_bytes);
     perAccount("mnq_account_storage_quota_bytes", "The account's JetStream storage quota (-1 unlimited).", (s) => s.quota_bytes);
   }
@@ -116,6 +141,10 @@ export class Metrics {
 
   resolverFailure(op: "push" | "delete"): void {
     this.#resolverFailures.inc({ op });
+  }
+
+  viewReset(bucket: string, reason: string): void {
+    this.#viewResets.inc({ bucket, reason });
   }
 
   event(type: string): void {

@@ -2,7 +2,7 @@ import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../log.ts";
 import { ResponderCount } from "../responder-count.ts";
 import { validator } from "../validation.ts";
-import type { AdmissionGate } from "./gate.ts";
+import type { AdmissionGate, FenceRelease } from "./gate.ts";
 
 /** Every instance subscribes here (no queue group): a delete must reach all of them. */
 export const FENCE_SUBJECT = "mnq.internal.v1.fence";
@@ -20,12 +20,14 @@ const COUNT_TTL_MS = 10_000;
  */
 export const UNANSWERED_PENDING_MS = 3000;
 
-export interface FenceRequest {
+export interface FenceRequest extends FenceRelease {
   owners: string[];
 }
 export interface FenceReply {
   /** How long responses this instance already sent for those owners may still be acted on, ms. */
   pending_ms: number;
+  /** The instance answering (it may answer on two connections: counted once). */
+  instance: string;
 }
 
 /** What a fence learnt: whether every instance answered, and the longest pending grant. */
@@ -37,17 +39,18 @@ export interface FenceResult {
 
 /**
  * Serves the fence on one instance: blocks the owners in its gate at once (before its views have
- * seen the delete) and answers how long its grants to them may still land. Total: a malformed
- * request is dropped.
+ * seen the delete), until its copy of the bucket holds the delete's revision, and answers how long
+ * its grants to them may still land. Total: a malformed request is dropped.
  */
-export function serveFence(nc: NatsConnection, gate: AdmissionGate, log: Logger): Subscription {
+export function serveFence(nc: NatsConnection, gate: AdmissionGate, log: Logger, instance: string): Subscription {
   return nc.subscribe(FENCE_SUBJECT, {
     callback: (err, msg) => {
       if (err || !msg.reply) return;
       try {
         const body: unknown = msg.json();
         if (!validFenceRequest(body)) return;
-        const reply: FenceReply = { pending_ms: gate.block((body as FenceRequest).owners) };
+        const { owners, bucket, revision } = body as FenceRequest;
+        const reply: FenceReply = { pending_ms: gate.block(owners, { bucket, revision }), instance };
         msg.respond(JSON.stringify(reply));
       } catch {
         log.warn("fence: unreadable request dropped");
@@ -70,24 +73,28 @@ export class Fence {
     this.#instances = new ResponderCount(nc, `$SRV.PING.${serviceName}`, { ttlMs: COUNT_TTL_MS, stallMs: 75, maxWaitMs: FENCE_WAIT_MS });
   }
 
-  async raise(owners: readonly string[]): Promise<FenceResult> {
+  /** Fences `owners` on every instance until its copy holds `release` (the write that removed them). */
+  async raise(owners: readonly string[], release: FenceRelease): Promise<FenceResult> {
     const expected = Math.max(1, await this.#instances.get());
     const result: FenceResult = { answered: expected, expected, pendingMs: 0 };
     for (let i = 0; i < owners.length; i += OWNERS_PER_MESSAGE) {
-      const body: FenceRequest = { owners: owners.slice(i, i + OWNERS_PER_MESSAGE) };
-      let answered = 0;
+      const body: FenceRequest = { owners: owners.slice(i, i + OWNERS_PER_MESSAGE), ...release };
+      const answered = new Set<string>();
       try {
-        const replies = await this.nc.requestMany(FENCE_SUBJECT, JSON.stringify(body), { strategy: "count", maxMessages: expected, maxWait: FENCE_WAIT_MS });
+        // every connection of every instance answers (an instance may hold two): until each instance has
+        const replies = await this.nc.requestMany(FENCE_SUBJECT, JSON.stringify(body), { strategy: "stall", stall: FENCE_WAIT_MS, maxWait: FENCE_WAIT_MS });
         for await (const m of replies) {
-          answered++;
           const reply: unknown = m.json();
-          if (validFenceReply(reply)) result.pendingMs = Math.max(result.pendingMs, (reply as FenceReply).pending_ms);
-          else result.pendingMs = Math.max(result.pendingMs, UNANSWERED_PENDING_MS);
+          if (validFenceReply(reply)) {
+            answered.add((reply as FenceReply).instance);
+            result.pendingMs = Math.max(result.pendingMs, (reply as FenceReply).pending_ms);
+          } else result.pendingMs = Math.max(result.pendingMs, UNANSWERED_PENDING_MS);
+          if (answered.size >= expected) break;
         }
       } catch {
         // none answered in time: every instance counts as unanswered
       }
-      result.answered = Math.min(result.answered, answered);
+      result.answered = Math.min(result.answered, answered.size);
     }
     if (result.answered < expected) {
       result.pendingMs = Math.max(result.pendingMs, UNANSWERED_PENDING_MS);

@@ -1,5 +1,6 @@
 import type { ConnectionTable } from "../resolver/index.ts";
 import type { Fence } from "./fence.ts";
+import type { FenceRelease } from "./gate.ts";
 
 /** Margin after the last pending grant's deadline: the server registers the client right after. */
 const SETTLE_MS = 250;
@@ -17,6 +18,8 @@ export interface RevokeTarget {
   owners: readonly string[];
   /** The user JWT names the callout issued them (`nats-credentials-<id>`, `api-key-<access key>`). */
   names: readonly string[];
+  /** The KV write that removed them: an instance's fence holds until its copy has applied it. */
+  release: FenceRelease;
 }
 
 /**
@@ -30,7 +33,7 @@ export interface RevokeTarget {
  */
 export async function closeAdmittedConnections(deps: RevokeDeps, target: RevokeTarget): Promise<number> {
   if (target.owners.length === 0) return 0;
-  const fenced = await deps.fence.raise(target.owners);
+  const fenced = await deps.fence.raise(target.owners, target.release);
   // every instance measured its pending time before this moment
   const fencedAt = Date.now();
   const names = new Set(target.names);

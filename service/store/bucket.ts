@@ -1,4 +1,5 @@
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { ConflictError, UnavailableError } from "../errors.ts";
 
@@ -16,12 +17,33 @@ const LIST_CONCURRENCY = 64;
  * a concurrent change surfaces as ConflictError (JetStream 10071, wrong last sequence).
  */
 export class RecordBucket<T> {
-  constructor(readonly kv: KV) {}
+  constructor(
+    readonly kv: KV,
+    /** The bucket's name (its stream is `KV_<name>`). */
+    readonly name: string,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    /** The connection the bucket is used through (views follow it until it closes). */
+    readonly nc: NatsConnection,
+  ) {}
 
+  /** The record as a replica holds it (a direct get: any replica answers, without a leader). */
   async get(key: string): Promise<Versioned<T> | null> {
     const e = await guard(() => this.kv.get(key));
     if (!e || e.operation !== "PUT") return null;
     return { key, value: e.json<T>(), revision: e.revision };
+  }
+
+  /**
+   * The record as the stream leader holds it: after a revision check failed, a direct get may be
+   * answered again and again by a replica that has not seen the write it lost to.
+   */
+  async latest(key: string): Promise<Versioned<T> | null> {
+    const m = await guard(() => this.jsm.streams.getMessage(`KV_${this.name}`, { last_by_subj: `$KV.${this.name}.${key}` }));
+    if (!m) return null;
+    const op = m.header.get("KV-Operation");
+    if (op === "DEL" || op === "PURGE") return null;
+    return { key, value: m.json<T>(), revision: m.seq };
   }
 
   /** Writes the key whatever it holds. */
@@ -39,9 +61,13 @@ export class RecordBucket<T> {
     return guard(() => this.kv.update(key, JSON.stringify(value), revision));
   }
 
-  /** Deletes the key (only at `revision` when given). */
-  async delete(key: string, revision?: number): Promise<void> {
-    await guard(() => this.kv.delete(key, revision === undefined ? undefined : { previousSeq: revision }));
+  /** Deletes the key (only at `revision` when given); returns the delete's own revision. */
+  async delete(key: string, revision?: number): Promise<number> {
+    const h = headers();
+    h.set("KV-Operation", "DEL");
+    const expect = revision === undefined ? undefined : { lastSubjectSequence: revision };
+    const ack = await guard(() => this.js.publish(`$KV.${this.name}.${key}`, undefined, { headers: h, expect }));
+    return ack.seq;
   }
 
   /** The sequence of the bucket's last write (0 when empty). */
@@ -73,7 +99,8 @@ export class RecordBucket<T> {
    */
   async modify(key: string, change: (current: Versioned<T> | null) => T | null, attempts = 10): Promise<Versioned<T> | null> {
     for (let i = 0; i < attempts; i++) {
-      const current = await this.get(key);
+      // the leader's copy once a check has failed: a lagging replica would fail every attempt
+      const current = i === 0 ? await this.get(key) : await this.latest(key);
       const next = change(current);
       if (next === null) return current;
       try {

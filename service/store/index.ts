@@ -12,4 +12,5 @@ export type {
 } from "./records.ts";
 export { ADMIN_PROJECT } from "./records.ts";
 export { accountGroup, ALL, openViews, projectGroup, RecordView } from "./view.ts";
-export type { StoreViews } from "./view.ts";
+export type { OpenedViews, StoreViews } from "./view.ts";
+export { ResetReason } from "./feed.ts";

@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { RecordBucket } from "./bucket.ts";
 import type {
@@ -43,9 +43,11 @@ export class Store {
 
   /** Opens the buckets, creating them (with `replicas`) when missing. */
   static async open(nc: NatsConnection, opts: StoreOptions): Promise<Store> {
-    const kvm = new Kvm(nc);
-    const open = async <T>(name: string) =>
-      new RecordBucket<T>(await kvm.create(name, { replicas: opts.replicas, history: 1, timeout: opts.timeout ?? 5000 }));
+    const timeout = opts.timeout ?? 5000;
+    const js = jetstream(nc, { timeout });
+    const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
+    const kvm = new Kvm(js);
+    const open = async <T>(name: string) => new RecordBucket<T>(await kvm.create(name, { replicas: opts.replicas, history: 1, timeout }), name, js, jsm, nc);
     const [accounts, credentials, projects, apiKeys, credentialKeys, quota] = await Promise.all([
       open<AccountRecord>(BucketName.accounts),
       open<CredentialsRecord>(BucketName.credentials),

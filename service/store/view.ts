@@ -1,54 +1,113 @@
-import type { KvWatchEntry } from "@nats-io/kv";
-import type { QueuedIterator } from "@nats-io/nats-core";
 import { UnavailableError } from "../errors.ts";
 import type { RecordBucket } from "./bucket.ts";
+import { BucketFeed, type FeedEntry, ResetReason } from "./feed.ts";
 import type { AccountRecord, ApiKeyRecord, CredentialKeyRecord, CredentialsRecord, ProjectRecord } from "./records.ts";
 import type { Store } from "./store.ts";
 
+/** How often a view asks the stream for its last sequence, to know how far behind it is. */
+const PROBE_MS = 500;
+/** Behind for this long with no progress: the feed is made anew (its consumer may be dead without a sign). */
+const STALL_MS = 1000;
+/** Behind for this long: the callout reads through to KV instead of trusting the copy. */
+const READ_THROUGH_MS = 250;
+/** How long a read-through may take before the copy's answer is used. */
+const READ_THROUGH_TIMEOUT_MS = 750;
+/** Unmet targets remembered (one per probe or sync round trip at most). */
+const MAX_TARGETS = 64;
+
+export interface ViewOptions<T> {
+  /** Names the groups a record belongs to (its project, its account…), indexed as records change. */
+  groupsOf?: (record: T) => readonly string[];
+  /** Told each time the view's feed is made anew, and why. */
+  onReset?: (reason: ResetReason) => void;
+  /** Test fault switch: entries are received and not applied, as if the feed had silently stopped. */
+  frozen?: boolean;
+  /** How long `open` waits for the first full copy. */
+  loadTimeoutMs?: number;
+}
+
 /**
- * An in-memory copy of a bucket, kept current by a KV watch, for reads on hot paths (the auth
- * callout, list pages) that must not cost a round trip per record. It may lag KV by a few
- * milliseconds: `get` falls back to KV on a miss, `lookup` (the auth callout's) to one shared `sync`,
- * and `sync` waits until every write made before the call is in.
+ * An in-memory copy of a bucket, for reads on hot paths (the auth callout, list pages) that must
+ * not cost a round trip per record. A BucketFeed brings every write in order and is made anew from
+ * the last applied revision whenever it stops, so the copy has no gap. The view also knows how far
+ * behind it is: twice a second it asks the stream for its last sequence; a write the stream had
+ * that the copy has not applied makes it *behind* since that moment (`lagSeconds`), a copy behind
+ * with no progress restarts its feed, and while behind `lookup` reads through to KV.
  */
 export class RecordView<T> {
   readonly #records = new Map<string, T>();
-  #watch: QueuedIterator<KvWatchEntry> | undefined;
-  /** The highest stream sequence the watch has delivered. */
+  #feed: BucketFeed | undefined;
+  /** The highest stream sequence applied. */
   #seen = 0;
   readonly #waiters = new Set<{ seq: number; resolve: () => void }>();
   /** The last-sequence request on its way, and the one queued behind it (see `sync`). */
   #inFlight: Promise<number> | undefined;
   #queued: Promise<number> | undefined;
+  /** Sequences the stream had (and when it was asked) that the copy has not applied yet, oldest first. */
+  readonly #unmet: { seq: number; at: number }[] = [];
+  /** `#seen` at the last probe: no change while behind means a stalled feed. */
+  #seenAtProbe = 0;
+  #probe: ReturnType<typeof setInterval> | undefined;
+  readonly #frozen: boolean;
 
   /** The records of each group (see `open`), kept as records come and go. */
   readonly #groups = new Map<string, Group<T>>();
+  readonly #groupsOf: ((record: T) => readonly string[]) | undefined;
 
   private constructor(
     private readonly bucket: RecordBucket<T>,
-    private readonly groupsOf?: (record: T) => readonly string[],
-  ) {}
+    opts: ViewOptions<T>,
+  ) {
+    this.#groupsOf = opts.groupsOf;
+    this.#frozen = opts.frozen ?? false;
+  }
 
   /**
-   * Starts watching every key (current values first, then changes). `groupsOf` names the groups
-   * a record belongs to (its project, its account…), indexed as the records change (`count`,
-   * `group`, `sorted`), so none of them scans the bucket.
+   * Starts following every key (current values first, then changes) and resolves once the copy
+   * holds everything the bucket held at the call. `groupsOf` records are indexed by group
+   * (`count`, `group`, `sorted`), so none of them scans the bucket.
    */
-  static async open<T>(bucket: RecordBucket<T>, groupsOf?: (record: T) => readonly string[]): Promise<RecordView<T>> {
-    const view = new RecordView(bucket, groupsOf);
-    view.#watch = await bucket.kv.watch();
-    void (async () => {
-      for await (const e of view.#watch!) view.#apply(e);
-    })().catch(() => undefined);
+  static async open<T>(bucket: RecordBucket<T>, opts: ViewOptions<T> = {}): Promise<RecordView<T>> {
+    const view = new RecordView(bucket, opts);
+    view.#feed = new BucketFeed(
+      bucket.js,
+      bucket.jsm,
+      bucket.name,
+      () => view.#seen + 1,
+      (e) => view.#apply(e),
+      (reason) => opts.onReset?.(reason),
+    );
+    view.#feed.start();
+    // a closed connection ends the feed and the probe (a start that failed, a stop)
+    void bucket.nc.closed().then(() => view.stop());
+    try {
+      await view.sync(opts.loadTimeoutMs ?? 60_000);
+    } catch (err) {
+      await view.stop();
+      throw err;
+    }
+    view.#probe = setInterval(() => void view.#check(), PROBE_MS);
+    view.#probe.unref();
     return view;
   }
 
-  #apply(e: KvWatchEntry): void {
+  /** The bucket's name (`mnq-credentials`…). */
+  get name(): string {
+    return this.bucket.name;
+  }
+
+  /** The last revision (stream sequence) the copy has applied. */
+  get applied(): number {
+    return this.#seen;
+  }
+
+  #apply(e: FeedEntry): void {
+    if (this.#frozen) return;
     this.#ungroup(e.key, this.#records.get(e.key));
     let record: T | undefined;
     if (e.operation === "PUT") {
       try {
-        record = e.json<T>();
+        record = JSON.parse(new TextDecoder().decode(e.value)) as T;
       } catch {
         // an unreadable record is no record
       }
@@ -56,7 +115,7 @@ export class RecordView<T> {
     if (record === undefined) this.#records.delete(e.key);
     else {
       this.#records.set(e.key, record);
-      for (const g of this.groupsOf?.(record) ?? []) {
+      for (const g of this.#groupsOf?.(record) ?? []) {
         let group = this.#groups.get(g);
         if (!group) this.#groups.set(g, (group = { members: new Map(), version: 0, sorted: new Map() }));
         group.members.set(e.key, record);
@@ -64,6 +123,7 @@ export class RecordView<T> {
       }
     }
     if (e.revision > this.#seen) this.#seen = e.revision;
+    while (this.#unmet.length > 0 && this.#unmet[0]!.seq <= this.#seen) this.#unmet.shift();
     for (const w of this.#waiters) {
       if (w.seq <= this.#seen) {
         this.#waiters.delete(w);
@@ -74,13 +134,41 @@ export class RecordView<T> {
 
   #ungroup(key: string, record: T | undefined): void {
     if (record === undefined) return;
-    for (const g of this.groupsOf?.(record) ?? []) {
+    for (const g of this.#groupsOf?.(record) ?? []) {
       const group = this.#groups.get(g);
       if (!group) continue;
       group.members.delete(key);
       group.version++;
       if (group.members.size === 0) this.#groups.delete(g);
     }
+  }
+
+  /** The stream had `seq` when asked at `at`: remembered until applied. */
+  #learnt(seq: number, at: number): void {
+    if (seq <= this.#seen) return;
+    const newest = this.#unmet[this.#unmet.length - 1];
+    if (newest && newest.seq >= seq) return;
+    // full: the oldest entry already says how far behind the copy is
+    if (this.#unmet.length < MAX_TARGETS) this.#unmet.push({ seq, at });
+  }
+
+  /** The probe: how far behind, and a feed that makes no progress while behind is made anew. */
+  async #check(): Promise<void> {
+    if (this.#inFlight) return; // a sync is asking already
+    try {
+      await this.#lastSequenceAfterNow();
+    } catch {
+      return; // no stream leader: no write can be missed meanwhile
+    }
+    const oldest = this.#unmet[0];
+    if (oldest && Date.now() - oldest.at >= STALL_MS && this.#seen === this.#seenAtProbe) this.#feed?.restart(ResetReason.stalled);
+    this.#seenAtProbe = this.#seen;
+  }
+
+  /** Seconds since the stream held a write the copy has not applied (0: current as of the last probe). */
+  lagSeconds(now = Date.now()): number {
+    const oldest = this.#unmet[0];
+    return oldest ? Math.max(0, now - oldest.at) / 1000 : 0;
   }
 
   /** How many records the view holds in `group` (see `open`). */
@@ -115,11 +203,35 @@ export class RecordView<T> {
   /**
    * For the auth callout, which must not wait on JetStream: the record as the view holds it; on a
    * miss (a record written a moment ago, or none), once more after one shared `sync`, given at most
-   * `timeoutMs`. Null when it is not there or the stream cannot tell in time (no leader): never a
-   * KV read per request, so unknown identities cost no more than a shared round trip.
+   * `timeoutMs`. A copy known to be behind is not trusted: the record is read from KV (a direct
+   * get, which any replica answers), and only when KV does not answer in time from the copy.
    */
   async lookup(key: string, timeoutMs = 500): Promise<T | null> {
-    return this.#records.get(key) ?? (await this.fresh(key, timeoutMs));
+    if (this.lagSeconds() * 1000 < READ_THROUGH_MS) {
+      const held = this.#records.get(key);
+      if (held !== undefined) return held;
+      if (await this.#caughtUp(timeoutMs)) return this.#records.get(key) ?? null;
+    }
+    return this.#readThrough(key);
+  }
+
+  async #readThrough(key: string): Promise<T | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), READ_THROUGH_TIMEOUT_MS)));
+    try {
+      const got = await Promise.race([this.bucket.get(key), late]);
+      if (got !== "late") return got?.value ?? null;
+    } catch {
+      // KV did not answer: the copy is all there is
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.#records.get(key) ?? null;
+  }
+
+  /** True once the copy holds every write the stream had at the call, within `timeoutMs`. */
+  async #caughtUp(timeoutMs: number): Promise<boolean> {
+    return (await this.#confirm(timeoutMs)) === "current";
   }
 
   /**
@@ -128,12 +240,7 @@ export class RecordView<T> {
    * missed a write already answered: read-your-writes goes through here.
    */
   async fresh(key: string, timeoutMs = 1000): Promise<T | null> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([this.sync(timeoutMs).catch(() => undefined), late]);
-    clearTimeout(timer);
+    await this.#caughtUp(timeoutMs);
     return this.#records.get(key) ?? null;
   }
 
@@ -145,24 +252,47 @@ export class RecordView<T> {
   /**
    * Waits until the view holds every write the bucket had when called: one stream-info round trip
    * to the stream leader, shared by every caller that arrived before it was sent (a burst of
-   * callers costs one or two), then no wait when the view is already there. UnavailableError when
-   * it does not catch up in time.
+   * callers costs one or two), then no wait when the view is already there. While the stream has
+   * no leader to ask (an election after a node loss), no write can land either: a copy that holds
+   * everything the stream had when it last answered is as current as any, and is used.
+   * UnavailableError when the copy is behind and does not catch up within `timeoutMs`.
    */
   async sync(timeoutMs = 2000): Promise<void> {
-    const last = await this.#lastSequenceAfterNow();
-    if (last <= this.#seen) return;
-    await new Promise<void>((resolve, reject) => {
+    const state = await this.#confirm(timeoutMs);
+    if (state === "behind") throw new UnavailableError("the service's copy of the records is behind; try again");
+  }
+
+  /**
+   * `current`: the copy holds every write the stream had when asked; `unconfirmed`: the stream did
+   * not answer in time and the copy is not known to be behind; `behind`: it is, after `timeoutMs`.
+   */
+  async #confirm(timeoutMs: number): Promise<"current" | "unconfirmed" | "behind"> {
+    const deadline = Date.now() + timeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+    let last: number | "late";
+    try {
+      last = await Promise.race([this.#lastSequenceAfterNow(), late]);
+    } catch {
+      last = "late";
+    } finally {
+      clearTimeout(timer);
+    }
+    if (last === "late") return this.#unmet.length === 0 ? "unconfirmed" : "behind";
+    if (last <= this.#seen) return "current";
+    const seq = last;
+    return new Promise((resolve) => {
       const waiter = {
-        seq: last,
+        seq,
         resolve: () => {
-          clearTimeout(timer);
-          resolve();
+          clearTimeout(wait);
+          resolve("current");
         },
       };
-      const timer = setTimeout(() => {
+      const wait = setTimeout(() => {
         this.#waiters.delete(waiter);
-        reject(new UnavailableError("the service's copy of the records is behind; try again"));
-      }, timeoutMs);
+        resolve("behind");
+      }, Math.max(0, deadline - Date.now()));
       this.#waiters.add(waiter);
     });
   }
@@ -183,9 +313,16 @@ export class RecordView<T> {
   }
 
   #askLastSequence(): Promise<number> {
-    const asked: Promise<number> = this.bucket.lastSequence().finally(() => {
-      if (this.#inFlight === asked) this.#inFlight = undefined;
+    const at = Date.now();
+    const asked: Promise<number> = this.bucket.lastSequence().then((seq) => {
+      this.#learnt(seq, at);
+      return seq;
     });
+    asked
+      .finally(() => {
+        if (this.#inFlight === asked) this.#inFlight = undefined;
+      })
+      .catch(() => undefined); // the caller sees the failure
     this.#inFlight = asked;
     return asked;
   }
@@ -201,8 +338,9 @@ export class RecordView<T> {
     return this.#records.size;
   }
 
-  stop(): void {
-    this.#watch?.stop();
+  async stop(): Promise<void> {
+    clearInterval(this.#probe);
+    await this.#feed?.stop();
   }
 }
 
@@ -235,22 +373,50 @@ export interface StoreViews {
   readonly credentialKeys: RecordView<CredentialKeyRecord>;
 }
 
-export async function openViews(store: Store): Promise<StoreViews & { stop(): void }> {
+export interface OpenViewsOptions {
+  /** Told each time a view's feed is made anew (`mnq_view_resets_total`). */
+  onReset?: (bucket: string, reason: ResetReason) => void;
+  /** Test fault switch: the bucket whose view stops applying what it receives. */
+  frozen?: string;
+}
+
+/** The views, and what an instance needs to know of them all. */
+export interface OpenedViews extends StoreViews {
+  /** Each view: its bucket, and how many seconds it is behind its stream. */
+  lag(): { bucket: string; seconds: number }[];
+  /** The last revision the view of `bucket` applied (-1: no such view). */
+  applied(bucket: string): number;
+  stop(): Promise<void>;
+}
+
+/** Opens every view (each resolves once it holds its whole bucket). */
+export async function openViews(store: Store, opts: OpenViewsOptions = {}): Promise<OpenedViews> {
+  const options = <T>(bucket: RecordBucket<T>, groupsOf?: (r: T) => readonly string[]): ViewOptions<T> => ({
+    groupsOf,
+    onReset: (reason) => opts.onReset?.(bucket.name, reason),
+    frozen: opts.frozen === bucket.name,
+  });
   const [accounts, credentials, projects, apiKeys, credentialKeys] = await Promise.all([
     // by account id (one id is never managed twice) and by project (list pages)
-    RecordView.open(store.accounts, (r) => [r.id, projectGroup(r.project_id)]),
+    RecordView.open(store.accounts, options(store.accounts, (r) => [r.id, projectGroup(r.project_id)])),
     // by account (the bound on credentials and revocations), by project and by project and account (pages)
-    RecordView.open(store.credentials, (r) => [r.nats_account_id, projectGroup(r.project_id), accountGroup(r.project_id, r.nats_account_id)]),
-    RecordView.open(store.projects),
+    RecordView.open(
+      store.credentials,
+      options(store.credentials, (r) => [r.nats_account_id, projectGroup(r.project_id), accountGroup(r.project_id, r.nats_account_id)]),
+    ),
+    RecordView.open(store.projects, options(store.projects)),
     // by project, and all together (pages)
-    RecordView.open(store.apiKeys, (r) => [projectGroup(r.project_id), ALL]),
-    RecordView.open(store.credentialKeys),
+    RecordView.open(store.apiKeys, options(store.apiKeys, (r) => [projectGroup(r.project_id), ALL])),
+    RecordView.open(store.credentialKeys, options(store.credentialKeys)),
   ]);
   const views = { accounts, credentials, projects, apiKeys, credentialKeys };
+  const all: Pick<RecordView<unknown>, "name" | "applied" | "lagSeconds" | "stop">[] = Object.values(views);
   return {
     ...views,
-    stop: () => {
-      for (const v of Object.values(views)) v.stop();
+    lag: () => all.map((v) => ({ bucket: v.name, seconds: v.lagSeconds() })),
+    applied: (bucket) => all.find((v) => v.name === bucket)?.applied ?? -1,
+    stop: async () => {
+      await Promise.all(all.map((v) => v.stop()));
     },
   };
 }
