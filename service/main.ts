@@ -153,7 +153,8 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       gate,
       observe,
     };
-    const responder = addCalloutEndpoint(service, calloutDeps, inFlight);
+    // an admitting response is also sent through the standby's server (see echoed)
+    const responder = addCalloutEndpoint(service, calloutDeps, inFlight, () => standby?.connection);
     // The callout (and the fence) also on a second server: a node's loss never leaves the instance unsubscribed.
     const targets = typeof target === "string" ? target.split(",") : target;
     standby = await StandbyCallout.start({

@@ -34,7 +34,8 @@ describe("faults on the 3-node cluster with two instances: every instance decide
 
   const judge = (f: FaultFigures, t: { diagnostic(m: string): void }) => {
     t.diagnostic(JSON.stringify(f));
-    assert.equal(f.existing.refused, 0, "no identity made before the fault is refused");
+    assert.equal(f.existing.refused, 0, "no identity made before the fault is refused (but a request lost with the node)");
+    assert.ok(f.existing.lostAtFault <= 2, "at most a connect or two in flight across the node at its death is lost");
     assert.ok(f.existing.tried > 100, "the login load was on");
     assert.equal(f.deleted.refused, f.deleted.tried, "a credential deleted after the fault is refused by every instance");
     assert.ok(f.newKeyLoginS < 15 && f.newCredLoginS < 15, `new identities log in (${f.newKeyLoginS} s, ${f.newCredLoginS} s)`);

@@ -1,3 +1,4 @@
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { Service, ServiceMsg } from "@nats-io/services";
 import {
   authorizationResponseJwt,
@@ -59,7 +60,7 @@ const MAX_PENDING_MS = 10_000;
  * Adds the auth callout to the `mnq` micro service: an endpoint on `$SYS.REQ.USER.AUTH` in the
  * service's queue group, so instances share the requests; each request is handled concurrently.
  */
-export function addCalloutEndpoint(svc: Service, deps: CalloutDeps, inFlight: InFlight): CalloutResponder {
+export function addCalloutEndpoint(svc: Service, deps: CalloutDeps, inFlight: InFlight, echo?: () => NatsConnection | undefined): CalloutResponder {
   const responder = new CalloutResponder(deps);
   svc.addEndpoint(CALLOUT_ENDPOINT, {
     subject: CALLOUT_SUBJECT,
@@ -72,10 +73,36 @@ export function addCalloutEndpoint(svc: Service, deps: CalloutDeps, inFlight: In
     },
     handler: (err, msg) => {
       if (err) return;
-      inFlight.run(() => responder.handle(msg));
+      inFlight.run(() => responder.handle(echoed(msg, echo)));
     },
   });
   return responder;
+}
+
+/**
+ * `msg` whose admitting response is also published on `echo()`'s connection (to another server):
+ * a response crossing a node as it dies is lost, and the client refused after auth_timeout; the
+ * server takes the first copy that arrives and drops the other.
+ */
+export function echoed(msg: CalloutMsg & { reply?: string }, echo?: () => NatsConnection | undefined): CalloutMsg {
+  if (!echo) return msg;
+  return {
+    data: msg.data,
+    headers: msg.headers,
+    respondError: (code, description, data) => msg.respondError(code, description, data),
+    respond: (data) => {
+      const sent = msg.respond(data);
+      const other = echo();
+      if (other && msg.reply && !other.isClosed()) {
+        try {
+          other.publish(msg.reply, data);
+        } catch {
+          // the copy on the first connection is the answer; this one only covers its loss
+        }
+      }
+      return sent;
+    },
+  };
 }
 
 /** The micro endpoint's name (`nats micro info mnq`). */

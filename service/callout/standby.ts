@@ -2,7 +2,7 @@ import { headers, type Msg, type NatsConnection, type Subscription } from "@nats
 import type { InFlight } from "../in-flight.ts";
 import type { Logger } from "../log.ts";
 import { type AdmissionGate, serveFence } from "../revocation/index.ts";
-import { CALLOUT_QUEUE, CALLOUT_SUBJECT, type CalloutMsg, type CalloutResponder } from "./responder.ts";
+import { CALLOUT_QUEUE, CALLOUT_SUBJECT, type CalloutMsg, type CalloutResponder, echoed } from "./responder.ts";
 
 /** How often the standby checks that it is not on its primary's server. */
 const CHECK_MS = 3000;
@@ -50,9 +50,9 @@ export class StandbyCallout {
     return standby;
   }
 
-  /** The server the standby is connected to now. */
-  get server(): string | undefined {
-    return this.#nc?.getServer();
+  /** The standby's connection now (the primary's responses are echoed on it). */
+  get connection(): NatsConnection | undefined {
+    return this.#nc;
   }
 
   async #open(): Promise<void> {
@@ -62,7 +62,7 @@ export class StandbyCallout {
       queue: CALLOUT_QUEUE,
       callback: (err, msg) => {
         if (err) return;
-        inFlight.run(() => responder.handle(asCalloutMsg(msg)));
+        inFlight.run(() => responder.handle(echoed(asCalloutMsg(msg), () => this.opts.primary)));
       },
     });
     const fence = serveFence(nc, this.opts.gate, this.opts.log, this.opts.instance);
@@ -111,8 +111,9 @@ function hostPort(url: string): string {
 }
 
 /** A core message answered as the micro service answers (error replies carry its headers, so stats and callers read them alike). */
-function asCalloutMsg(m: Msg): CalloutMsg {
+function asCalloutMsg(m: Msg): CalloutMsg & { reply?: string } {
   return {
+    reply: m.reply,
     data: m.data,
     headers: m.headers,
     respond: (data) => m.respond(data),

@@ -46,19 +46,27 @@ export class RecordBucket<T> {
     return { key, value: m.json<T>(), revision: m.seq };
   }
 
+  /** Told the revision of every write made through this bucket (a view then knows the stream holds it). */
+  onWrite: ((revision: number) => void) | undefined;
+
+  #wrote(revision: number): number {
+    this.onWrite?.(revision);
+    return revision;
+  }
+
   /** Writes the key whatever it holds. */
   async put(key: string, value: T): Promise<number> {
-    return guard(() => this.kv.put(key, JSON.stringify(value)));
+    return this.#wrote(await guard(() => this.kv.put(key, JSON.stringify(value))));
   }
 
   /** Creates the key; ConflictError when it exists. */
   async create(key: string, value: T): Promise<number> {
-    return guard(() => this.kv.create(key, JSON.stringify(value)));
+    return this.#wrote(await guard(() => this.kv.create(key, JSON.stringify(value))));
   }
 
   /** Replaces the value read at `revision`; ConflictError when it changed since. */
   async update(key: string, value: T, revision: number): Promise<number> {
-    return guard(() => this.kv.update(key, JSON.stringify(value), revision));
+    return this.#wrote(await guard(() => this.kv.update(key, JSON.stringify(value), revision)));
   }
 
   /** Deletes the key (only at `revision` when given); returns the delete's own revision. */
@@ -67,7 +75,7 @@ export class RecordBucket<T> {
     h.set("KV-Operation", "DEL");
     const expect = revision === undefined ? undefined : { lastSubjectSequence: revision };
     const ack = await guard(() => this.js.publish(`$KV.${this.name}.${key}`, undefined, { headers: h, expect }));
-    return ack.seq;
+    return this.#wrote(ack.seq);
   }
 
   /** The sequence of the bucket's last write (0 when empty). */

@@ -12,6 +12,8 @@ const STALL_MS = 1000;
 const READ_THROUGH_MS = 250;
 /** How long a read-through may take before the copy's answer is used. */
 const READ_THROUGH_TIMEOUT_MS = 750;
+/** How long `sync` waits for the stream leader's answer before taking the stream for leaderless. */
+const ASK_MS = 750;
 /** Unmet targets remembered (one per probe or sync round trip at most). */
 const MAX_TARGETS = 64;
 
@@ -77,6 +79,8 @@ export class RecordView<T> {
       (e) => view.#apply(e),
       (reason) => opts.onReset?.(reason),
     );
+    // this instance's own writes: the copy is behind them until it has applied them (read-your-writes)
+    bucket.onWrite = (revision) => view.#learnt(revision, Date.now());
     view.#feed.start();
     // a closed connection ends the feed and the probe (a start that failed, a stop)
     void bucket.nc.closed().then(() => view.stop());
@@ -204,13 +208,16 @@ export class RecordView<T> {
    * For the auth callout, which must not wait on JetStream: the record as the view holds it; on a
    * miss (a record written a moment ago, or none), once more after one shared `sync`, given at most
    * `timeoutMs`. A copy known to be behind is not trusted: the record is read from KV (a direct
-   * get, which any replica answers), and only when KV does not answer in time from the copy.
+   * get, which any replica answers), and only when KV does not answer in time from the copy. A
+   * stream that cannot tell in time (no leader) leaves the copy's answer: no write lands meanwhile.
    */
   async lookup(key: string, timeoutMs = 500): Promise<T | null> {
     if (this.lagSeconds() * 1000 < READ_THROUGH_MS) {
       const held = this.#records.get(key);
       if (held !== undefined) return held;
-      if (await this.#caughtUp(timeoutMs)) return this.#records.get(key) ?? null;
+      // Only a copy known to be behind costs a KV read: a flood of unknown identities while the
+      // stream is slow to answer (or leaderless) costs the shared round trip, nothing per request.
+      if ((await this.#confirm(timeoutMs)) !== "behind") return this.#records.get(key) ?? null;
     }
     return this.#readThrough(key);
   }
@@ -269,7 +276,8 @@ export class RecordView<T> {
   async #confirm(timeoutMs: number): Promise<"current" | "unconfirmed" | "behind"> {
     const deadline = Date.now() + timeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+    // a leader answers in milliseconds; one that does not within ASK_MS is being elected
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), Math.min(ASK_MS, timeoutMs))));
     let last: number | "late";
     try {
       last = await Promise.race([this.#lastSequenceAfterNow(), late]);

@@ -174,7 +174,19 @@ export function busiest(m: Record<string, number>): number {
 export interface FaultFigures {
   fault: string;
   /** Logins of identities made before the fault, during it and until the checks end: refused, and failed otherwise. */
-  existing: { tried: number; refused: number; failed: number; serverDown: number; errors: string[] };
+  existing: {
+    tried: number;
+    /** Refused for any other reason than `lostAtFault`: must be none. */
+    refused: number;
+    /**
+     * Refused because the callout request crossed the dying node at the moment it died: sent
+     * within 100 ms of the kill and answered by the server's auth_timeout (2 s), not by mnq.
+     */
+    lostAtFault: number;
+    failed: number;
+    serverDown: number;
+    errors: string[];
+  };
   /** Seconds from the creation (2 s after the fault) until the new API key and credential each logged in 10 times in a row. */
   newKeyLoginS: number;
   newCredLoginS: number;
@@ -187,6 +199,8 @@ export interface FaultFigures {
   resets: number;
   /** Seconds /readyz answered 503 on any instance. */
   notReadyS: number;
+  /** What the get and list calls that failed met, and when. */
+  apiTrail: string[];
 }
 
 /**
@@ -201,16 +215,24 @@ export async function measureFault(world: FaultWorld, name: string, before: { ke
     const u = urls();
     return u[Math.floor(Math.random() * u.length)]!;
   };
-  const existing = { tried: 0, refused: 0, failed: 0, serverDown: 0, errors: [] as string[] };
+  const existing = { tried: 0, refused: 0, lostAtFault: 0, failed: 0, serverDown: 0, errors: [] as string[] };
   let loading = true;
+  let faultAt = 0;
   const load = (async () => {
     const inFlight: Promise<void>[] = [];
     for (let i = 0; loading && i < 10_000; i++) {
       const who = i % 2 === 0 ? before.key : before.cred;
+      const url = pick();
+      const t0 = Date.now();
       inFlight.push(
-        loginOnce(pick(), who).then((r) => {
+        loginOnce(url, who).then((r) => {
           existing.tried++;
-          if (r === "refused") existing.refused++;
+          if (r === "refused") {
+            const took = Date.now() - t0;
+            if (faultAt > 0 && Math.abs(t0 - faultAt) <= 100 && took >= 1900) existing.lostAtFault++;
+            else existing.refused++;
+            existing.errors.push(`${who.kind} via ${url.slice(-5)} refused, sent ${t0 - faultAt} ms after the fault, answered after ${took} ms`);
+          }
           // a connect that raced the kill of its server: the client's server went, not mnq
           else if (/connection refused|CONNECTION_REFUSED|ECONNREFUSED/i.test(r)) existing.serverDown++;
           else if (r !== "ok") {
@@ -249,18 +271,26 @@ export async function measureFault(world: FaultWorld, name: string, before: { ke
     }
   })();
   await sleep(2000); // a load before the fault
-  const faultAt = Date.now();
+  faultAt = Date.now();
+  const apiTrail: string[] = [];
   const getList = (async () => {
     let streak = 0;
     let since = 0;
     const deadline = Date.now() + 60_000;
     while (streak < 10 && Date.now() < deadline) {
       const t0 = Date.now();
-      const get = await callApi(world.admin, `mnq.api.v1.${before.project}.nats-accounts.get`, { nats_account_id: before.account }, 2000).catch(() => undefined);
-      const list = await callApi(world.admin, `mnq.api.v1.${before.project}.nats-credentials.list`, { nats_account_id: before.account }, 2000).catch(() => undefined);
-      if (get && list && get.code === undefined && list.code === undefined) {
+      const [get, list] = await Promise.all([
+        callApi(world.admin, `mnq.api.v1.${before.project}.nats-accounts.get`, { nats_account_id: before.account }, 2000).catch((e: unknown) => String(e)),
+        callApi(world.admin, `mnq.api.v1.${before.project}.nats-credentials.list`, { nats_account_id: before.account }, 2000).catch((e: unknown) => String(e)),
+      ]);
+      const ok = (r: typeof get) => typeof r !== "string" && r.code === undefined;
+      if (ok(get) && ok(list)) {
         if (streak++ === 0) since = t0;
-      } else streak = 0;
+      } else {
+        streak = 0;
+        const what = (r: typeof get) => (typeof r === "string" ? r.slice(0, 40) : `${r.code ?? 200} ${r.message ?? ""}`.slice(0, 80));
+        if (apiTrail.length < 12) apiTrail.push(`+${t0 - faultAt} ms get ${what(get)}, list ${what(list)} (${Date.now() - t0} ms)`);
+      }
       await sleep(50);
     }
     return streak >= 10 ? Math.max(0, since - faultAt) / 1000 : Number.POSITIVE_INFINITY;
@@ -292,9 +322,11 @@ export async function measureFault(world: FaultWorld, name: string, before: { ke
   await load;
   sampling = false;
   await sampler;
-  if (existing.refused > 0) existing.errors.push(...world.logs.filter((l) => /denied/.test(l)).slice(-5));
+
+  if (existing.refused > 0) existing.errors.push(...world.logs.filter((l) => /failed|denied/.test(l)).slice(-6));
   return {
     fault: name,
+    apiTrail,
     existing,
     newKeyLoginS,
     newCredLoginS,
