@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { after, before, describe, mock, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connect } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { NKeyPair, parseCreds } from "../service/identity/index.ts";
 import { AdmissionGate } from "../service/revocation/index.ts";
@@ -12,33 +11,13 @@ import type { RunningServer } from "../service/server/launcher.ts";
 import { type RunningInstance, startInstance } from "../service/server/instance.ts";
 import { BucketName, type RecordBucket } from "../service/store/index.ts";
 import { check } from "./helpers/check.ts";
+import { loginOnce } from "./helpers/fault-world.ts";
 import { bounded } from "./helpers/load.ts";
 import { callApi, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 import { freePort, freshDataDir, removeDir, startNode } from "./helpers/servers.ts";
 
 type Creds = { id: string; credentials: { content: string } };
 type Key = { access_key: string; secret_key: string };
-
-/** One connect, no retry: "ok" or what the client saw. */
-async function login(url: string, auth: { user: string; pass: string } | { creds: string }): Promise<string> {
-  try {
-    const opts =
-      "creds" in auth
-        ? { authenticator: nkeyOf(auth.creds) }
-        : { user: auth.user, pass: auth.pass };
-    const nc = await connect({ servers: url, reconnect: false, timeout: 5000, ...opts });
-    await nc.close();
-    return "ok";
-  } catch (err) {
-    return String((err as Error).message ?? err);
-  }
-}
-
-/** Signs the server's nonce with the credential's nkey (node:crypto, as a load generator must). */
-function nkeyOf(creds: string) {
-  const kp = NKeyPair.fromSeed(parseCreds(creds).seed, "user");
-  return (nonce?: string) => ({ nkey: kp.getPublicKey(), sig: Buffer.from(kp.sign(Buffer.from(nonce ?? ""))).toString("base64url") });
-}
 
 describe("admission gate: a fence ends when the copy holds the delete, never on a timer", () => {
   test("gate - a fenced owner stays refused 6 minutes and a day later while the copy has not applied the delete, and is let go once it has", () => {
@@ -101,8 +80,8 @@ describe("views: copies that heal themselves (one node)", () => {
     const key = (await callApi<Key>(f.admin, "mnq.admin.v1.api-keys.create", { project_id: project })).body;
     const creds = (await f.api<Creds>(project, "nats-credentials.create", { nats_account_id: account })).body;
     // one try each, as a client that does not retry
-    assert.equal(await login(f.server.url, { user: key.access_key, pass: key.secret_key }), "ok");
-    assert.equal(await login(f.server.url, { creds: creds.credentials.content }), "ok");
+    assert.equal(await loginOnce(f.server.url, { kind: "api_key", user: key.access_key, pass: key.secret_key }), "ok");
+    assert.equal(await loginOnce(f.server.url, { kind: "nkey", creds: creds.credentials.content, id: creds.id }), "ok");
     t.diagnostic(`both logged in ${(performance.now() - started).toFixed(0)} ms after the consumers were deleted`);
     // every copy is made anew and then holds exactly what KV holds
     await check(async () => (await resets(BucketName.credentialKeys)) > before, 10_000, 100);
@@ -121,6 +100,27 @@ describe("views: copies that heal themselves (one node)", () => {
       assert.equal((await jsm.streams.info(`KV_${bucket.name}`)).state.consumer_count, 1, `${bucket.name}: one consumer feeds the copy, none is left behind`);
       assert.equal(view.size, (await bucket.keys(">")).length, `${bucket.name}: the copy holds every key, none twice`);
     }
+  });
+
+  test("views - a copy whose consumer is gone and cannot be made again (as while the meta leader is elected) catches up by direct gets", async () => {
+    const project = "fr-catch-up";
+    const account = (await f.api<{ id: string }>(project, "nats-accounts.create", {})).body.id;
+    const bucket = f.mnq.ctx.store.credentialKeys;
+    const view = f.mnq.ctx.views.credentialKeys;
+    const consumers = bucket.jsm.consumers;
+    const add = consumers.add.bind(consumers);
+    consumers.add = () => Promise.reject(new Error("no meta leader (injected)"));
+    try {
+      const jsm = await jetstreamManager(svc);
+      for await (const c of jsm.consumers.list(`KV_${bucket.name}`)) await jsm.consumers.delete(`KV_${bucket.name}`, c.name);
+      const made = await bounded(20, 5, async () => (await f.api<Creds>(project, "nats-credentials.create", { nats_account_id: account })).body);
+      await check(async () => view.applied === (await bucket.lastSequence()), 10_000, 100);
+      for (const c of made) assert.ok(view.peek(NKeyPair.fromSeed(parseCreds(c.credentials.content).seed, "user").getPublicKey()), "each new credential is in the copy");
+      assert.equal((await jsm.streams.info(`KV_${bucket.name}`)).state.consumer_count, 0, "no consumer fed it");
+    } finally {
+      consumers.add = add;
+    }
+    await check(async () => (await jetstreamManager(svc).then((j) => j.streams.info(`KV_${bucket.name}`))).state.consumer_count === 1, 10_000, 100);
   });
 
   test("views - lag and resets are exported for every viewed bucket from the start", async () => {
@@ -192,7 +192,8 @@ describe("views: a frozen copy (fault switch) is known, reported and not trusted
     const made = await api<Creds>("nats-credentials.create", { nats_account_id: account });
     assert.equal(made.code, undefined, made.message);
     // the frozen copy never shows it: the callout reads through to KV
-    assert.equal(await login(server.url, { creds: made.body.credentials.content }), "ok", "a credential made after the freeze logs in");
+    const who = { kind: "nkey" as const, creds: made.body.credentials.content, id: made.body.id };
+    assert.equal(await loginOnce(server.url, who), "ok", "a credential made after the freeze logs in");
     const readyz = async () => {
       const r = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
       return { status: r.status, text: await r.text() };
@@ -211,9 +212,9 @@ describe("views: a frozen copy (fault switch) is known, reported and not trusted
     // deleted: refused at once and still refused later, though the copy never applies the delete
     const del = await api("nats-credentials.delete", { nats_credentials_id: made.body.id });
     assert.equal(del.code, undefined, del.message);
-    assert.match(await login(server.url, { creds: made.body.credentials.content }), /authorization/i);
-    await new Promise((r) => setTimeout(r, 3000)); // longer than any read-through or sync window
-    assert.match(await login(server.url, { creds: made.body.credentials.content }), /authorization/i);
+    assert.equal(await loginOnce(server.url, who), "refused");
+    await new Promise((r) => setTimeout(r, 3000)); // time passing: longer than any read-through or sync window
+    assert.equal(await loginOnce(server.url, who), "refused");
   });
 });
 

@@ -178,14 +178,19 @@ export class BucketFeed {
   }
 
   #entry(m: JsMsg): FeedEntry {
-    const op = m.headers?.get(KV_OPERATION);
-    return {
-      key: m.subject.startsWith(this.#prefix) ? m.subject.slice(this.#prefix.length) : m.subject,
-      value: m.data,
-      operation: op === "DEL" || op === "PURGE" ? op : "PUT",
-      revision: m.seq,
-    };
+    return feedEntry(this.bucket, m.subject, m.seq, m.headers?.get(KV_OPERATION), m.data);
   }
+}
+
+/** A bucket's stored message as an entry (from a consumer's delivery or a direct get). */
+export function feedEntry(bucket: string, subject: string, seq: number, operation: string | undefined, data: Uint8Array): FeedEntry {
+  const prefix = `$KV.${bucket}.`;
+  return {
+    key: subject.startsWith(prefix) ? subject.slice(prefix.length) : subject,
+    value: data,
+    operation: operation === "DEL" || operation === "PURGE" ? operation : "PUT",
+    revision: seq,
+  };
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,13 +1,18 @@
 import { UnavailableError } from "../errors.ts";
 import type { RecordBucket } from "./bucket.ts";
-import { BucketFeed, type FeedEntry, ResetReason } from "./feed.ts";
+import { BucketFeed, type FeedEntry, feedEntry, ResetReason } from "./feed.ts";
 import type { AccountRecord, ApiKeyRecord, CredentialKeyRecord, CredentialsRecord, ProjectRecord } from "./records.ts";
 import type { Store } from "./store.ts";
 
 /** How often a view asks the stream for its last sequence, to know how far behind it is. */
 const PROBE_MS = 500;
+/** Behind for this long with no progress: the copy reads what it misses by direct gets (any replica answers, no consumer or leader needed). */
+const CATCH_UP_MS = 500;
 /** Behind for this long with no progress: the feed is made anew (its consumer may be dead without a sign). */
 const STALL_MS = 1000;
+/** Messages per direct batch get of a catch-up, and batches per catch-up. */
+const CATCH_UP_BATCH = 256;
+const CATCH_UP_ROUNDS = 64;
 /** Behind for this long: the callout reads through to KV instead of trusting the copy. */
 const READ_THROUGH_MS = 250;
 /** How long a read-through may take before the copy's answer is used. */
@@ -106,7 +111,8 @@ export class RecordView<T> {
   }
 
   #apply(e: FeedEntry): void {
-    if (this.#frozen) return;
+    // two sources (the feed, a catch-up) may bring one entry twice: each brings its entries in order
+    if (this.#frozen || e.revision <= this.#seen) return;
     this.#ungroup(e.key, this.#records.get(e.key));
     let record: T | undefined;
     if (e.operation === "PUT") {
@@ -165,8 +171,37 @@ export class RecordView<T> {
       return; // no stream leader: no write can be missed meanwhile
     }
     const oldest = this.#unmet[0];
-    if (oldest && Date.now() - oldest.at >= STALL_MS && this.#seen === this.#seenAtProbe) this.#feed?.restart(ResetReason.stalled);
+    const stuck = oldest !== undefined && this.#seen === this.#seenAtProbe;
     this.#seenAtProbe = this.#seen;
+    if (!stuck) return;
+    const age = Date.now() - oldest.at;
+    if (age >= CATCH_UP_MS) void this.#catchUp();
+    if (age >= STALL_MS) this.#feed?.restart(ResetReason.stalled);
+  }
+
+  #catchingUp = false;
+
+  /**
+   * Reads what the copy misses with batched direct gets from the next revision on, while it is
+   * behind: any replica answers them, with no consumer and no meta or stream leader, so a copy
+   * whose consumer died with its node does not wait for a new one (which needs the meta leader,
+   * itself perhaps being elected). Entries come in order; the feed's own later ones are skipped.
+   */
+  async #catchUp(): Promise<void> {
+    if (this.#catchingUp) return;
+    this.#catchingUp = true;
+    try {
+      for (let round = 0; round < CATCH_UP_ROUNDS && this.#unmet.length > 0; round++) {
+        const from = this.#seen;
+        const batch = await this.bucket.jsm.direct.getBatch(`KV_${this.bucket.name}`, { seq: from + 1, batch: CATCH_UP_BATCH });
+        for await (const m of batch) this.#apply(feedEntry(this.bucket.name, m.subject, m.seq, m.header.get("KV-Operation") || undefined, m.data));
+        if (this.#seen === from) return; // the replica that answered has nothing newer
+      }
+    } catch {
+      // no replica answered in time: the next probe tries again
+    } finally {
+      this.#catchingUp = false;
+    }
   }
 
   /** Seconds since the stream held a write the copy has not applied (0: current as of the last probe). */
