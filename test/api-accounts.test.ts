@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { connect } from "@nats-io/transport-node";
+import { NKeyPair, parseCreds } from "../service/identity/index.ts";
 import { Store } from "../service/store/index.ts";
+import { closedWithin } from "./helpers/check.ts";
+import { bounded } from "./helpers/load.ts";
 import { assertReplySchema, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 
 type Account = { id: string; name: string; project_id: string; endpoint: string; region: string; created_at: string; updated_at: string };
@@ -156,5 +160,26 @@ describe("nats-accounts", () => {
       "mnq.api.v1.*.nats-accounts.rotate-signing-key",
       "mnq.api.v1.*.nats-accounts.import",
     ].sort());
+  });
+
+  test("nats-accounts delete - 200 accounts deleted right after their creation, each with a client connected by nkey: every delete answers 200 and closes it", async () => {
+    // The teardown user must be issued in a later second than the freeze that revokes every user:
+    // a timer that fires a few ms before the wall clock reached that second made it one of them.
+    const outcomes = await bounded(200, 20, async (i) => {
+      const project = `quick-${i}`;
+      const id = (await f.api<{ id: string }>(project, "nats-accounts.create", {})).body.id;
+      const c = (await f.api<{ credentials: { content: string } }>(project, "nats-credentials.create", { nats_account_id: id })).body;
+      const kp = NKeyPair.fromSeed(parseCreds(c.credentials.content).seed, "user");
+      const nc = await connect({
+        servers: f.server.url,
+        reconnect: false,
+        authenticator: (nonce?: string) => ({ nkey: kp.getPublicKey(), sig: Buffer.from(kp.sign(Buffer.from(nonce ?? ""))).toString("base64url") }),
+      });
+      const closing = closedWithin(nc, 5000);
+      const d = await f.api(project, "nats-accounts.delete", { nats_account_id: id });
+      await closing;
+      return d.code === undefined ? "ok" : `${project}: ${d.code} ${d.message}`;
+    });
+    assert.deepEqual(outcomes.filter((o) => o !== "ok"), []);
   });
 });

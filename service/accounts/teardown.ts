@@ -69,9 +69,10 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
       // a resumed delete: a resolver may have lost the account, and its user must get in
       await deps.resolver.push(marked.value.jwt);
     }
-    // the teardown user's `iat` (seconds) must be after the freeze
-    const wait = (frozenAt + 1) * 1000 - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // The teardown user's `iat` (seconds) must be after the freeze. A timer may fire a few ms
+    // before the wall clock reaches its time (libuv counts from the loop's cached time), so the
+    // clock itself is checked: a user issued in the freeze's second is revoked with the rest.
+    while (nowSec() <= frozenAt) await new Promise((r) => setTimeout(r, (frozenAt + 1) * 1000 - Date.now() + 5));
     await deleteStreams(deps, marked.value);
   }
   const revoked = await deps.store.accounts.modify(key, (cur) => {
