@@ -7,6 +7,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { NKeyPair } from "../service/identity/index.ts";
+import { printable } from "../service/commands/output.ts";
 import { BucketName } from "../service/store/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { bounded } from "./helpers/load.ts";
@@ -62,9 +63,10 @@ describe("abuse: one tenant against the others", () => {
     await closing;
   });
 
-  test("abuse - names with control characters (NUL, ANSI escapes, BEL, bidi overrides) are refused, naming the argument", async () => {
+  test("abuse - names with control or invisible characters (NUL, ANSI escapes, BEL, bidi marks and overrides, zero-width, BOM, tags, line separators, Hangul fillers) are refused, naming the argument", async () => {
     const account = (await f.api<{ id: string }>("ab-names", "nats-accounts.create", {})).body.id;
-    for (const name of ["a\u0000b", "\u001b[31mred", "ding\u0007", "abc\u202eexe.txt"]) {
+    const invisible = ["\u2028", "\u2029", "\u200e", "\u200f", "\u061c", "\u200b", "\ufeff", "\u{e0041}", "\u3164", "\u115f", "\u1160", "\uffa0"];
+    for (const name of ["a\u0000b", "\u001b[31mred", "ding\u0007", "abc\u202eexe.txt", ...invisible.map((c) => `admin${c}`)]) {
       const a = await f.api<{ details: { argument_name: string; reason: string }[] }>("ab-names", "nats-accounts.create", { name });
       assert.equal(a.code, 400);
       assert.deepEqual([a.body.details[0]?.argument_name, a.body.details[0]?.reason], ["name", "format"]);
@@ -73,7 +75,10 @@ describe("abuse: one tenant against the others", () => {
       const k = await callApi(f.admin, "mnq.admin.v1.api-keys.create", { project_id: "ab-names", name });
       assert.equal(k.code, 400);
     }
-    assert.equal((await f.api("ab-names", "nats-accounts.create", { name: "ünïcode and spaces" })).code, undefined, "printable text is fine");
+    assert.equal((await f.api("ab-names", "nats-accounts.create", { name: "ünïcode and spaces, 名前, 🙂" })).code, undefined, "printable text is fine");
+    // and the mnq command shows what an older record may hold escaped
+    assert.equal(printable(`a${invisible.join("")}b`), `a${invisible.map((c) => `\\u{${c.codePointAt(0)!.toString(16)}}`).join("")}b`);
+    assert.equal(printable("ünïcode 名前 🙂"), "ünïcode 名前 🙂");
   });
 
   test("abuse - connections and subscriptions per account are bounded (MNQ_ACCOUNT_CONNECTIONS, MNQ_ACCOUNT_SUBSCRIPTIONS)", async () => {

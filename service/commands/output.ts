@@ -22,9 +22,10 @@ function show(v: unknown): string {
 }
 
 /**
- * Control characters (escape sequences, BEL, NUL, bidi overrides) shown as `\u{…}`: what a
- * server or an older record holds must not steer the terminal.
+ * Control and format characters (escape sequences, BEL, NUL, bidi overrides, zero-width and tag
+ * characters, line and paragraph separators, Hangul fillers) shown as `\u{…}`: what a server or an
+ * older record holds must not steer the terminal or hide what a name says.
  */
 export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
