@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
+import { DataFile } from "../service/bootstrap/index.ts";
 import { NKeyPair, parseCreds } from "../service/identity/index.ts";
 import { Store } from "../service/store/index.ts";
 import { closedWithin } from "./helpers/check.ts";
@@ -181,5 +184,8 @@ describe("nats-accounts", () => {
       return d.code === undefined ? "ok" : `${project}: ${d.code} ${d.message}`;
     });
     assert.deepEqual(outcomes.filter((o) => o !== "ok"), []);
+    // the resolver removes a deleted account's JWT file: churn does not grow its directory
+    const left = readdirSync(join(f.dataDir, DataFile.resolverDir)).filter((n) => n.endsWith(".deleted"));
+    assert.deepEqual(left, []);
   });
 });

@@ -197,6 +197,8 @@ export function nodeConf(resolverDir: string, storeDir: string): string {
     "  type: full",
     `  dir: ${JSON.stringify(resolverDir)}`,
     "  allow_delete: true",
+    "  # a deleted account's JWT file is removed, not renamed to *.jwt.deleted (churn would grow the directory)",
+    "  hard_delete: true",
     '  interval: "2m"',
     '  timeout: "1.9s"',
     "}",
