@@ -63,7 +63,7 @@ describe("least-privilege credentials: permissions and expiry", () => {
   };
 
   test("nats-credentials create - permissions and expires_at are stored and returned by create, get and list", async () => {
-    const permissions = { publish: { allow: ["orders.>"], deny: ["orders.secret"] }, subscribe: { allow: ["_INBOX.>", "orders.> workers"] }, allow_responses: { max_msgs: 2, expires_ms: 5000 } };
+    const permissions = { publish: { allow: ["orders.>"], deny: ["orders.secret"] }, subscribe: { allow: ["_INBOX.>", "jobs.> workers"] }, allow_responses: { max_msgs: 2, expires_ms: 5000 } };
     const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
     const c = await create({ permissions, expires_at: expiresAt });
     assert.equal(c.code, undefined, c.message);
@@ -183,6 +183,10 @@ describe("least-privilege credentials: permissions and expiry", () => {
     ["a non-array", { permissions: { publish: { allow: "orders.>" } } }, "permissions.publish.allow"],
     ["max_msgs below 1", { permissions: { allow_responses: { max_msgs: 0 } } }, "permissions.allow_responses.max_msgs"],
     ["an unknown permission", { permissions: { publish: { allow: ["a"] }, admin: true } }, "admin"],
+    // it could send itself requests with any reply subject and answer each: a publish anywhere
+    ["allow_responses with a subject both published and subscribed", { permissions: { publish: { allow: ["svc.req"] }, subscribe: { allow: ["svc.req"] }, allow_responses: {} } }, "permissions.allow_responses"],
+    ["allow_responses with wildcards that overlap", { permissions: { publish: { allow: ["svc.*.req"] }, subscribe: { allow: ["svc.> q"] }, allow_responses: {} } }, "permissions.allow_responses"],
+    ["allow_responses with a publish deny and no subscribe limit", { permissions: { publish: { deny: ["bank.>"] }, allow_responses: {} } }, "permissions.allow_responses"],
     ["expires_at in the past", { expires_at: new Date(Date.now() - 60_000).toISOString() }, "expires_at"],
     ["expires_at unparsable", { expires_at: "next tuesday" }, "expires_at"],
     ["expires_at over 10 years ahead", { expires_at: new Date(Date.now() + 11 * 365 * 86_400_000).toISOString() }, "expires_at"],

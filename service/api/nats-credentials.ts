@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type CredentialPermissions, credsChecksum, formatCreds, jwtPermissions, NKeyPair, userJwt } from "../identity/index.ts";
+import { type CredentialPermissions, credsChecksum, formatCreds, jwtPermissions, NKeyPair, responsesEscalation, userJwt } from "../identity/index.ts";
 import { InvalidArgumentsError, NotFoundError, QuotasExceededError } from "../errors.ts";
 import { closeAdmittedConnections, credentialUserName } from "../revocation/index.ts";
 import { accountGroup, type AccountRecord, BucketName, type CredentialsRecord, projectGroup, Store } from "../store/index.ts";
@@ -64,6 +64,8 @@ export async function createCredentials(
   req: { nats_account_id: string; name?: string; permissions?: CredentialPermissions; expires_at?: string },
 ): Promise<NatsCredentials> {
   const started = new Date();
+  const escalation = req.permissions ? responsesEscalation(req.permissions) : undefined;
+  if (escalation) throw InvalidArgumentsError.one("permissions.allow_responses", "constraint", escalation);
   const exp = expirySeconds(req.expires_at, started);
   const account = await ctx.accounts.get(project, req.nats_account_id);
   await checkRevocationRoom(ctx, account);

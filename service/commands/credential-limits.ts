@@ -19,7 +19,8 @@ export const LIMIT_USAGE =
 export const LIMIT_HELP = `Least privilege (each flag may repeat; without them the credentials reach everything in the account):
   --allow-pub / --deny-pub SUBJ    subjects it may (not) publish to, e.g. 'orders.>'
   --allow-sub / --deny-sub SUBJ    subjects it may (not) subscribe to ('SUBJ QUEUE' names a queue group)
-  --allow-responses                may reply to requests it received, outside its publish list (one reply each)
+  --allow-responses                may reply to requests it received, outside its publish list (one reply each);
+                                   refused while a subject is both in --allow-pub and --allow-sub
   --max-responses N                up to N replies per request (implies --allow-responses)
   --responses-expire DURATION      replies only within this long of the request (e.g. 5s; implies --allow-responses)
   --expires DURATION|RFC3339       the credentials stop working then: 30d, 12h, 90m, 1y, or 2027-01-01T00:00:00Z
