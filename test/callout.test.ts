@@ -230,6 +230,26 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       await assert.rejects(svc.request("$SYS.REQ.USER.AUTH", "x", { timeout: 2000 }), (err: Error) => /permission/i.test(err.message));
     });
 
+    test("callout - no identity mnq issues can put a request where the callout answers: admin creds, creds files, nkeys, project and admin API keys", async () => {
+      const { creds, seed } = await accountWithCreds("cb-no-forge");
+      const clients: [string, NatsConnection][] = [
+        ["admin.creds", f.admin],
+        ["a creds file", await connectWithCreds(f.server.url, creds.credentials.content)],
+        ["a credential's nkey", await withNkey(seed)],
+        ["a project API key", await userPass(await projectKey("cb-no-forge"))],
+        ["the admin API key", adminNc],
+      ];
+      // an unreadable request that reached the responder would be counted as an error of method none
+      const unreadable = async () =>
+        (await f.mnq.observe.metrics.text()).split("\n").find((l) => l.startsWith('mnq_auth_requests_total{method="none",result="error"}'))?.split(" ").pop() ?? "0";
+      const before = await unreadable();
+      for (const [who, nc] of clients) {
+        // refused by the server (MNQ users) or published in the client's own account, where nothing answers
+        await assert.rejects(nc.request("$SYS.REQ.USER.AUTH", "x", { timeout: 1000 }), (err: Error) => /permission|no responders|timeout/i.test(err.message), who);
+      }
+      assert.equal(await unreadable(), before, "no request reached the callout");
+    });
+
     test("callout - a fenced credential is refused even while the instance's copy still shows it, and the fence learns of grants already sent", async () => {
       const { seed } = await accountWithCreds("cb-race");
       const kp = NKeyPair.fromSeed(seed, "user");
