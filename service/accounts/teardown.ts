@@ -10,6 +10,8 @@ import type { ResolverClient } from "../resolver/index.ts";
 const REVOKE_AHEAD_SECONDS = 366 * 24 * 3600;
 /** KV deletes a teardown sends at once. */
 const KV_BATCH = 64;
+/** Stream deletes a teardown sends at once. */
+const STREAM_DELETES_AT_ONCE = 32;
 
 export interface TeardownDeps {
   store: Store;
@@ -121,7 +123,9 @@ async function deleteStreams(deps: TeardownDeps, account: AccountRecord): Promis
     const jsm = await jetstreamManager(nc, { checkAPI: false });
     const names: string[] = [];
     for await (const name of jsm.streams.names()) names.push(name);
-    await Promise.all(names.map((n) => jsm.streams.delete(n)));
+    // a bounded number at once: every stream delete at once (an account holds up to
+    // MNQ_ACCOUNT_STREAMS) outlasted the request timeout
+    await inBatches(names, STREAM_DELETES_AT_ONCE, (n) => jsm.streams.delete(n));
   } catch (err) {
     // An account whose JetStream was never used (or is disabled) has nothing to delete.
     if (!/jetstream not enabled|503|no responders/i.test(String(err))) throw err;
