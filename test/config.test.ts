@@ -42,6 +42,13 @@ test("config - the master key never appears in an error", () => {
   );
 });
 
+test("config - a bare or too wide wildcard in MNQ_TLS_NAMES is refused, a wildcard under a domain is taken", () => {
+  for (const names of ["*", "*,*.*", "*.com", "a.*.example.com", "mnq,*.*"]) {
+    assert.throws(() => loadConfig({ MNQ_TLS: "self-signed", MNQ_TLS_NAMES: names }), (e: Error) => e instanceof ConfigError && /MNQ_TLS_NAMES: '.*' is too wide/.test(e.message), names);
+  }
+  assert.equal(loadConfig({ MNQ_TLS: "self-signed", MNQ_TLS_NAMES: "*.mnq.example.com,10.0.0.5,mnq" }).tls.tlsNames, "*.mnq.example.com,10.0.0.5,mnq");
+});
+
 test("config - settings that contradict each other are refused", () => {
   assert.throws(() => loadConfig({ MNQ_KV_REPLICAS: "3" }), (e: Error) => e instanceof ConfigError && /MNQ_KV_REPLICAS=3 needs a cluster/.test(e.message));
   const cfg = loadConfig({ MNQ_KV_REPLICAS: "3", MNQ_NATS_URL: "nats://127.0.0.1:4222,nats://127.0.0.1:4223" });

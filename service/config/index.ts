@@ -88,6 +88,11 @@ function crossCheck(cfg: DeclaredConfig): void {
     throw new ConfigError("MNQ_TLS=self-signed and MNQ_TLS_CERT both name a certificate: choose one");
   }
   if (tlsNames !== undefined && tlsMode !== "self-signed") throw new ConfigError("MNQ_TLS_NAMES is for MNQ_TLS=self-signed");
+  // A certificate for `*` or `*.com` would vouch for names nobody here owns.
+  const wildcard = tlsNames?.split(",").find((n) => n.includes("*") && !/^\*\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(n));
+  if (wildcard !== undefined) {
+    throw new ConfigError(`MNQ_TLS_NAMES: '${wildcard}' is too wide: '*' may only stand for the first label of a name with at least two more (*.mnq.example.com)`);
+  }
   if (!cfg.natsUrl && cfg.kvReplicas > 1) {
     throw new ConfigError(
       `MNQ_KV_REPLICAS=${cfg.kvReplicas} needs a cluster: the embedded nats-server is one node (set MNQ_NATS_URL to the cluster's nodes, or MNQ_KV_REPLICAS=1)`,
