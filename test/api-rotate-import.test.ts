@@ -102,6 +102,27 @@ describe("nats-accounts rotate-signing-key and import", () => {
     assert.deepEqual(project?.value.accounts, [kp.getPublicKey()]);
   });
 
+  test("import - one account imported 4 times at once into each of two projects: exactly one owner; once it deletes, the other project may import it", async () => {
+    const kp = createAccount();
+    const id = kp.getPublicKey();
+    const body = { account_id: id, private_key: dec.decode(kp.getSeed()) };
+    const replies = await Promise.all(["imp-own-a", "imp-own-b"].flatMap((p) => [0, 1, 2, 3].map(() => f.api(p, "nats-accounts.import", body).then((r) => ({ p, code: r.code })))));
+    const won = replies.filter((r) => r.code === undefined);
+    assert.equal(won.length, 1, JSON.stringify(replies));
+    assert.deepEqual(replies.filter((r) => r.code !== undefined && r.code !== 409), [], "the others are 409");
+    const owner = won[0]!.p;
+    const other = owner === "imp-own-a" ? "imp-own-b" : "imp-own-a";
+    const records = (await f.mnq.ctx.store.accounts.list(">")).filter((r) => r.value.id === id);
+    assert.deepEqual(records.map((r) => [r.value.project_id, r.value.state]), [[owner, "active"]]);
+    assert.equal((await f.api(other, "nats-accounts.get", { nats_account_id: id })).code, 404);
+    assert.equal((await f.mnq.ctx.store.accountOwners.get(id))?.value.project_id, owner);
+    // the owner's delete frees the id
+    assert.equal((await f.api(owner, "nats-accounts.delete", { nats_account_id: id })).code, undefined);
+    assert.equal(await f.mnq.ctx.store.accountOwners.get(id), null);
+    const again = await f.api(other, "nats-accounts.import", body);
+    assert.equal(again.code, undefined, again.message);
+  });
+
   test("import - a bad key or seed is 400 naming the field, and nothing is stored", async () => {
     const kp = createAccount();
     const id = kp.getPublicKey();

@@ -4,7 +4,7 @@ import { NKeyPair } from "../identity/index.ts";
 import type { Logger } from "../log.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
 import { newAccountRecord } from "./publisher.ts";
-import { releasePlace, type TeardownDeps, teardownAccount } from "./teardown.ts";
+import { releaseClaim, releasePlace, type TeardownDeps, teardownAccount } from "./teardown.ts";
 
 export interface CreateDeps extends TeardownDeps {
   maxAccountsPerProject: number;
@@ -18,6 +18,47 @@ export interface CreateDeps extends TeardownDeps {
  * the reconcile of any instance rolls the `creating` record (and a lone reservation) back.
  */
 export async function registerAccount(
+  deps: CreateDeps,
+  project: string,
+  account: NKeyPair,
+  fields: { name: string; imported?: boolean },
+): Promise<AccountRecord> {
+  const id = account.getPublicKey();
+  await claimAccount(deps, project, id);
+  try {
+    return await registerClaimed(deps, project, account, fields);
+  } catch (err) {
+    // the record never came to be (or was rolled back): the id is free again
+    if (!(await deps.store.accounts.latest(Store.accountKey(project, id)).catch(() => "unknown"))) await releaseClaim(deps.store, project, id).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A claim older than this with no record behind it is a dead create's: another may take it over. */
+const STALE_CLAIM_MS = 60_000;
+
+/**
+ * Makes `project` the one owner of the account id platform-wide (a create-only KV write), before
+ * anything else is written: two projects importing one account at once cannot both pass, since
+ * their records and reservations live under different keys. ConflictError when another create or
+ * import holds it; a claim a dead create left (no record, older than STALE_CLAIM_MS) is taken over.
+ */
+async function claimAccount(deps: CreateDeps, project: string, id: string): Promise<void> {
+  const claim = { project_id: project, claimed_at: new Date().toISOString() };
+  try {
+    await deps.store.accountOwners.create(id, claim);
+    return;
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+  }
+  const held = await deps.store.accountOwners.latest(id);
+  await deps.views.accounts.sync();
+  const stale = held && deps.views.accounts.count(id) === 0 && Date.now() - Date.parse(held.value.claimed_at) > STALE_CLAIM_MS;
+  if (!held || !stale) throw new ConflictError("this account is already managed by mnq");
+  await deps.store.accountOwners.update(id, claim, held.revision);
+}
+
+async function registerClaimed(
   deps: CreateDeps,
   project: string,
   account: NKeyPair,

@@ -1,6 +1,7 @@
 import { connect, jwtAuthenticator } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { NKeyPair, type SeedVault, userJwt } from "../identity/index.ts";
+import { ConflictError } from "../errors.ts";
 import { type AccountRecord, Store, type StoreViews } from "../store/index.ts";
 import { inBatches } from "../batches.ts";
 import { FaultPoint, faultPoint } from "../faults.ts";
@@ -15,8 +16,8 @@ const STREAM_DELETES_AT_ONCE = 32;
 
 export interface TeardownDeps {
   store: Store;
-  /** The account's credentials are found here (a KV listing would leave a consumer behind). */
-  views: Pick<StoreViews, "credentials">;
+  /** The account's credentials are found here (a KV listing would leave a consumer behind); accounts by id. */
+  views: Pick<StoreViews, "credentials" | "accounts">;
   vault: SeedVault;
   resolver: ResolverClient;
   publisher: AccountPublisher;
@@ -94,7 +95,17 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
   await inBatches(mine, KV_BATCH, (c) => deps.store.credentials.delete(Store.credentialsKey(project, c.id)));
   await deps.store.accounts.delete(key);
   await releasePlace(deps.store, project, accountId);
+  await releaseClaim(deps.store, project, accountId);
   return true;
+}
+
+/** Frees the account id for another create or import, when `project` holds its claim (a revision-checked delete). */
+export async function releaseClaim(store: Store, project: string, accountId: string): Promise<void> {
+  const held = await store.accountOwners.latest(accountId);
+  if (!held || held.value.project_id !== project) return;
+  await store.accountOwners.delete(accountId, held.revision).catch((err: unknown) => {
+    if (!(err instanceof ConflictError)) throw err; // claimed again meanwhile: not ours to free
+  });
 }
 
 /** Frees the project's place held for an account (a revision-checked update; nothing when not held). */

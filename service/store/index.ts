@@ -3,6 +3,7 @@ export type { Versioned } from "./bucket.ts";
 export { BucketName, Store } from "./store.ts";
 export type { StoreOptions } from "./store.ts";
 export type {
+  AccountOwnerRecord,
   AccountRecord,
   ApiKeyRecord,
   CredentialKeyRecord,

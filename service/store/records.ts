@@ -94,6 +94,16 @@ export interface CredentialKeyRecord {
 }
 
 /** The last storage threshold an account was seen over (quota events). Key `<project>.<account>` in `mnq-quota`. */
+/**
+ * Which project owns a NATS account. Key `<account id>` in `mnq-account-owners`, made (create-only)
+ * before the account's record and deleted after it: an account id has one owner platform-wide,
+ * whatever two projects do at once.
+ */
+export interface AccountOwnerRecord {
+  project_id: string;
+  claimed_at: string;
+}
+
 export interface QuotaStateRecord {
   /** 0, 80 or 100 (% of the storage quota). */
   level: 0 | 80 | 100;

@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { RecordBucket } from "./bucket.ts";
 import type {
+  AccountOwnerRecord,
   AccountRecord,
   ApiKeyRecord,
   CredentialKeyRecord,
@@ -19,6 +20,7 @@ export const BucketName = {
   apiKeys: "mnq-api-keys",
   credentialKeys: "mnq-credential-keys",
   quota: "mnq-quota",
+  accountOwners: "mnq-account-owners",
 } as const;
 
 /** Buckets earlier versions wrote and this one no longer reads: removed at start. */
@@ -39,6 +41,7 @@ export class Store {
     readonly apiKeys: RecordBucket<ApiKeyRecord>,
     readonly credentialKeys: RecordBucket<CredentialKeyRecord>,
     readonly quota: RecordBucket<QuotaStateRecord>,
+    readonly accountOwners: RecordBucket<AccountOwnerRecord>,
   ) {}
 
   /** Opens the buckets, creating them (with `replicas`) when missing. */
@@ -48,16 +51,17 @@ export class Store {
     const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
     const kvm = new Kvm(js);
     const open = async <T>(name: string) => new RecordBucket<T>(await kvm.create(name, { replicas: opts.replicas, history: 1, timeout }), name, js, jsm, nc);
-    const [accounts, credentials, projects, apiKeys, credentialKeys, quota] = await Promise.all([
+    const [accounts, credentials, projects, apiKeys, credentialKeys, quota, accountOwners] = await Promise.all([
       open<AccountRecord>(BucketName.accounts),
       open<CredentialsRecord>(BucketName.credentials),
       open<ProjectRecord>(BucketName.projects),
       open<ApiKeyRecord>(BucketName.apiKeys),
       open<CredentialKeyRecord>(BucketName.credentialKeys),
       open<QuotaStateRecord>(BucketName.quota),
+      open<AccountOwnerRecord>(BucketName.accountOwners),
     ]);
     await removeRetiredBuckets(nc);
-    return new Store(accounts, credentials, projects, apiKeys, credentialKeys, quota);
+    return new Store(accounts, credentials, projects, apiKeys, credentialKeys, quota, accountOwners);
   }
 
   static accountKey(project: string, accountId: string): string {
