@@ -10,7 +10,7 @@ import { type ApiContext, ensureAdminApiKeyFile, SERVICE_NAME, startApiService }
 import { addCalloutEndpoint, type CalloutDeps, StandbyCallout } from "./callout/index.ts";
 import { loadTrust } from "./bootstrap/index.ts";
 import type { Config } from "./config/index.ts";
-import { SeedVault } from "./identity/index.ts";
+import { SecretMac, SeedVault } from "./identity/index.ts";
 import type { Logger } from "./log.ts";
 import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { InFlight } from "./in-flight.ts";
@@ -100,6 +100,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     }
     const store = await Store.open(nc, { replicas: cfg.kvReplicas, timeout: cfg.requestTimeoutMs });
     const vault = new SeedVault(trust.masterKey);
+    const secrets = new SecretMac(trust.masterKey);
     // each view holds its whole bucket once open
     const views = await openViews(store, {
       onReset: (bucket, reason) => {
@@ -131,7 +132,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       log,
     });
     const events = new EventPublisher(nc, metrics);
-    const ctx: ApiContext = { cfg, version: VERSION, accounts, store, views, vault, resolver, revoke, log, events, observe };
+    const ctx: ApiContext = { cfg, version: VERSION, accounts, store, views, vault, secrets, resolver, revoke, log, events, observe };
     const report = await accounts.reconcile(true);
     log.info(report, "resolvers reconciled with KV");
     const inFlight = new InFlight();
@@ -152,6 +153,12 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       views,
       gate,
       observe,
+      secrets,
+      // an earlier version's scrypt hash is replaced by the HMAC once its secret is known right
+      legacySecretVerified: (accessKey, secret, stored) =>
+        void store.apiKeys
+          .modify(accessKey, (cur) => (cur && cur.value.secret_hash === stored ? { ...cur.value, secret_hash: secrets.digest(secret) } : null))
+          .catch(() => undefined),
     };
     // an admitting response is also sent through the standby's server (see echoed)
     const responder = addCalloutEndpoint(service, calloutDeps, inFlight, () => standby?.connection);

@@ -6,10 +6,11 @@ import type { NatsConnection, Authenticator } from "@nats-io/nats-core";
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { BootstrapOptions } from "../service/bootstrap/index.ts";
 import { DataFile } from "../service/bootstrap/index.ts";
-import { decodeJwt, encodeJwt, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
+import { decodeJwt, encodeJwt, hashSecret, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
 import { createCurveSeed } from "../service/identity/index.ts";
 import { validator } from "../service/validation.ts";
 import { check, closedWithin } from "./helpers/check.ts";
+import { bounded } from "./helpers/load.ts";
 import { apiKeyRequest, assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, nkeyRequest, startMnq } from "./helpers/mnq.ts";
 
 type Key = { access_key: string; secret_key: string; project_id: string };
@@ -151,7 +152,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
     test("api keys - an earlier version's hash (no tag): a source whose scrypt checks keep failing is throttled, another source's right secret is not", async () => {
       const key = await projectKey("cb-legacy");
       const rec = (await f.mnq.ctx.store.apiKeys.get(key.access_key))!;
-      const legacy = rec.value.secret_hash.split("$").slice(0, 6).join("$");
+      const legacy = (await hashSecret(key.secret_key)).split("$").slice(0, 6).join("$");
       await f.mnq.ctx.store.apiKeys.update(key.access_key, { ...rec.value, secret_hash: legacy }, rec.revision);
       await check(() => f.mnq.ctx.views.apiKeys.peek(key.access_key)?.secret_hash === legacy);
       const { responder, trust } = calloutResponder(f);
@@ -228,6 +229,35 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       const svc = await connectWithCreds(f.server.url, readFileSync(join(f.dataDir, DataFile.serviceCreds), "utf8"));
       open.push(svc);
       await assert.rejects(svc.request("$SYS.REQ.USER.AUTH", "x", { timeout: 2000 }), (err: Error) => /permission/i.test(err.message));
+    });
+
+    test("callout - 300 API keys logging in for the first time all at once: none refused (secrets are HMACs, checked in microseconds)", async (t) => {
+      const keys = await bounded(300, 20, () => projectKey("cb-first-logins"));
+      const started = performance.now();
+      const outcomes = await Promise.all(
+        keys.map((k) =>
+          connect({ servers: f.server.url, user: k.access_key, pass: k.secret_key, reconnect: false, timeout: 10_000 }).then(
+            (nc) => nc.close().then(() => "ok"),
+            (err: Error) => err.message,
+          ),
+        ),
+      );
+      t.diagnostic(`300 first logins in ${(performance.now() - started).toFixed(0)} ms`);
+      assert.deepEqual(outcomes.filter((o) => o !== "ok").slice(0, 3), []);
+      const stored = await f.mnq.ctx.store.apiKeys.get(keys[0]!.access_key);
+      assert.match(stored!.value.secret_hash, /^hmac\$/);
+    });
+
+    test("callout - an API key stored by an earlier version (scrypt) logs in, and its record then holds the HMAC", async () => {
+      const k = await projectKey("cb-scrypt");
+      const store = f.mnq.ctx.store.apiKeys;
+      const rec = (await store.get(k.access_key))!;
+      await store.update(k.access_key, { ...rec.value, secret_hash: await hashSecret(k.secret_key) }, rec.revision);
+      await f.mnq.ctx.views.apiKeys.sync();
+      await (await userPass(k)).close();
+      await check(async () => /^hmac\$/.test((await store.get(k.access_key))?.value.secret_hash ?? ""), 5000, 50);
+      await (await userPass(k)).close();
+      await refused(userPass({ ...k, secret_key: `${k.secret_key}x` }));
     });
 
     test("callout - no identity mnq issues can put a request where the callout answers: admin creds, creds files, nkeys, project and admin API keys", async () => {

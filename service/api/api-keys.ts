@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DataFile, writeSecretFile } from "../bootstrap/index.ts";
 import { NotFoundError } from "../errors.ts";
-import { hashSecret, newAccessKey, newSecretKey, verifySecret } from "../identity/index.ts";
+import { newAccessKey, newSecretKey } from "../identity/index.ts";
 import { apiKeyUserName, closeAdmittedConnections } from "../revocation/index.ts";
 import { ADMIN_PROJECT, ALL, type ApiKeyRecord, BucketName, projectGroup } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
@@ -29,7 +29,7 @@ async function newKey(ctx: ApiContext, project: string, name: string): Promise<A
     name,
     project_id: project,
     created_at: new Date().toISOString(),
-    secret_hash: await hashSecret(secret),
+    secret_hash: ctx.secrets.digest(secret),
   };
   await ctx.store.apiKeys.create(record.access_key, record);
   ctx.log.info({ project, access_key: record.access_key }, "api key created");
@@ -107,5 +107,5 @@ async function adminKeyWorks(ctx: ApiContext, path: string): Promise<boolean> {
   }
   if (typeof held.access_key !== "string" || typeof held.secret_key !== "string") return false;
   const rec = await ctx.store.apiKeys.get(held.access_key);
-  return rec !== null && rec.value.project_id === ADMIN_PROJECT && (await verifySecret(held.secret_key, rec.value.secret_hash));
+  return rec !== null && rec.value.project_id === ADMIN_PROJECT && (await ctx.secrets.verify(held.secret_key, rec.value.secret_hash));
 }

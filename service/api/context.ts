@@ -1,6 +1,6 @@
 import type { Accounts } from "../accounts/index.ts";
 import type { Config } from "../config/index.ts";
-import type { SeedVault } from "../identity/index.ts";
+import type { SecretMac, SeedVault } from "../identity/index.ts";
 import type { Logger } from "../log.ts";
 import type { Observe } from "../observe/index.ts";
 import type { ResolverClient } from "../resolver/index.ts";
@@ -19,6 +19,8 @@ export interface ApiContext {
   /** In-memory copies of the buckets (KV watches): list pages and the callout read them. */
   readonly views: StoreViews;
   readonly vault: SeedVault;
+  /** API secrets as stored: an HMAC under a key derived from the master key. */
+  readonly secrets: SecretMac;
   /** The `$SYS` wire to the servers' resolvers. */
   readonly resolver: ResolverClient;
   /** Closes the connections the auth callout admitted for a deleted owner. */

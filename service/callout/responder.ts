@@ -4,7 +4,9 @@ import {
   authorizationResponseJwt,
   type AuthorizationResult,
   NKeyPair,
+  isLegacyHash,
   SecretChecker,
+  type SecretMac,
   type SeedVault,
   userJwt,
   type XKey,
@@ -45,6 +47,10 @@ export interface CalloutDeps {
   throttle?: Throttle;
   /** Counts every answer (metrics, `$SRV.STATS`). */
   observe?: Observe;
+  /** Checks API secrets stored as HMACs (see SecretMac). */
+  secrets?: SecretMac;
+  /** Told when a secret matched an earlier version's scrypt hash: the record is rewritten with its HMAC. */
+  legacySecretVerified?: (accessKey: string, secret: string, stored: string) => void;
 }
 
 /**
@@ -112,13 +118,14 @@ export const CALLOUT_ENDPOINT = "auth-callout";
 export class CalloutResponder {
   /** Sources (client addresses) whose API key checks cost scrypt and failed too often. */
   readonly #throttle: Throttle;
-  readonly #secrets = new SecretChecker();
+  readonly #secrets: SecretChecker;
   readonly #denials: DenialLog;
   readonly #views: StoreViews;
   readonly #serverKeys = new ServerKeys();
 
   constructor(private readonly deps: CalloutDeps) {
     this.#throttle = deps.throttle ?? new Throttle();
+    this.#secrets = new SecretChecker(deps.secrets);
     this.#denials = new DenialLog(deps.log);
     this.#views = deps.views;
   }
@@ -233,6 +240,7 @@ export class CalloutResponder {
     const hashing = this.#secrets.needsHash(who.secret, record.secret_hash);
     if (hashing && this.#throttle.blocked(source, now)) return { record, secretValid: false, clientAccount: null, throttled: true };
     const secretValid = await this.#secrets.check(who.secret, record.secret_hash);
+    if (secretValid && isLegacyHash(record.secret_hash)) this.deps.legacySecretVerified?.(who.accessKey, who.secret, record.secret_hash);
     if (hashing && !secretValid && this.#throttle.fail(source, now)) this.deps.log.warn({ client: source }, "auth callout: source throttled");
     let clientAccount: AccountRecord | null = null;
     if (secretValid && record.project_id !== ADMIN_PROJECT) {

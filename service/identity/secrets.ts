@@ -1,4 +1,4 @@
-import { createHash, randomBytes, scrypt as scryptCb, type ScryptOptions, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, hkdfSync, randomBytes, scrypt as scryptCb, type ScryptOptions, timingSafeEqual } from "node:crypto";
 
 const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 /**
@@ -45,8 +45,48 @@ export async function hashSecret(secret: string): Promise<string> {
 }
 
 /**
- * Checks a secret against a `hashSecret` string (or an earlier version's, without the tag) in
- * constant time; false for any malformed hash.
+ * API secrets are 256 random bits: no guess can find one, so a slow hash protects nothing and only
+ * costs every first login of a key (300 keys logging in at once after a restart queued behind
+ * scrypt on 4 libuv threads past the servers' auth timeout). They are stored as an HMAC-SHA-256
+ * under a key derived from the master key (HKDF), the practice for high-entropy tokens: checking
+ * one costs microseconds, and the stored value is worthless without the master key.
+ */
+export class SecretMac {
+  readonly #key: Buffer;
+
+  constructor(masterKey: Buffer) {
+    this.#key = Buffer.from(hkdfSync("sha256", masterKey, "mnq", "api-key-secrets", 32));
+  }
+
+  /** `hmac$<HMAC-SHA-256 of the secret>`: what an API key record stores. */
+  digest(secret: string): string {
+    return `${HMAC_PREFIX}${createHmac("sha256", this.#key).update(secret).digest("base64url")}`;
+  }
+
+  /** Checks a secret against a stored `digest` (constant time), or an earlier version's scrypt hash. */
+  async verify(secret: string, stored: string): Promise<boolean> {
+    if (!isLegacyHash(stored)) return this.matches(secret, stored);
+    return verifySecret(secret, stored);
+  }
+
+  /** Whether `stored` is this key's digest of `secret`. */
+  matches(secret: string, stored: string): boolean {
+    const want = Buffer.from(stored);
+    const got = Buffer.from(this.digest(secret));
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
+}
+
+const HMAC_PREFIX = "hmac$";
+
+/** True for a hash an earlier version made (scrypt), which a successful check replaces. */
+export function isLegacyHash(stored: string): boolean {
+  return !stored.startsWith(HMAC_PREFIX);
+}
+
+/**
+ * Checks a secret against a scrypt `hashSecret` string (or an earlier version's, without the tag)
+ * in constant time; false for any malformed hash.
  */
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {
   const parts = stored.split("$");
@@ -74,7 +114,11 @@ export class SecretChecker {
   readonly #verified = new Map<string, Buffer>();
   readonly #running = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly maxEntries = 10_000) {}
+  /** @param mac checks HMAC digests (every key made now); scrypt hashes of earlier versions are checked and remembered as below */
+  constructor(
+    private readonly mac?: SecretMac,
+    private readonly maxEntries = 10_000,
+  ) {}
 
   /**
    * True when checking `secret` would start a scrypt: the hash was never verified here, its tag
@@ -82,13 +126,14 @@ export class SecretChecker {
    * to spend that on a source that keeps failing; a secret this says false for costs nothing.
    */
   needsHash(secret: string, stored: string): boolean {
-    if (this.#verified.has(stored)) return false;
+    if (!isLegacyHash(stored) || this.#verified.has(stored)) return false;
     const digest = createHash("sha256").update(secret).digest();
     if (!tagMatches(stored, digest)) return false;
     return !this.#running.has(`${stored}\n${digest.toString("base64")}`);
   }
 
   async check(secret: string, stored: string): Promise<boolean> {
+    if (!isLegacyHash(stored)) return this.mac?.matches(secret, stored) ?? false;
     const digest = createHash("sha256").update(secret).digest();
     const known = this.#verified.get(stored);
     if (known) return timingSafeEqual(known, digest);

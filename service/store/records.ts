@@ -69,14 +69,14 @@ export interface ProjectRecord {
 /** The `project_id` of an admin API key: every project, and the admin subjects. */
 export const ADMIN_PROJECT = "*";
 
-/** An API key. Key `<access key>` in `mnq-api-keys`. The secret is kept only as a scrypt hash. */
+/** An API key. Key `<access key>` in `mnq-api-keys`. The secret is kept only as an HMAC (see SecretMac). */
 export interface ApiKeyRecord {
   access_key: string;
   name: string;
   /** The project the key may call, or `*` for an admin key. */
   project_id: string;
   created_at: string;
-  /** `scrypt$<N>$<r>$<p>$<salt>$<hash>$<tag>`, base64url; earlier versions' have no tag. */
+  /** `hmac$<HMAC-SHA-256>` base64url; earlier versions': `scrypt$<N>$<r>$<p>$<salt>$<hash>[$<tag>]`, replaced at their next successful check. */
   secret_hash: string;
 }
 
