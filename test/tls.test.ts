@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
+import { connect as tlsConnect, createServer as createTlsServer } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -205,6 +206,34 @@ describe("TLS: MNQ_TLS=self-signed", () => {
     } finally {
       removeDir(join(dataDir, ".."));
     }
+  });
+});
+
+describe("TLS: the self-signed CA vouches only for its names", () => {
+  /** A TLS handshake with a server holding `cert`, verified against `ca` for `servername`: "ok" or the error. */
+  const handshake = async (cert: { certPem: string; keyPem: string }, caPem: string, servername: string): Promise<string> => {
+    const server = createTlsServer({ cert: cert.certPem, key: cert.keyPem }, (s) => s.end());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      return await new Promise<string>((resolve) => {
+        const socket = tlsConnect({ host: "127.0.0.1", port, ca: caPem, servername }, () => {
+          socket.end();
+          resolve("ok");
+        });
+        socket.on("error", (err) => resolve(err.message));
+      });
+    } finally {
+      server.close();
+    }
+  };
+
+  test("self-signed CA - a certificate it signs for a name outside its constraints is refused by a verifying client (a leaked ca-key.pem mints nothing else)", async () => {
+    const ca = await newCertificateAuthority(undefined, undefined, Date.now(), ["localhost", "127.0.0.1", "*.mnq.example.com"]);
+    const inside = await issueServerCertificate(ca, ["n1.mnq.example.com"]);
+    assert.equal(await handshake(inside, ca.certPem, "n1.mnq.example.com"), "ok");
+    const outside = await issueServerCertificate(ca, ["bank.example.org"]);
+    assert.match(await handshake(outside, ca.certPem, "bank.example.org"), /subtree|constraint/i);
   });
 });
 

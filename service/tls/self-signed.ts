@@ -3,6 +3,8 @@ import { randomBytes, webcrypto, type X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { GeneralName, GeneralSubtree, GeneralSubtrees, id_ce_nameConstraints, NameConstraints } from "@peculiar/asn1-x509";
 import * as x509 from "@peculiar/x509";
 import { writeSecretFile } from "../bootstrap/index.ts";
 import { certificateCovers, readCertificates, type ServerCertificate } from "./check.ts";
@@ -39,8 +41,25 @@ export interface CertificateAuthority {
   key: CryptoKey;
 }
 
-/** A new private CA (ECDSA P-256), valid from a day ago for `days`. */
-export async function newCertificateAuthority(name = "mnq private CA", days = 3650, now = Date.now()): Promise<CertificateAuthority> {
+/**
+ * The names a CA may vouch for (a critical name-constraints extension): each DNS name with its
+ * subdomains (`*.mnq.example.com` as `mnq.example.com`), each IP address alone. Verifiers (Go's
+ * crypto/x509 in nats-server and the nats CLI, OpenSSL in Node) refuse any other name it signs,
+ * so a leaked CA key cannot mint a certificate for someone else's host.
+ */
+function nameConstraints(names: readonly string[]): x509.Extension {
+  const subtrees = names.map(
+    (n) =>
+      new GeneralSubtree({
+        base: new GeneralName(isIP(n) ? { iPAddress: `${n}/${isIP(n) === 4 ? 32 : 128}` } : { dNSName: n.replace(/^\*\./, "") }),
+      }),
+  );
+  const value = new NameConstraints({ permittedSubtrees: new GeneralSubtrees(subtrees) });
+  return new x509.Extension(id_ce_nameConstraints, true, AsnConvert.serialize(value));
+}
+
+/** A new private CA (ECDSA P-256), valid from a day ago for `days`, constrained to `names` when given. */
+export async function newCertificateAuthority(name = "mnq private CA", days = 3650, now = Date.now(), names?: readonly string[]): Promise<CertificateAuthority> {
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as unknown as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -53,6 +72,7 @@ export async function newCertificateAuthority(name = "mnq private CA", days = 36
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ...(names ? [nameConstraints(names)] : []),
     ],
   });
   const keyPem = pem("PRIVATE KEY", (await webcrypto.subtle.exportKey("pkcs8", keys.privateKey as never)) as ArrayBuffer);
@@ -113,9 +133,11 @@ export async function ensureSelfSigned(dataDir: string, extraNames: readonly str
   mkdirSync(join(dataDir, "tls"), { recursive: true, mode: 0o700 });
   const now = Date.now();
   let ca = await loadCa(files, now);
+  // a CA made for other names (or by an earlier version, unconstrained) is replaced: clients then need the new ca.pem
+  if (ca && !permitsExactly(ca.cert, names)) ca = undefined;
   const newCa = !ca;
   if (!ca) {
-    ca = await newCertificateAuthority();
+    ca = await newCertificateAuthority(undefined, undefined, now, names);
     writeSecretFile(files.caKeyFile, ca.keyPem);
     writeFileSync(files.caFile, ca.certPem, { mode: 0o644 });
   }
@@ -124,6 +146,12 @@ export async function ensureSelfSigned(dataDir: string, extraNames: readonly str
   writeSecretFile(files.keyFile, issued.keyPem);
   writeFileSync(files.certFile, issued.certPem, { mode: 0o644 });
   return { ...files, created: true };
+}
+
+/** True when the CA's name constraints are the ones `names` make (an unconstrained CA never is). */
+function permitsExactly(cert: x509.X509Certificate, names: readonly string[]): boolean {
+  const ext = cert.getExtension(id_ce_nameConstraints);
+  return ext !== null && Buffer.from(ext.value).equals(Buffer.from(nameConstraints(names).value));
 }
 
 function serverCertificateHolds(files: ServerCertificate, names: readonly string[], now: number): boolean {
