@@ -17,6 +17,8 @@ const CATCH_UP_ROUNDS = 64;
 const READ_THROUGH_MS = 250;
 /** How long a read-through may take before the copy's answer is used. */
 const READ_THROUGH_TIMEOUT_MS = 750;
+/** How long a callout lookup waits for a copy that is behind to apply what it misses before reading KV (a healthy copy applies in milliseconds). */
+const CATCH_UP_WAIT_MS = 100;
 /** How long `sync` waits for the stream leader's answer before taking the stream for leaderless. */
 const ASK_MS = 750;
 /** Unmet targets remembered (one per probe or sync round trip at most). */
@@ -247,12 +249,18 @@ export class RecordView<T> {
    * stream that cannot tell in time (no leader) leaves the copy's answer: no write lands meanwhile.
    */
   async lookup(key: string, timeoutMs = 500): Promise<T | null> {
+    const newest = this.#unmet[this.#unmet.length - 1];
+    // Known to be behind for a moment (a write of this instance's, or one the probe saw): a record
+    // held now may be a step short (an account still `creating`), so the copy is given a moment.
+    if (newest && this.lagSeconds() * 1000 < READ_THROUGH_MS && !(await this.#reach(newest.seq, CATCH_UP_WAIT_MS))) return this.#readThrough(key);
     if (this.lagSeconds() * 1000 < READ_THROUGH_MS) {
       const held = this.#records.get(key);
       if (held !== undefined) return held;
       // Only a copy known to be behind costs a KV read: a flood of unknown identities while the
       // stream is slow to answer (or leaderless) costs the shared round trip, nothing per request.
-      if ((await this.#confirm(timeoutMs)) !== "behind") return this.#records.get(key) ?? null;
+      // a copy that is not there after CATCH_UP_WAIT_MS is not waited for: the callout's answer is due
+      // within the server's auth timeout, and one login may look up three records
+      if ((await this.#confirm(timeoutMs, CATCH_UP_WAIT_MS)) !== "behind") return this.#records.get(key) ?? null;
     }
     return this.#readThrough(key);
   }
@@ -269,6 +277,25 @@ export class RecordView<T> {
       clearTimeout(timer);
     }
     return this.#records.get(key) ?? null;
+  }
+
+  /** True once the copy has applied `seq`, within `ms`. */
+  #reach(seq: number, ms: number): Promise<boolean> {
+    if (seq <= this.#seen) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        seq,
+        resolve: () => {
+          clearTimeout(wait);
+          resolve(true);
+        },
+      };
+      const wait = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        resolve(false);
+      }, ms);
+      this.#waiters.add(waiter);
+    });
   }
 
   /** True once the copy holds every write the stream had at the call, within `timeoutMs`. */
@@ -308,7 +335,7 @@ export class RecordView<T> {
    * `current`: the copy holds every write the stream had when asked; `unconfirmed`: the stream did
    * not answer in time and the copy is not known to be behind; `behind`: it is, after `timeoutMs`.
    */
-  async #confirm(timeoutMs: number): Promise<"current" | "unconfirmed" | "behind"> {
+  async #confirm(timeoutMs: number, catchUpMs = timeoutMs): Promise<"current" | "unconfirmed" | "behind"> {
     const deadline = Date.now() + timeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     // a leader answers in milliseconds; one that does not within ASK_MS is being elected
@@ -323,21 +350,7 @@ export class RecordView<T> {
     }
     if (last === "late") return this.#unmet.length === 0 ? "unconfirmed" : "behind";
     if (last <= this.#seen) return "current";
-    const seq = last;
-    return new Promise((resolve) => {
-      const waiter = {
-        seq,
-        resolve: () => {
-          clearTimeout(wait);
-          resolve("current");
-        },
-      };
-      const wait = setTimeout(() => {
-        this.#waiters.delete(waiter);
-        resolve("behind");
-      }, Math.max(0, deadline - Date.now()));
-      this.#waiters.add(waiter);
-    });
+    return (await this.#reach(last, Math.max(0, Math.min(deadline - Date.now(), catchUpMs)))) ? "current" : "behind";
   }
 
   /**
