@@ -131,6 +131,10 @@ function report(runs: FaultFigures[][]): void {
     });
   }
   console.log(rows.join("\n"));
+  // what the get and list calls met where they took longer than the 5 s target
+  runs.forEach((figures, r) => {
+    for (const x of figures) if (x.getListS > 5) console.log(`\n${x.fault}, run ${r + 1}: get+list after ${n(x.getListS)} s:\n  ${x.apiTrail.join("\n  ")}`);
+  });
   const flat = runs.flat();
   const sum = (pick: (x: FaultFigures) => number) => flat.reduce((s, x) => s + pick(x), 0);
   const worst = (pick: (x: FaultFigures) => number) => Math.max(...flat.map(pick));
