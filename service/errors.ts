@@ -1,4 +1,4 @@
-/** The error kinds of API.md, each knowing its status and wire body. */
+/** The error kinds of docs/api.md, each knowing its status and wire body. */
 export const ErrorType = {
   invalidArguments: "invalid_arguments",
   permissionsDenied: "permissions_denied",

@@ -73,7 +73,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.equal(JSON.stringify(list.body).includes(r.body.secret_key), false, "list never shows a secret");
     });
 
-    test("api keys - the API.md example: user and password alone create an account in the key's project", async () => {
+    test("api keys - the docs/api.md example: user and password alone create an account in the key's project", async () => {
       const nc = await userPass(await projectKey("my-project"));
       const r = await callApi<{ id: string; project_id: string }>(nc, "mnq.api.v1.my-project.nats-accounts.create", '{"name":"orders"}');
       assert.equal(r.code, undefined, r.message);

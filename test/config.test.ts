@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { ConfigError, configSchema, loadConfig, settings } from "../service/config/index.ts";
 import { projectRoot } from "../service/server/launcher.ts";
@@ -73,4 +73,16 @@ test("config - the README's table lists every setting with its default", () => {
     if (s.default !== undefined) assert.equal(rows.get(s.name), `\`${s.default}\``, `README default of ${s.name}`);
   }
   for (const name of rows.keys()) assert.ok(settings.some((s) => s.name === name), `README lists ${name}, which is no setting`);
+});
+
+test("docs - every file the README and docs/ link to is in the repository, and they name no document outside it", () => {
+  for (const doc of ["README.md", "docs/api.md"]) {
+    const text = readFileSync(join(projectRoot, doc), "utf8");
+    for (const m of text.matchAll(/\]\(([^)#\s]+)[^)]*\)/g)) {
+      const target = m[1]!;
+      if (/^[a-z]+:/.test(target)) continue;
+      assert.ok(existsSync(join(projectRoot, dirname(doc), target)), `${doc} links ${target}, which a clone does not have`);
+    }
+    assert.doesNotMatch(text, /\bAPI\.md\b|\.\.\/shared/, `${doc} names a document outside the repository`);
+  }
 });

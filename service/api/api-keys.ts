@@ -9,7 +9,7 @@ import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
 import { pageOf } from "./paging.ts";
 
-/** API.md ApiKey; `secret_key` only in the reply to create. */
+/** docs/api.md ApiKey; `secret_key` only in the reply to create. */
 export interface ApiKey {
   access_key: string;
   name: string;

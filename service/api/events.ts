@@ -5,7 +5,7 @@ import { apiKeyOfUserName } from "../revocation/index.ts";
 /** `actor` of an event: the access key of the project API key that called, or "admin". */
 export type Actor = string;
 
-/** API.md lifecycle events: `mnq.events.v1.<project>.<resource>.<event>`. */
+/** docs/api.md lifecycle events: `mnq.events.v1.<project>.<resource>.<event>`. */
 export type LifecycleEvent =
   | { type: "nats-accounts.created" | "nats-accounts.deleted"; nats_account_id: string; name: string }
   | { type: "nats-credentials.created" | "nats-credentials.deleted"; nats_account_id: string; nats_credentials_id: string; name: string }

@@ -6,7 +6,7 @@ import { credentialsDeleted } from "./nats-credentials.ts";
 import { generateName } from "./names.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
 
-/** API.md NatsAccount. */
+/** docs/api.md NatsAccount. */
 export interface NatsAccount {
   id: string;
   name: string;

@@ -7,7 +7,7 @@ import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
 
-/** API.md NatsCredentials. */
+/** docs/api.md NatsCredentials. */
 export interface NatsCredentials {
   id: string;
   name: string;
@@ -21,7 +21,7 @@ export interface NatsCredentials {
   expires_at: string | null;
 }
 
-/** The farthest `expires_at` may lie ahead (API.md). */
+/** The farthest `expires_at` may lie ahead (docs/api.md). */
 const MAX_EXPIRY_YEARS = 10;
 
 function toNatsCredentials(ctx: ApiContext, r: CredentialsRecord, file: string | null = null): NatsCredentials {

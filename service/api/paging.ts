@@ -1,4 +1,4 @@
-/** The list options shared by every list endpoint (API.md "Defaults and limits"). */
+/** The list options shared by every list endpoint (docs/api.md "Defaults and limits"). */
 export interface ListOptions {
   page?: number;
   page_size?: number;

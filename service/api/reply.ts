@@ -9,7 +9,7 @@ export function replyJson(msg: ServiceMsg, body: unknown): void {
 
 /**
  * Sends an error as the micro framework's headers (`Nats-Service-Error-Code`, `Nats-Service-Error`)
- * plus the API.md JSON body. Anything that is not an ApiError becomes a plain 500: no stack, no detail.
+ * plus the docs/api.md JSON body. Anything that is not an ApiError becomes a plain 500: no stack, no detail.
  */
 export function replyError(msg: ServiceMsg, err: unknown, log: Logger): { code: number; description: string } {
   const apiErr = err instanceof ApiError ? err : new InternalError();

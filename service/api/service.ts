@@ -17,7 +17,7 @@ export const SERVICE_NAME = "mnq";
 /** The admin endpoints' share of the per-project bound. */
 const ADMIN_LOAD = "*admin";
 
-/** Largest request body the API reads (API.md). */
+/** Largest request body the API reads (docs/api.md). */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 const PROJECT_ID = /^[a-z0-9-]{1,64}$/;
 
@@ -30,7 +30,7 @@ interface EndpointDef {
   handler: Handler;
 }
 
-/** Every project-scoped endpoint of API.md. */
+/** Every project-scoped endpoint of docs/api.md. */
 export const projectEndpoints: readonly EndpointDef[] = [
   { subject: "nats-accounts.create", handler: accounts.createAccount },
   { subject: "nats-accounts.list", handler: accounts.listAccounts },

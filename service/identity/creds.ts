@@ -7,7 +7,7 @@ export function formatCreds(userJwt: string, user: NKeyPair): string {
   return new TextDecoder().decode(fmtCreds(userJwt, user));
 }
 
-/** Lowercase hex SHA-1 of the credentials file exactly as returned (API.md `checksum`). */
+/** Lowercase hex SHA-1 of the credentials file exactly as returned (docs/api.md `checksum`). */
 export function credsChecksum(content: string): string {
   return createHash("sha1").update(content, "utf8").digest("hex");
 }

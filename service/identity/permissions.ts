@@ -1,7 +1,7 @@
 import type { Permissions } from "@nats-io/jwt";
 
 /**
- * A credential's permissions as API.md writes them (schemas/common.json `permissions`): subjects
+ * A credential's permissions as docs/api.md writes them (schemas/common.json `permissions`): subjects
  * it may publish and subscribe to inside its account, and replies to requests it received.
  */
 export interface CredentialPermissions {

@@ -3,7 +3,7 @@ import type { Logger } from "../log.ts";
 import type { AccountRecord, QuotaStateRecord, RecordView, Store } from "../store/index.ts";
 import { readAllStorage } from "./usage.ts";
 
-/** API.md quota event, published on `mnq.events.v1.<project>.nats-accounts.quota`. */
+/** docs/api.md quota event, published on `mnq.events.v1.<project>.nats-accounts.quota`. */
 export interface QuotaEvent {
   type: "quota";
   project_id: string;

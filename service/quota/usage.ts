@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { UnavailableError } from "../errors.ts";
 import type { AccountLimits } from "../identity/index.ts";
 
-/** API.md AccountUsage. */
+/** docs/api.md AccountUsage. */
 export interface AccountUsage {
   nats_account_id: string;
   storage: { used_bytes: number; quota_bytes: number; reserved_bytes: number };

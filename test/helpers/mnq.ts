@@ -40,7 +40,7 @@ export async function callApi<T = Record<string, unknown>>(nc: NatsConnection, s
 }
 
 /**
- * Calls like a careful client: a 503 or a timeout is retried (API.md: "safe to retry") until
+ * Calls like a careful client: a 503 or a timeout is retried (docs/api.md: "safe to retry") until
  * `deadlineMs` has passed; the first other answer is returned.
  */
 export async function callApiRetrying<T = Record<string, unknown>>(
