@@ -17,6 +17,7 @@ import {
   busiest,
   type FaultFigures,
   killNode,
+  killThenRejoin,
   loginOnce,
   makeIdentities,
   measureFault,
@@ -47,18 +48,7 @@ async function oneRun(run: number): Promise<FaultFigures[]> {
       const where = await placement(world);
       const what = `n${i + 1} (leads ${where.streamLeaders[`n${i + 1}`] ?? 0}/5 KV streams, holds ${where.viewConsumers[`n${i + 1}`] ?? 0} view consumers, ${where.instanceConnections[`n${i + 1}`] ?? 0} instance connections${where.metaLeader === `n${i + 1}` ? ", meta leader" : ""})`;
       log(`run ${run}: kill ${what}`);
-      try {
-        out.push(await measureFault(world, `kill n${i + 1}`, ids, () => killNode(world, i)));
-      } finally {
-        if (!world.alive[i]) await restartNode(world, i);
-      }
-      log(`run ${run}: rejoin n${i + 1}`);
-      out.push(
-        await measureFault(world, `rejoin n${i + 1}`, ids, async () => {
-          await killNode(world, i);
-          await restartNode(world, i);
-        }),
-      );
+      out.push(...(await killThenRejoin(world, ids, i)));
     }
     log(`run ${run}: stepdowns`);
     out.push(await measureFault(world, "stepdowns", ids, () => stepDownLeaders(world)));

@@ -16,15 +16,13 @@ import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { InFlight } from "./in-flight.ts";
 import { ConnectionTable, ResolverClient } from "./resolver/index.ts";
 import { AdmissionGate, Fence, serveFence } from "./revocation/index.ts";
-import { BucketName, type OpenedViews, openViews, ResetReason, Store, type StoreViews } from "./store/index.ts";
+import { type OpenedViews, openViews, ResetReason, Store, type StoreViews, VIEWED_BUCKETS } from "./store/index.ts";
 import { frozenView } from "./faults.ts";
 
 export const VERSION: string = pkg.version;
 
 /** `/readyz` answers 503 while a view is further behind its stream than this. */
 const MAX_READY_LAG_SECONDS = 2;
-/** The buckets an instance keeps a copy of. */
-const VIEWED_BUCKETS = [BucketName.accounts, BucketName.credentials, BucketName.projects, BucketName.apiKeys, BucketName.credentialKeys];
 
 /** A running mnq instance. */
 export interface MnqService {
@@ -62,12 +60,9 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   const common = { servers: target, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true, ...clientTls(cfg) };
   // A private inbox prefix: MNQ users that may subscribe to `_INBOX.>` (admins) do not see the
   // service's own JetStream replies.
-  const nc = await connect({
-    ...common,
-    name: "mnq",
-    inboxPrefix: "_MNQ_INBOX",
-    authenticator: credsAuthenticator(enc.encode(trust.serviceCreds)),
-  });
+  const asService = (to: string | string[], name: string) =>
+    connect({ ...common, servers: to, name, inboxPrefix: "_MNQ_INBOX", authenticator: credsAuthenticator(enc.encode(trust.serviceCreds)) });
+  const nc = await asService(target, "mnq");
   const sys = await connect({ ...common, name: "mnq-sys", authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
   // what the gauges read, once open
   let opened: OpenedViews | undefined;
@@ -167,8 +162,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     standby = await StandbyCallout.start({
       servers: targets,
       primary: nc,
-      connect: (servers) =>
-        connect({ ...common, servers, name: "mnq-standby", inboxPrefix: "_MNQ_INBOX", authenticator: credsAuthenticator(enc.encode(trust.serviceCreds)) }),
+      connect: (servers) => asService(servers, "mnq-standby"),
       responder,
       gate,
       inFlight,

@@ -6,6 +6,7 @@ import {
   type FaultWorld,
   type Identity,
   killNode,
+  killThenRejoin,
   makeIdentities,
   measureFault,
   placement,
@@ -47,17 +48,7 @@ describe("faults on the 3-node cluster with two instances: every instance decide
   for (const i of [0, 1, 2]) {
     test(`faults - SIGKILL of node n${i + 1}, then its restart: existing identities never refused, new ones log in, a deleted one is refused`, async (t) => {
       t.diagnostic(`before: ${JSON.stringify(await placement(world))}`);
-      let killed: FaultFigures | undefined;
-      try {
-        killed = await measureFault(world, `kill n${i + 1}`, ids, () => killNode(world, i));
-      } finally {
-        if (!world.alive[i]) await restartNode(world, i);
-      }
-      const rejoined = await measureFault(world, `rejoin n${i + 1}`, ids, async () => {
-        // the node was restarted above: a second kill and restart is the rejoin measured
-        await killNode(world, i);
-        await restartNode(world, i);
-      });
+      const [killed, rejoined] = await killThenRejoin(world, ids, i);
       judge(killed, t);
       judge(rejoined, t);
     });

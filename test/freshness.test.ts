@@ -9,7 +9,7 @@ import { NKeyPair, parseCreds } from "../service/identity/index.ts";
 import { AdmissionGate } from "../service/revocation/index.ts";
 import type { RunningServer } from "../service/server/launcher.ts";
 import { type RunningInstance, startInstance } from "../service/server/instance.ts";
-import { BucketName, type RecordBucket } from "../service/store/index.ts";
+import { BucketName, type RecordBucket, VIEWED_BUCKETS } from "../service/store/index.ts";
 import { check } from "./helpers/check.ts";
 import { loginOnce } from "./helpers/fault-world.ts";
 import { bounded } from "./helpers/load.ts";
@@ -69,7 +69,7 @@ describe("views: copies that heal themselves (one node)", () => {
     const before = await resets(BucketName.credentialKeys);
     const jsm = await jetstreamManager(svc);
     let deleted = 0;
-    for (const bucket of [BucketName.apiKeys, BucketName.credentialKeys, BucketName.credentials, BucketName.accounts, BucketName.projects]) {
+    for (const bucket of VIEWED_BUCKETS) {
       for await (const c of jsm.consumers.list(`KV_${bucket}`)) {
         await jsm.consumers.delete(`KV_${bucket}`, c.name);
         deleted++;
@@ -125,7 +125,7 @@ describe("views: copies that heal themselves (one node)", () => {
 
   test("views - lag and resets are exported for every viewed bucket from the start", async () => {
     const lag = await metric("mnq_view_lag_seconds");
-    for (const bucket of [BucketName.accounts, BucketName.credentials, BucketName.projects, BucketName.apiKeys, BucketName.credentialKeys]) {
+    for (const bucket of VIEWED_BUCKETS) {
       assert.ok(lag.some((l) => l.startsWith(`mnq_view_lag_seconds{bucket="${bucket}"} 0`)), `${bucket}: ${lag.join("\n")}`);
       assert.ok((await metric(`mnq_view_resets_total{bucket="${bucket}",reason="stalled"}`)).length === 1);
     }

@@ -12,6 +12,6 @@ export type {
   QuotaStateRecord,
 } from "./records.ts";
 export { ADMIN_PROJECT } from "./records.ts";
-export { accountGroup, ALL, openViews, projectGroup, RecordView } from "./view.ts";
+export { accountGroup, ALL, openViews, projectGroup, RecordView, VIEWED_BUCKETS } from "./view.ts";
 export type { OpenedViews, StoreViews } from "./view.ts";
 export { ResetReason } from "./feed.ts";

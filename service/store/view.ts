@@ -2,7 +2,7 @@ import { UnavailableError } from "../errors.ts";
 import type { RecordBucket } from "./bucket.ts";
 import { BucketFeed, type FeedEntry, feedEntry, ResetReason } from "./feed.ts";
 import type { AccountRecord, ApiKeyRecord, CredentialKeyRecord, CredentialsRecord, ProjectRecord } from "./records.ts";
-import type { Store } from "./store.ts";
+import { BucketName, type Store } from "./store.ts";
 
 /** How often a view asks the stream for its last sequence, to know how far behind it is. */
 const PROBE_MS = 500;
@@ -249,19 +249,18 @@ export class RecordView<T> {
    * stream that cannot tell in time (no leader) leaves the copy's answer: no write lands meanwhile.
    */
   async lookup(key: string, timeoutMs = 500): Promise<T | null> {
+    if (this.lagSeconds() * 1000 >= READ_THROUGH_MS) return this.#readThrough(key);
+    // Behind for a moment (a write of this instance's, or one the probe saw): a record held now may
+    // be a step short (an account still `creating`), so the copy gets CATCH_UP_WAIT_MS to apply it.
     const newest = this.#unmet[this.#unmet.length - 1];
-    // Known to be behind for a moment (a write of this instance's, or one the probe saw): a record
-    // held now may be a step short (an account still `creating`), so the copy is given a moment.
-    if (newest && this.lagSeconds() * 1000 < READ_THROUGH_MS && !(await this.#reach(newest.seq, CATCH_UP_WAIT_MS))) return this.#readThrough(key);
-    if (this.lagSeconds() * 1000 < READ_THROUGH_MS) {
-      const held = this.#records.get(key);
-      if (held !== undefined) return held;
-      // Only a copy known to be behind costs a KV read: a flood of unknown identities while the
-      // stream is slow to answer (or leaderless) costs the shared round trip, nothing per request.
-      // a copy that is not there after CATCH_UP_WAIT_MS is not waited for: the callout's answer is due
-      // within the server's auth timeout, and one login may look up three records
-      if ((await this.#confirm(timeoutMs, CATCH_UP_WAIT_MS)) !== "behind") return this.#records.get(key) ?? null;
-    }
+    if (newest && !(await this.#reach(newest.seq, CATCH_UP_WAIT_MS))) return this.#readThrough(key);
+    const held = this.#records.get(key);
+    if (held !== undefined) return held;
+    // A miss costs the shared round trip, and a KV read only when the copy proves behind: a flood of
+    // unknown identities while the stream is slow (or leaderless) costs nothing per request. The
+    // copy is not waited for past CATCH_UP_WAIT_MS: one login may look up three records, and the
+    // answer is due within the server's auth timeout.
+    if ((await this.#confirm(timeoutMs, CATCH_UP_WAIT_MS)) !== "behind") return this.#records.get(key) ?? null;
     return this.#readThrough(key);
   }
 
@@ -298,18 +297,13 @@ export class RecordView<T> {
     });
   }
 
-  /** True once the copy holds every write the stream had at the call, within `timeoutMs`. */
-  async #caughtUp(timeoutMs: number): Promise<boolean> {
-    return (await this.#confirm(timeoutMs)) === "current";
-  }
-
   /**
    * The record once the view holds every write the stream leader has, waiting at most
    * `timeoutMs` (then as the view holds it). A KV direct get may be answered by a follower that
    * missed a write already answered: read-your-writes goes through here.
    */
   async fresh(key: string, timeoutMs = 1000): Promise<T | null> {
-    await this.#caughtUp(timeoutMs);
+    await this.#confirm(timeoutMs);
     return this.#records.get(key) ?? null;
   }
 
@@ -444,6 +438,9 @@ export interface OpenedViews extends StoreViews {
   applied(bucket: string): number;
   stop(): Promise<void>;
 }
+
+/** The buckets an instance keeps a copy of (`openViews`). */
+export const VIEWED_BUCKETS = [BucketName.accounts, BucketName.credentials, BucketName.projects, BucketName.apiKeys, BucketName.credentialKeys] as const;
 
 /** Opens every view (each resolves once it holds its whole bucket). */
 export async function openViews(store: Store, opts: OpenViewsOptions = {}): Promise<OpenedViews> {

@@ -7,7 +7,7 @@ import { DataFile, loadTrust } from "../../service/bootstrap/index.ts";
 import { NKeyPair, parseCreds } from "../../service/identity/index.ts";
 import { waitForJetStream } from "../../service/server/cluster.ts";
 import { type RunningInstance, startInstance } from "../../service/server/instance.ts";
-import { BucketName } from "../../service/store/index.ts";
+import { VIEWED_BUCKETS } from "../../service/store/index.ts";
 import { callApi, connectWithCreds } from "./mnq.ts";
 import { type Cluster, freePort, freshDataDir, removeDir, startCluster } from "./servers.ts";
 
@@ -30,7 +30,6 @@ export interface FaultWorld {
   stop(): Promise<void>;
 }
 
-const VIEWED = [BucketName.accounts, BucketName.credentials, BucketName.projects, BucketName.apiKeys, BucketName.credentialKeys];
 const NODE_NAMES = ["n1", "n2", "n3"];
 
 export async function startFaultWorld(): Promise<FaultWorld> {
@@ -141,7 +140,7 @@ export async function placement(world: FaultWorld): Promise<Placement> {
   const bump = (m: Record<string, number>, k: string | undefined) => {
     if (k) m[k] = (m[k] ?? 0) + 1;
   };
-  for (const b of VIEWED) {
+  for (const b of VIEWED_BUCKETS) {
     const info = await jsm.streams.info(`KV_${b}`).catch(() => undefined);
     bump(p.streamLeaders, info?.cluster?.leader);
     for await (const c of jsm.consumers.list(`KV_${b}`)) bump(p.viewConsumers, c.cluster?.leader);
@@ -360,7 +359,7 @@ function sleep(ms: number): Promise<void> {
 
 /** Steps down the leader of every KV stream mnq keeps a copy of, and the meta leader. */
 export async function stepDownLeaders(world: FaultWorld): Promise<void> {
-  for (const b of VIEWED) await world.svc.request(`$JS.API.STREAM.LEADER.STEPDOWN.KV_${b}`, "", { timeout: 3000 }).catch(() => undefined);
+  for (const b of VIEWED_BUCKETS) await world.svc.request(`$JS.API.STREAM.LEADER.STEPDOWN.KV_${b}`, "", { timeout: 3000 }).catch(() => undefined);
   await world.sys.request("$JS.API.META.LEADER.STEPDOWN", "", { timeout: 3000 }).catch(() => undefined);
 }
 
@@ -375,4 +374,19 @@ export async function restartNode(world: FaultWorld, i: number): Promise<void> {
   await world.cluster.restart(i);
   world.alive[i] = true;
   await waitForJetStream(world.dir, [world.cluster.urls[i]!], 30_000);
+}
+
+/** SIGKILL of node `i` measured, then its restart measured as a second fault (kill again, restart: the rejoin). */
+export async function killThenRejoin(world: FaultWorld, ids: Parameters<typeof measureFault>[2], i: number): Promise<[FaultFigures, FaultFigures]> {
+  let killed: FaultFigures;
+  try {
+    killed = await measureFault(world, `kill n${i + 1}`, ids, () => killNode(world, i));
+  } finally {
+    if (!world.alive[i]) await restartNode(world, i);
+  }
+  const rejoined = await measureFault(world, `rejoin n${i + 1}`, ids, async () => {
+    await killNode(world, i);
+    await restartNode(world, i);
+  });
+  return [killed, rejoined];
 }
