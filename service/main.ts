@@ -60,9 +60,12 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   const common = { servers: target, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true, ...clientTls(cfg) };
   // A private inbox prefix: MNQ users that may subscribe to `_INBOX.>` (admins) do not see the
   // service's own JetStream replies.
-  const asService = (to: string | string[], name: string) =>
-    connect({ ...common, servers: to, name, inboxPrefix: "_MNQ_INBOX", authenticator: credsAuthenticator(enc.encode(trust.serviceCreds)) });
-  const nc = await asService(target, "mnq");
+  const asService = (to: string | string[], name: string, creds = trust.serviceCreds) =>
+    connect({ ...common, servers: to, name, inboxPrefix: "_MNQ_INBOX", authenticator: credsAuthenticator(enc.encode(creds)) });
+  // The store's connection (KV, JetStream, events, fence requests) subscribes to nothing anyone
+  // else publishes; what answers requests (API, $SRV, callout, fence) may publish only to inboxes.
+  const nc = await asService(target, "mnq-store");
+  const api = await asService(target, "mnq", trust.responderCreds);
   const sys = await connect({ ...common, name: "mnq-sys", authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
   // what the gauges read, once open
   let opened: OpenedViews | undefined;
@@ -78,7 +81,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     { buckets: VIEWED_BUCKETS, reasons: Object.values(ResetReason) },
   );
   const observe: Observe = { metrics, stats: new EndpointStats() };
-  const readiness = new Readiness([nc, sys]);
+  const readiness = new Readiness([nc, api, sys]);
   // A copy more than 2 s behind its stream: not ready (the callout reads through to KV meanwhile).
   readiness.require(() => {
     const behind = (opened?.lag() ?? []).filter((v) => v.seconds > MAX_READY_LAG_SECONDS);
@@ -135,8 +138,8 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     // A fenced owner stays refused until this instance's copy holds the delete.
     const gate = new AdmissionGate((bucket) => views.applied(bucket));
     const instance = nuid.next();
-    const fenceSub = serveFence(nc, gate, log.child({ component: "fence" }), instance);
-    const service = await startApiService(nc, ctx, VERSION, inFlight);
+    const fenceSub = serveFence(api, gate, log.child({ component: "fence" }), instance);
+    const service = await startApiService(api, ctx, VERSION, inFlight);
     const calloutDeps: CalloutDeps = {
       vault,
       log: log.child({ component: "callout" }),
@@ -161,8 +164,8 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const targets = typeof target === "string" ? target.split(",") : target;
     standby = await StandbyCallout.start({
       servers: targets,
-      primary: nc,
-      connect: (servers) => asService(servers, "mnq-standby"),
+      primary: api,
+      connect: (servers) => asService(servers, "mnq-standby", trust.responderCreds),
       responder,
       gate,
       inFlight,
@@ -185,7 +188,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     quota.start();
     accounts.start();
     // Ready means the servers hold every subscription (API, callout, fence): one round trip.
-    await nc.flush();
+    await Promise.all([nc.flush(), api.flush()]);
     readiness.started();
     if (http) log.info({ url: `http://${cfg.metricsHost}:${http.port}/metrics` }, "metrics, /healthz and /readyz served");
     log.info({ version: VERSION, instance: service.info().id }, "mnq service started");
@@ -211,7 +214,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
         await views.stop();
         fenceSub.unsubscribe();
         // a drain waits for the server: bounded, for a stop while it is unreachable
-        await Promise.all([drainWithin(nc, cfg.requestTimeoutMs), drainWithin(sys, cfg.requestTimeoutMs)]);
+        await Promise.all([nc, api, sys].map((c) => drainWithin(c, cfg.requestTimeoutMs)));
         await http?.close();
       },
     };
@@ -219,8 +222,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     await http?.close();
     await standby?.stop();
     await opened?.stop();
-    await nc.close();
-    await sys.close();
+    await Promise.all([nc, api, sys].map((c) => c.close()));
     throw err;
   }
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { NKeyPair } from "../service/identity/index.ts";
 import { printable } from "../service/commands/output.ts";
@@ -240,5 +240,26 @@ describe("abuse: one tenant against the others", () => {
       await assert.rejects(connect({ servers: f.server.url, authenticator: signed(NKeyPair.create("user")), reconnect: false }), /authorization/i);
     }
     await (await connect({ servers: f.server.url, authenticator: signed(kp), reconnect: false })).close();
+  });
+
+  test("abuse - a reply subject that is not an inbox ($KV, $JS, mnq.internal) gets no answer: status, $SRV.PING and an API call cannot overwrite another credential's index entry", async () => {
+    const account = (await f.api<{ id: string }>("ab-reply", "nats-accounts.create", {})).body.id;
+    const c = (await f.api<Creds>("ab-reply", "nats-credentials.create", { nats_account_id: account })).body;
+    const kp = NKeyPair.fromSeed(c.credentials.content.match(/SU[A-Z2-7]{56}/)![0], "user");
+    const targets = [`$KV.${BucketName.credentialKeys}.${kp.getPublicKey()}`, "$JS.API.STREAM.DELETE.KV_mnq-accounts", "mnq.internal.fence"];
+    // whatever reaches those subjects is seen here (the service user may subscribe to them)
+    const landed: string[] = [];
+    const subs = targets.map((t) => svc.subscribe(t, { callback: (_e, m) => void landed.push(m.subject) }));
+    await svc.flush();
+    const subjects = ["mnq.admin.v1.status", "$SRV.PING.mnq", "mnq.api.v1.ab-reply.nats-credentials.list"];
+    for (const subject of subjects) for (const reply of targets) f.admin.publish(subject, subject.endsWith(".list") ? JSON.stringify({ nats_account_id: account }) : "", { reply });
+    // the same requests with an inbox are answered: by then the forged ones were taken
+    for (const subject of subjects) await f.admin.request(subject, subject.endsWith(".list") ? JSON.stringify({ nats_account_id: account }) : "", { timeout: 5000 });
+    await f.admin.flush();
+    await svc.flush();
+    subs.forEach((s) => s.unsubscribe());
+    assert.deepEqual(landed, [], "no answer was published to a non-inbox reply subject");
+    const nc = await connect({ servers: f.server.url, authenticator: nkeyAuthenticator(new TextEncoder().encode(kp.seedString())), reconnect: false });
+    await nc.close();
   });
 });

@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { InvalidArgumentsError, QuotasExceededError } from "../errors.ts";
 import type { InFlight } from "../in-flight.ts";
+import { isReplyInbox } from "../identity/index.ts";
 import { validateRequest } from "../validation.ts";
 import type { ApiContext } from "./context.ts";
 import { actorOf } from "./events.ts";
@@ -95,6 +96,11 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
         metadata: { request_schema: `${schema}.request`, response_schema: `${schema}.reply` },
         handler: (err, msg) => {
           if (err) return;
+          // An answer goes only to an inbox (see RESPONDER_PUBLISH): not done, and not written anywhere.
+          if (!isReplyInbox(msg.reply)) {
+            ctx.observe?.metrics.dropped(def.subject);
+            return;
+          }
           const started = performance.now();
           const answered = (error?: { code: number; description: string }) => {
             ctx.observe?.metrics.api(def.subject, error?.code ?? 200, (performance.now() - started) / 1000);

@@ -7,5 +7,5 @@ export { accountJwt, authorizationResponseJwt, deleteAccountsJwt, operatorJwt, u
 export type { AccountJwtInput, AccountLimits, AuthorizationResult, UserJwtInput } from "./claims.ts";
 export { credsChecksum, formatCreds, parseCreds } from "./creds.ts";
 export { newMasterKey, parseMasterKey, SeedVault } from "./vault.ts";
-export { jwtPermissions, responsesEscalation, subjectsOverlap } from "./permissions.ts";
+export { isReplyInbox, jwtPermissions, RESPONDER_PUBLISH, responsesEscalation, subjectsOverlap } from "./permissions.ts";
 export type { CredentialPermissions } from "./permissions.ts";

@@ -53,3 +53,17 @@ export function subjectsOverlap(a: string, b: string): boolean {
     if (x[i] !== "*" && y[i] !== "*" && x[i] !== y[i]) return false;
   }
 }
+
+/**
+ * Where the connections that answer requests (the API, `$SRV`, the callout, the fence) may publish:
+ * reply inboxes only. Admins choose the reply subject of their requests, and an answer published
+ * to `$KV.…` or `$JS.API.…` with the service's rights would be a write or a stream delete; the
+ * server refuses those here. `_R_.` is what it makes of a reply across an import, `$SYS._INBOX.`
+ * its own (callout requests), `_MNQ_INBOX.` the service's (fence requests).
+ */
+export const RESPONDER_PUBLISH = ["_INBOX.>", "_R_.>", "$SYS._INBOX.>", "_MNQ_INBOX.>"];
+
+/** True when `reply` is a subject the responding connections may answer on. */
+export function isReplyInbox(reply: string | undefined): reply is string {
+  return reply !== undefined && RESPONDER_PUBLISH.some((p) => reply.startsWith(p.slice(0, -1)) && reply.length > p.length - 1);
+}

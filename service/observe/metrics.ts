@@ -63,7 +63,7 @@ export class Metrics {
     });
     this.#apiTotal = new Counter({
       name: "mnq_api_requests_total",
-      help: "API requests answered, by endpoint and status (the reply's error code, 200 for success).",
+      help: "API requests, by endpoint and status: the reply's error code, 200 for success, dropped when the reply subject was not an inbox (not answered).",
       labelNames: ["endpoint", "status"],
       registers,
     });
@@ -132,6 +132,11 @@ export class Metrics {
   auth(method: AuthMethod, result: AuthResult, seconds: number): void {
     this.#authTotal.inc({ method, result });
     this.#authDuration.observe({ method }, seconds);
+  }
+
+  /** A request not answered: its reply subject was not an inbox. */
+  dropped(endpoint: string): void {
+    this.#apiTotal.inc({ endpoint, status: "dropped" });
   }
 
   api(endpoint: string, status: number, seconds: number): void {
