@@ -86,6 +86,21 @@ describe("quota, exact mode (MNQ_ACCOUNT_MAX_BYTES_REQUIRED, one server, 10 MiB)
     const bytes = (await jsm.streams.info("EIGHT")).state.bytes;
     assert.ok(bytes <= 8 * MiB, `the stream holds ${bytes} bytes, at most its 8 MiB (old messages go)`);
   });
+  test("quota exact - each stream is charged at least MNQ_ACCOUNT_STREAM_MIN_BYTES (1 MiB): 10 MiB holds 10 streams of 100 bytes, the 11th is refused", async () => {
+    const jsm = await jetstreamManager(nc);
+    // the quota's bytes free again: what the tests before reserved goes
+    for (const name of await jsm.streams.names().next()) await jsm.streams.delete(name);
+    let held = 0;
+    let refusal: unknown;
+    for (let i = 0; i < 20 && refusal === undefined; i++) {
+      await jsm.streams.add({ name: `TINY${i}`, subjects: [`tiny.${i}`], max_bytes: 100 }).then(
+        () => held++,
+        (err: unknown) => (refusal = err),
+      );
+    }
+    assert.equal(held, 10, "streams held when the first was refused");
+    assert.ok(refusal instanceof JetStreamApiError && /maximum number of streams/i.test(refusal.message), String(refusal));
+  });
 });
 
 describe("quota (one server, default 300 MiB)", () => {
