@@ -9,7 +9,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
-import { parseCreds } from "../service/identity/index.ts";
+import { newAccessKey, NKeyPair, parseCreds } from "../service/identity/index.ts";
 import { VERSION } from "../service/main.ts";
 import { projectRoot } from "../service/server/launcher.ts";
 import { EndpointStats, Metrics } from "../service/observe/index.ts";
@@ -139,6 +139,19 @@ async function main(): Promise<void> {
     const burst = await runLoad(500, 500, () => oneConnect(url, auths.nkey!));
     figure("burst_500_failures", burst.failures, "count");
     figure("burst_500_p99", burst.p99, "ms");
+    // 3. refusals: unknown nkeys and unknown API keys, the cost a login flood puts on each side
+    for (const kind of ["nkey", "apikey"] as const) {
+      step(`refused logins (${kind}): ${N} unknown identities, 50 in flight`);
+      const cpu0 = cpuMs(pid);
+      const srv0 = cpuMs(server.pid);
+      const unknown = (): ClientAuth =>
+        kind === "nkey" ? { kind: "nkey", seed: NKeyPair.create("user").seedString() } : { kind: "userpass", user: newAccessKey(), pass: "wrong" };
+      const r = await runLoad(N, 50, () => oneConnect(url, unknown()), progress(`refused ${kind}`));
+      const refused = r.failures;
+      figure(`refused_${kind}`, refused, "count", N);
+      figure(`service_cpu_per_refusal_${kind}`, (cpuMs(pid) - cpu0) / Math.max(1, refused), "ms", serviceCpuPerAuth);
+      figure(`server_cpu_per_refusal_${kind}`, (cpuMs(server.pid) - srv0) / Math.max(1, refused), "ms", serverCpu[kind]!);
+    }
     // unloaded latency
     // target: a callout connect at most 1.2 ms slower than a native one
     let nativeP50 = 0;
