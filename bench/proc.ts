@@ -1,3 +1,6 @@
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { projectRoot } from "../service/server/launcher.ts";
 import { readFileSync } from "node:fs";
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
@@ -14,4 +17,36 @@ export function rssMiB(pid: number): { now: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
   return { now: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+}
+
+/**
+ * The built service (npm run build) as a child process, as deployments run it (no TypeScript
+ * loader in the process), against `url`; resolves once it prints its ready line.
+ * BENCH_MNQ_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles it.
+ */
+export async function startMnqProcess(dataDir: string, url: string, metricsPort: number, env: Record<string, string> = {}): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const nodeArgs = (process.env.BENCH_MNQ_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(projectRoot, "dist/service/cli.js"), "start"], {
+    env: { ...process.env, MNQ_DATA_DIR: dataDir, MNQ_NATS_URL: url, MNQ_LOG_LEVEL: "warn", MNQ_METRICS_PORT: String(metricsPort), ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("mnq ready")) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`mnq exited (${code}) before it was ready`)));
+  });
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  return {
+    pid: child.pid!,
+    stop: () =>
+      new Promise((resolve) => {
+        if (exited) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
 }

@@ -3,7 +3,6 @@
  * process on loopback, runs each scenario with its baseline in the same run, and prints a table
  * (or, with --json, one JSON object per figure).
  */
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -11,11 +10,10 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { newAccessKey, NKeyPair, parseCreds } from "../service/identity/index.ts";
 import { VERSION } from "../service/main.ts";
-import { projectRoot } from "../service/server/launcher.ts";
 import { EndpointStats, Metrics } from "../service/observe/index.ts";
 import { freePort, freshDataDir, removeDir, startNode } from "../test/helpers/servers.ts";
 import { type ClientAuth, oneConnect, runLoad } from "./load.ts";
-import { cpuMs, rssMiB } from "./proc.ts";
+import { cpuMs, rssMiB, startMnqProcess } from "./proc.ts";
 
 const args = new Set(process.argv.slice(2));
 const json = args.has("--json");
@@ -48,32 +46,6 @@ const step = (what: string) => {
   if (!json) process.stderr.write(`\r${" ".repeat(60)}\r… ${what}\n`);
 };
 
-async function startMnqProcess(dataDir: string, url: string, metricsPort: number): Promise<{ pid: number; stop: () => Promise<void> }> {
-  // BENCH_MNQ_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service process.
-  const nodeArgs = (process.env.BENCH_MNQ_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  // the built service (npm run build), as deployments run it: no TypeScript loader in the process
-  const child = spawn(process.execPath, [...nodeArgs, join(projectRoot, "dist/service/cli.js"), "start"], {
-    env: { ...process.env, MNQ_DATA_DIR: dataDir, MNQ_NATS_URL: url, MNQ_LOG_LEVEL: "warn", MNQ_MAX_REVOCATIONS: MAX_REVOCATIONS, MNQ_METRICS_PORT: String(metricsPort) },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("mnq ready")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`mnq exited (${code}) before it was ready`)));
-  });
-  return {
-    pid: child.pid!,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
-
 async function api<T>(nc: NatsConnection, subject: string, body: unknown): Promise<T> {
   const m = await nc.request(subject, JSON.stringify(body), { timeout: 10_000 });
   if (m.headers?.get("Nats-Service-Error-Code")) throw new Error(`${subject}: ${m.string()}`);
@@ -89,7 +61,7 @@ async function main(): Promise<void> {
   try {
     // metrics on, as operators run it: their cost is inside every figure below
     const metricsPort = await freePort();
-    mnq = await startMnqProcess(dataDir, url, metricsPort);
+    mnq = await startMnqProcess(dataDir, url, metricsPort, { MNQ_MAX_REVOCATIONS: MAX_REVOCATIONS });
     const pid = mnq.pid;
     const key = JSON.parse(readFileSync(join(dataDir, DataFile.adminApiKey), "utf8")) as { access_key: string; secret_key: string };
     const admin = await connect({ servers: url, user: key.access_key, pass: key.secret_key });
@@ -204,7 +176,7 @@ async function main(): Promise<void> {
     figure("api_credentials_list_page_p99", lists.p99, "ms", 20);
     // 4. metrics: what recording costs an auth (in this process, the same code), and a scrape
     step("metrics: recording cost per auth, and a scrape with 10,000 credentials");
-    const metrics = new Metrics({ accounts: () => 0, credentials: () => 0, apiKeys: () => 0, storage: () => [], viewLag: () => [] });
+    const metrics = new Metrics({ accounts: async () => 0, credentials: async () => 0, apiKeys: async () => 0, storage: () => [], viewLag: () => [] });
     const stats = new EndpointStats();
     const RECORDS = 200_000;
     const t0 = performance.now();

@@ -16,7 +16,7 @@ import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { InFlight } from "./in-flight.ts";
 import { ConnectionTable, ResolverClient } from "./resolver/index.ts";
 import { AdmissionGate, Fence, serveFence } from "./revocation/index.ts";
-import { type OpenedViews, openViews, ResetReason, Store, type StoreViews, VIEWED_BUCKETS } from "./store/index.ts";
+import { type AccountRecord, FleetCounter, type OpenedViews, openViews, ResetReason, Store, type StoreViews, VIEWED_BUCKETS } from "./store/index.ts";
 import { frozenView } from "./faults.ts";
 
 export const VERSION: string = pkg.version;
@@ -42,6 +42,8 @@ export interface MnqService {
   readonly observe: Observe;
   /** The port of the metrics listener, when MNQ_METRICS_PORT is set. */
   readonly metricsPort: number | undefined;
+  /** Settles once the reconcile begun at start (every account pushed, half-done deletes finished) is over; readiness does not wait for it. */
+  readonly reconciled: Promise<void>;
   /** Stops taking requests, answers those in flight, closes the connections. */
   stop(): Promise<void>;
 }
@@ -69,12 +71,13 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   const sys = await connect({ ...common, name: "mnq-sys", authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
   // what the gauges read, once open
   let opened: OpenedViews | undefined;
+  let counts: FleetCounter | undefined;
   let quota: QuotaMonitor | undefined;
   const metrics = new Metrics(
     {
-      accounts: () => opened?.accounts.values().filter(isTenantAccount).length ?? 0,
-      credentials: () => opened?.credentials.size ?? 0,
-      apiKeys: () => opened?.apiKeys.size ?? 0,
+      accounts: async () => (await counts?.forScrape())?.nats_accounts ?? 0,
+      credentials: async () => (await counts?.forScrape())?.nats_credentials ?? 0,
+      apiKeys: async () => (await counts?.forScrape())?.api_keys ?? 0,
       storage: () => quota?.storage() ?? [],
       viewLag: () => opened?.lag() ?? [],
     },
@@ -99,8 +102,9 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     const store = await Store.open(nc, { replicas: cfg.kvReplicas, timeout: cfg.requestTimeoutMs });
     const vault = new SeedVault(trust.masterKey);
     const secrets = new SecretMac(trust.masterKey);
-    // each view holds its whole bucket once open
+    // each view follows its bucket's writes from now on, and holds what is read, within MNQ_CACHE_MIB
     const views = await openViews(store, {
+      cacheBytes: cfg.cacheMib * 1024 * 1024,
       onReset: (bucket, reason) => {
         metrics.viewReset(bucket, reason);
         log.warn({ bucket, reason }, "view feed made anew");
@@ -109,7 +113,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     });
     opened = views;
     const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs, (op) => metrics.resolverFailure(op));
-    checkMasterKey(views, vault);
+    await checkMasterKey(views, vault);
     const revoke = { fence: new Fence(nc, SERVICE_NAME), connections: new ConnectionTable(sys, resolver, cfg.requestTimeoutMs) };
     const accounts = new Accounts({
       store,
@@ -130,9 +134,15 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       log,
     });
     const events = new EventPublisher(nc, metrics);
-    const ctx: ApiContext = { cfg, version: VERSION, accounts, store, views, vault, secrets, resolver, revoke, log, events, observe };
-    const report = await accounts.reconcile(true);
-    log.info(report, "resolvers reconciled with KV");
+    counts = new FleetCounter(views);
+    const ctx: ApiContext = { cfg, version: VERSION, accounts, store, views, vault, secrets, resolver, revoke, log, events, observe, counts };
+    // Every account pushed to the resolvers, half-done deletes finished: in the background, a walk
+    // over the fleet that readiness does not wait for (a resolver that lost an account gets it back
+    // a moment after the start instead of holding every instance's start up).
+    const startup = accounts
+      .reconcile(true)
+      .then((report) => log.info(report, "resolvers reconciled with KV"))
+      .catch((err: unknown) => log.warn({ err: String(err) }, "reconcile at start failed; the next round retries"));
     const inFlight = new InFlight();
     // The gate is fenced before the callout admits anyone: a delete reaches every instance there.
     // A fenced owner stays refused until this instance's copy holds the delete.
@@ -153,9 +163,9 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       observe,
       secrets,
       // an earlier version's scrypt hash is replaced by the HMAC once its secret is known right
-      legacySecretVerified: (accessKey, secret, stored) =>
+      legacySecretVerified: (project, accessKey, secret, stored) =>
         void store.apiKeys
-          .modify(accessKey, (cur) => (cur && cur.value.secret_hash === stored ? { ...cur.value, secret_hash: secrets.digest(secret) } : null))
+          .modify(Store.apiKeyKey(project, accessKey), (cur) => (cur && cur.value.secret_hash === stored ? { ...cur.value, secret_hash: secrets.digest(secret) } : null))
           .catch(() => undefined),
     };
     // an admitting response is also sent through the standby's server (see echoed)
@@ -186,7 +196,11 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       published: (type) => metrics.event(type),
     });
     quota.start();
-    accounts.start();
+    // the rounds every MNQ_RECONCILE_MS begin once the first is over
+    let stopping = false;
+    void startup.then(() => {
+      if (!stopping) accounts.start();
+    });
     // Ready means the servers hold every subscription (API, callout, fence): one round trip.
     await Promise.all([nc.flush(), api.flush()]);
     readiness.started();
@@ -203,8 +217,12 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       calloutDeps,
       observe,
       metricsPort: http?.port,
+      reconciled: startup,
       async stop() {
         readiness.stopping();
+        stopping = true;
+        // a walk over KV that a dead server holds up is not waited for past the timeout
+        await Promise.race([startup, new Promise((r) => setTimeout(r, cfg.requestTimeoutMs).unref())]);
         await quota!.stop();
         await accounts.stop();
         // No new requests; those taken are answered before the connection drains.
@@ -231,8 +249,13 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
  * Refuses to start when the master key does not open the seeds KV holds (another data dir's key,
  * a wrong MNQ_MASTER_KEY): every signature of those accounts would fail later, one request at a time.
  */
-function checkMasterKey(views: StoreViews, vault: SeedVault): void {
-  const sample = views.accounts.values().find((r) => r.state === "active");
+async function checkMasterKey(views: StoreViews, vault: SeedVault): Promise<void> {
+  let sample: AccountRecord | undefined;
+  for await (const { value } of views.accounts.scan()) {
+    if (value.state !== "active") continue;
+    sample = value;
+    break;
+  }
   if (!sample) return;
   try {
     vault.open(sample.signing_seed, sample.id);

@@ -9,6 +9,7 @@ import { DataFile } from "../service/bootstrap/index.ts";
 import { decodeJwt, encodeJwt, hashSecret, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
 import { createCurveSeed } from "../service/identity/index.ts";
 import { validator } from "../service/validation.ts";
+import { Store } from "../service/store/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { bounded } from "./helpers/load.ts";
 import { apiKeyRequest, assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, nkeyRequest, startMnq } from "./helpers/mnq.ts";
@@ -151,10 +152,11 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
 
     test("api keys - an earlier version's hash (no tag): a source whose scrypt checks keep failing is throttled, another source's right secret is not", async () => {
       const key = await projectKey("cb-legacy");
-      const rec = (await f.mnq.ctx.store.apiKeys.get(key.access_key))!;
+      const stored = Store.apiKeyKey("cb-legacy", key.access_key);
+      const rec = (await f.mnq.ctx.store.apiKeys.get(stored))!;
       const legacy = (await hashSecret(key.secret_key)).split("$").slice(0, 6).join("$");
-      await f.mnq.ctx.store.apiKeys.update(key.access_key, { ...rec.value, secret_hash: legacy }, rec.revision);
-      await check(() => f.mnq.ctx.views.apiKeys.peek(key.access_key)?.secret_hash === legacy);
+      await f.mnq.ctx.store.apiKeys.update(stored, { ...rec.value, secret_hash: legacy }, rec.revision);
+      await check(async () => (await f.mnq.ctx.views.apiKeys.lookup(Store.apiKeyPattern(key.access_key)))?.secret_hash === legacy);
       const { responder, trust } = calloutResponder(f);
       const sealer = XKey.fromSeed(createCurveSeed());
       const ask = (secret: string, host: string) => handOver(responder, trust, sealer, apiKeyRequest(key.access_key, secret, host));
@@ -244,18 +246,19 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       );
       t.diagnostic(`300 first logins in ${(performance.now() - started).toFixed(0)} ms`);
       assert.deepEqual(outcomes.filter((o) => o !== "ok").slice(0, 3), []);
-      const stored = await f.mnq.ctx.store.apiKeys.get(keys[0]!.access_key);
+      const stored = (await f.mnq.ctx.views.apiKeys.find(Store.apiKeyPattern(keys[0]!.access_key)));
       assert.match(stored!.value.secret_hash, /^hmac\$/);
     });
 
     test("callout - an API key stored by an earlier version (scrypt) logs in, and its record then holds the HMAC", async () => {
       const k = await projectKey("cb-scrypt");
       const store = f.mnq.ctx.store.apiKeys;
-      const rec = (await store.get(k.access_key))!;
-      await store.update(k.access_key, { ...rec.value, secret_hash: await hashSecret(k.secret_key) }, rec.revision);
+      const key = Store.apiKeyKey("cb-scrypt", k.access_key);
+      const rec = (await store.get(key))!;
+      await store.update(key, { ...rec.value, secret_hash: await hashSecret(k.secret_key) }, rec.revision);
       await f.mnq.ctx.views.apiKeys.sync();
       await (await userPass(k)).close();
-      await check(async () => /^hmac\$/.test((await store.get(k.access_key))?.value.secret_hash ?? ""), 5000, 50);
+      await check(async () => /^hmac\$/.test((await store.get(key))?.value.secret_hash ?? ""), 5000, 50);
       await (await userPass(k)).close();
       await refused(userPass({ ...k, secret_key: `${k.secret_key}x` }));
     });

@@ -201,6 +201,8 @@ describe("quota (one server, default 300 MiB)", () => {
       f.server.url,
     );
     try {
+      // the account JWTs are re-issued with the new quota a moment after the start
+      await raised.reconciled;
       await js.publish("$KV.fill.more", CHUNK);
       const usage = await callApi<Usage>(f.admin, `mnq.api.v1.${project}.nats-accounts.usage`, { nats_account_id: account });
       assert.equal(usage.body.storage.quota_bytes, QUOTA + 10 * MiB);

@@ -38,6 +38,7 @@ test("reconcile - a server that lost its resolver directory serves every account
 
   mnq = await startService(cfg, createLogger("silent"), server.url);
   defer(() => mnq.stop());
+  await mnq.reconciled;
   const nc = await connectWithCreds(server.url, creds.credentials.content, { reconnect: false });
   const who = (await nc.request("$SYS.REQ.USER.INFO", "")).json<{ data: { account: string } }>();
   assert.equal(who.data.account, account.id);
@@ -66,6 +67,7 @@ test("reconcile - a changed storage quota re-issues every account JWT at start",
   await mnq.stop();
   mnq = await startService(testConfig(dir, { MNQ_ACCOUNT_STORAGE_BYTES: "1048576" }), createLogger("silent"), server.url);
   defer(() => mnq.stop());
+  await mnq.reconciled;
   const served = await mnq.ctx.resolver.lookup(account.id);
   const claims = JSON.parse(Buffer.from(served!.split(".")[1]!, "base64url").toString()) as { nats: { limits: { disk_storage: number } } };
   assert.equal(claims.nats.limits.disk_storage, 1_048_576);

@@ -7,6 +7,7 @@ import { DataFile } from "../service/bootstrap/index.ts";
 import { createCurveSeed, newMasterKey, NKeyPair, parseCreds, parseMasterKey, SeedVault, XKey } from "../service/identity/index.ts";
 import { createLogger } from "../service/log.ts";
 import { startService } from "../service/main.ts";
+import { ADMIN_PROJECT, Store } from "../service/store/index.ts";
 import { calloutResponder, handOver, type MnqFixture, nkeyRequest, startMnq, testConfig } from "./helpers/mnq.ts";
 
 type Key = { access_key: string; secret_key: string };
@@ -27,7 +28,7 @@ describe("start-up checks", () => {
 
   test("start - an admin key file this KV does not know is replaced by one that works, never advertised stale", async () => {
     const stale = adminKey();
-    await f.mnq.ctx.store.apiKeys.delete(stale.access_key); // as if the data dir met a fresh KV
+    await f.mnq.ctx.store.apiKeys.delete(Store.apiKeyKey(ADMIN_PROJECT, stale.access_key)); // as if the data dir met a fresh KV
     const second = await startService(testConfig(f.dataDir), createLogger("silent"), f.server.url);
     try {
       const fresh = adminKey();

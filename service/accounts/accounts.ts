@@ -94,7 +94,12 @@ export class Accounts {
   async list(project: string, order: string, compare: (a: AccountRecord, b: AccountRecord) => number): Promise<readonly AccountRecord[]> {
     await this.#deps.views.accounts.sync();
     // a project holds a few accounts (MNQ_MAX_ACCOUNTS_PER_PROJECT) and its api-clients one
-    return this.#deps.views.accounts.sorted(projectGroup(project), order, compare);
+    return await this.#deps.views.accounts.sorted(projectGroup(project), order, compare);
+  }
+
+  /** The ids of a project's tenant accounts, in any state (their credentials may be listed). */
+  async ids(project: string): Promise<string[]> {
+    return (await this.#deps.views.accounts.group(projectGroup(project))).filter((a) => !a.kind).map((a) => a.id);
   }
 
   /** A new account with a new identity. */
@@ -123,8 +128,7 @@ export class Accounts {
       throw InvalidArgumentsError.one("private_key", "constraint", "is not the seed of account_id");
     }
     const { views } = this.#deps;
-    await views.accounts.sync();
-    if (req.account_id === this.#deps.mnqAccount || req.account_id === this.#deps.sysAccount || views.accounts.count(req.account_id) > 0) {
+    if (req.account_id === this.#deps.mnqAccount || req.account_id === this.#deps.sysAccount || (await views.accounts.find(Store.accountPattern(req.account_id))) !== null) {
       throw new ConflictError("this account is already managed by mnq");
     }
     const record = await registerAccount(this.#inner, project, account, { name: req.name, imported: true });
@@ -210,9 +214,7 @@ export class Accounts {
     const { views, store, revoke, log } = this.#deps;
     const trusted = new Set([account.signing_key, ...(account.previous_signing_keys ?? [])]);
     await views.credentials.sync();
-    const retired = views.credentials
-      .group(accountGroup(project, account.id))
-      .filter((r) => r.signing_key === undefined || !trusted.has(r.signing_key));
+    const retired = (await views.credentials.group(accountGroup(project, account.id))).filter((r) => r.signing_key === undefined || !trusted.has(r.signing_key));
     if (retired.length === 0) return [];
     let revision = 0;
     await inBatches(retired, KV_BATCH, async (r) => {
@@ -224,7 +226,7 @@ export class Accounts {
       names: retired.map((r) => credentialUserName(r.id)),
       release: { bucket: BucketName.credentialKeys, revision },
     });
-    await inBatches(retired, KV_BATCH, (r) => store.credentials.delete(Store.credentialsKey(project, r.id)));
+    await inBatches(retired, KV_BATCH, (r) => store.credentials.delete(Store.credentialsKey(project, account.id, r.id)));
     log.info({ project, account: account.id, credentials: retired.length }, "credentials of retired signing keys deleted");
     return retired;
   }

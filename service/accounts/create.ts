@@ -52,8 +52,7 @@ async function claimAccount(deps: CreateDeps, project: string, id: string): Prom
     if (!(err instanceof ConflictError)) throw err;
   }
   const held = await deps.store.accountOwners.latest(id);
-  await deps.views.accounts.sync();
-  const stale = held && deps.views.accounts.count(id) === 0 && Date.now() - Date.parse(held.value.claimed_at) > STALE_CLAIM_MS;
+  const stale = held && (await deps.views.accounts.find(Store.accountPattern(id))) === null && Date.now() - Date.parse(held.value.claimed_at) > STALE_CLAIM_MS;
   if (!held || !stale) throw new ConflictError("this account is already managed by mnq");
   await deps.store.accountOwners.update(id, claim, held.revision);
 }

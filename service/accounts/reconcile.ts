@@ -90,7 +90,6 @@ export class Reconciler {
   async round(startup: boolean): Promise<ReconcileReport> {
     const { views, resolver, publisher } = this.deps;
     const report: ReconcileReport = { pushed: 0, reissued: 0, deleted: 0, rolledBack: 0, released: 0, orphans: 0, failed: 0 };
-    await Promise.all([views.accounts.sync(), views.projects.sync()]);
     const resolvers = await resolver.listClaims();
     const suspects = new Map<string, string>();
     // True when the same thing looked half-done, unchanged, in the previous round too.
@@ -110,7 +109,8 @@ export class Reconciler {
 
     const known = new Set<string>(this.deps.systemAccounts);
     const recorded = new Set<string>();
-    for (const rec of views.accounts.values()) {
+    // a walk over KV in batches (any replica answers): nothing of the fleet is held for it
+    for await (const { value: rec } of views.accounts.scan()) {
       const { project_id: project, id } = rec;
       const key = Store.accountKey(project, id);
       const ctx = { account: id, project };
@@ -140,7 +140,7 @@ export class Reconciler {
       }
     }
 
-    for (const project of views.projects.values()) {
+    for await (const { value: project } of views.projects.scan()) {
       for (const id of project.accounts) {
         const key = Store.accountKey(project.project_id, id);
         if (recorded.has(key) || !stuck(`reserved:${key}`, "")) continue;

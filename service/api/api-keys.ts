@@ -2,9 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DataFile, writeSecretFile } from "../bootstrap/index.ts";
 import { NotFoundError } from "../errors.ts";
-import { newAccessKey, newSecretKey } from "../identity/index.ts";
+import { newAccessKey, newSecretKey, type SecretMac } from "../identity/index.ts";
 import { apiKeyUserName, closeAdmittedConnections } from "../revocation/index.ts";
-import { ADMIN_PROJECT, ALL, type ApiKeyRecord, BucketName, projectGroup } from "../store/index.ts";
+import { ADMIN_PROJECT, apiKeyProject, type ApiKeyRecord, BucketName, projectGroup, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
 import { pageOf } from "./paging.ts";
@@ -22,16 +22,16 @@ function toApiKey(r: ApiKeyRecord): ApiKey {
   return { access_key: r.access_key, name: r.name, project_id: r.project_id, created_at: r.created_at };
 }
 
-async function newKey(ctx: ApiContext, project: string, name: string): Promise<ApiKey> {
+/** A new API key of `project` (`*`: admin): the record to store, and its secret (never stored). */
+export function apiKeyRecord(project: string, name: string, secrets: SecretMac): { record: ApiKeyRecord; secret: string } {
   const secret = newSecretKey();
-  const record: ApiKeyRecord = {
-    access_key: newAccessKey(),
-    name,
-    project_id: project,
-    created_at: new Date().toISOString(),
-    secret_hash: ctx.secrets.digest(secret),
-  };
-  await ctx.store.apiKeys.create(record.access_key, record);
+  const record: ApiKeyRecord = { access_key: newAccessKey(), name, project_id: project, created_at: new Date().toISOString(), secret_hash: secrets.digest(secret) };
+  return { record, secret };
+}
+
+async function newKey(ctx: ApiContext, project: string, name: string): Promise<ApiKey> {
+  const { record, secret } = apiKeyRecord(project, name, ctx.secrets);
+  await ctx.store.apiKeys.create(Store.apiKeyKey(project, record.access_key), record);
   ctx.log.info({ project, access_key: record.access_key }, "api key created");
   if (project !== ADMIN_PROJECT) ctx.events.publish(project, { type: "api-keys.created", access_key: record.access_key, name }, ctx.actor);
   return { ...toApiKey(record), secret_key: secret };
@@ -49,10 +49,18 @@ export async function listApiKeys(
   _project: string,
   req: { project_id?: string; page?: number; page_size?: number },
 ): Promise<{ total_count: number; api_keys: ApiKey[] }> {
-  await ctx.views.apiKeys.sync();
+  const views = ctx.views;
+  await views.apiKeys.sync();
   const byCreation = (a: ApiKeyRecord, b: ApiKeyRecord) =>
     a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.access_key < b.access_key ? -1 : a.access_key > b.access_key ? 1 : 0;
-  const sorted = ctx.views.apiKeys.sorted(req.project_id ? projectGroup(req.project_id) : ALL, "created_at_asc", byCreation);
+  // A project's keys are one group, held; every key of every project is walked in KV (an operator's rare call).
+  let sorted: readonly ApiKeyRecord[];
+  if (req.project_id) sorted = await views.apiKeys.sorted(projectGroup(apiKeyProject(req.project_id)), "created_at_asc", byCreation);
+  else {
+    const all: ApiKeyRecord[] = [];
+    for await (const { value } of views.apiKeys.scan()) all.push(value);
+    sorted = all.sort(byCreation);
+  }
   const page = pageOf(sorted, { page: req.page, page_size: req.page_size });
   return { total_count: page.total_count, api_keys: page.items.map(toApiKey) };
 }
@@ -62,9 +70,9 @@ export async function listApiKeys(
  * with it (in the project's api-clients account, or MNQ for an admin key) are closed.
  */
 export async function deleteApiKey(ctx: ApiContext, _project: string, req: { access_key: string }): Promise<Record<string, never>> {
-  const rec = await ctx.store.apiKeys.get(req.access_key);
+  const rec = await ctx.views.apiKeys.find(Store.apiKeyPattern(req.access_key));
   if (!rec) throw new NotFoundError("api_key", req.access_key);
-  const revision = await ctx.store.apiKeys.delete(req.access_key);
+  const revision = await ctx.store.apiKeys.delete(rec.key);
   const project = rec.value.project_id;
   const account = await ctx.accounts.clientAccountId(project, project === ADMIN_PROJECT);
   if (account) {
@@ -106,6 +114,6 @@ async function adminKeyWorks(ctx: ApiContext, path: string): Promise<boolean> {
     return false;
   }
   if (typeof held.access_key !== "string" || typeof held.secret_key !== "string") return false;
-  const rec = await ctx.store.apiKeys.get(held.access_key);
+  const rec = await ctx.views.apiKeys.find(Store.apiKeyPattern(held.access_key));
   return rec !== null && rec.value.project_id === ADMIN_PROJECT && (await ctx.secrets.verify(held.secret_key, rec.value.secret_hash));
 }

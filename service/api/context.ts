@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 import type { Observe } from "../observe/index.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 import type { RevokeDeps } from "../revocation/index.ts";
-import type { Store, StoreViews } from "../store/index.ts";
+import type { FleetCounter, Store, StoreViews } from "../store/index.ts";
 import type { Actor, EventPublisher } from "./events.ts";
 
 /** What every API handler may use; built once in main.ts. */
@@ -16,8 +16,10 @@ export interface ApiContext {
   /** The account lifecycle: every change of an account goes through it. */
   readonly accounts: Accounts;
   readonly store: Store;
-  /** In-memory copies of the buckets (KV watches): list pages and the callout read them. */
+  /** Bounded copies of the buckets, kept current by their writes: list pages and the callout read them. */
   readonly views: StoreViews;
+  /** The fleet's size (`mnq.admin.v1.status`, the gauges). */
+  readonly counts: FleetCounter;
   readonly vault: SeedVault;
   /** API secrets as stored: an HMAC under a key derived from the master key. */
   readonly secrets: SecretMac;

@@ -1,8 +1,8 @@
-import { randomUUID } from "node:crypto";
-import { type CredentialPermissions, credsChecksum, formatCreds, jwtPermissions, NKeyPair, responsesEscalation, userJwt } from "../identity/index.ts";
+import { buildCredentials } from "../credentials/index.ts";
+import { type CredentialPermissions, responsesEscalation } from "../identity/index.ts";
 import { InvalidArgumentsError, NotFoundError, QuotasExceededError } from "../errors.ts";
 import { closeAdmittedConnections, credentialUserName } from "../revocation/index.ts";
-import { accountGroup, type AccountRecord, BucketName, type CredentialsRecord, projectGroup, Store } from "../store/index.ts";
+import { accountGroup, type AccountRecord, BucketName, type CredentialsRecord, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./names.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
@@ -52,8 +52,10 @@ function expirySeconds(expiresAt: string | undefined, now: Date): number | undef
 }
 
 async function getCredentialsRecord(ctx: ApiContext, project: string, id: string): Promise<CredentialsRecord> {
-  const key = Store.credentialsKey(project, id);
-  const rec = (await ctx.store.credentials.get(key))?.value ?? (await ctx.views.credentials.fresh(key));
+  // the id alone does not name the account part of the key: the one key matching it
+  const found = await ctx.views.credentials.find(Store.credentialsPattern(project, id));
+  // none on the replica that answered: perhaps one that missed a write already answered (the leader's word)
+  const rec = found?.value ?? (await ctx.store.credentials.latest(Store.credentialsPattern(project, id)))?.value;
   if (!rec) throw new NotFoundError("nats_credentials", id);
   return rec;
 }
@@ -70,41 +72,15 @@ export async function createCredentials(
   const account = await ctx.accounts.get(project, req.nats_account_id);
   await checkRevocationRoom(ctx, account);
   const signer = ctx.vault.signer(account.signing_seed, account.id, "account");
-  const user = NKeyPair.create("user");
-  const name = req.name || generateName();
-  // Without permissions: everything inside the account; without expires_at: no expiry. The same
-  // go into every user JWT the callout issues for the credential's nkey. The file is shown once;
-  // only metadata is stored.
-  const permissions = req.permissions ? jwtPermissions(req.permissions) : undefined;
-  const file = formatCreds(userJwt({ name, user: user.getPublicKey(), account: account.id, permissions, exp }, signer), user);
-  const now = started.toISOString();
-  const record: CredentialsRecord = {
-    id: randomUUID(),
-    name,
-    project_id: project,
-    nats_account_id: account.id,
-    user_key: user.getPublicKey(),
-    checksum: credsChecksum(file),
-    signing_key: account.signing_key,
-    ...(req.permissions ? { permissions: req.permissions } : {}),
-    ...(exp !== undefined ? { expires_at: new Date(exp * 1000).toISOString() } : {}),
-    created_at: now,
-    updated_at: now,
-  };
+  const made = buildCredentials(account, signer, { name: req.name || generateName(), permissions: req.permissions, exp, now: started });
+  const { record, file } = made;
   // The index (user key → credential) first: the auth callout finds nkey connections through it,
   // and an index entry without a record only points at a file nobody was ever given.
-  await ctx.store.credentialKeys.create(record.user_key, {
-    project_id: project,
-    nats_credentials_id: record.id,
-    nats_account_id: account.id,
-    signing_key: account.signing_key,
-    ...(permissions ? { permissions } : {}),
-    ...(exp !== undefined ? { expires: exp } : {}),
-  });
+  await ctx.store.credentialKeys.create(made.index_key, made.index);
   try {
-    await ctx.store.credentials.create(Store.credentialsKey(project, record.id), record);
+    await ctx.store.credentials.create(made.key, record);
   } catch (err) {
-    await ctx.store.credentialKeys.delete(record.user_key).catch(() => undefined);
+    await ctx.store.credentialKeys.delete(made.index_key).catch(() => undefined);
     throw err;
   }
   ctx.log.info({ project, account: account.id, credentials: record.id }, "nats credentials created");
@@ -117,10 +93,13 @@ export async function listCredentials(
   project: string,
   req: ListOptions & { nats_account_id?: string },
 ): Promise<{ total_count: number; nats_credentials: NatsCredentials[] }> {
-  await ctx.views.credentials.sync();
+  const view = ctx.views.credentials;
+  await view.sync();
   const { order, compare } = ordering<CredentialsRecord>(req);
-  const group = req.nats_account_id ? accountGroup(project, req.nats_account_id) : projectGroup(project);
-  const page = pageOf(ctx.views.credentials.sorted(group, order, compare), req);
+  // An account's credentials are one group; a project's, its accounts' groups merged.
+  const accounts = req.nats_account_id ? [req.nats_account_id] : await ctx.accounts.ids(project);
+  const groups = await Promise.all(accounts.map((a) => view.sorted(accountGroup(project, a), order, compare)));
+  const page = pageOf(groups.length === 1 ? groups[0]! : mergeSorted(groups, compare), req);
   return { total_count: page.total_count, nats_credentials: page.items.map((r) => toNatsCredentials(ctx, r)) };
 }
 
@@ -141,10 +120,11 @@ async function checkRevocationRoom(ctx: ApiContext, account: AccountRecord): Pro
   const max = ctx.cfg.maxRevocations;
   const revoked = Object.keys(account.revocations).length;
   const view = ctx.views.credentials;
+  const group = accountGroup(account.project_id, account.id);
   // Far from the bound the view's count suffices; near it, the view first catches up with KV.
-  if (view.count(account.id) + revoked < max - NEAR_BOUND) return;
+  if ((await view.count(group)) + revoked < max - NEAR_BOUND) return;
   await view.sync();
-  const live = view.count(account.id);
+  const live = await view.count(group);
   if (live + revoked < max) return;
   throw new QuotasExceededError(
     [{ resource: "nats_credentials", quota: max, current: live + revoked }],
@@ -179,7 +159,7 @@ export async function deleteCredentials(
     release: { bucket: BucketName.credentialKeys, revision },
   });
   await Promise.all([revokeFile, closeAdmitted]);
-  await ctx.store.credentials.delete(Store.credentialsKey(project, rec.id));
+  await ctx.store.credentials.delete(Store.credentialsKey(project, rec.nats_account_id, rec.id));
   ctx.log.info({ project, account: rec.nats_account_id, credentials: rec.id }, "nats credentials deleted");
   credentialsDeleted(ctx, project, rec);
   return {};
@@ -188,4 +168,11 @@ export async function deleteCredentials(
 /** The `nats-credentials.deleted` event, once the credentials' connections are closed. */
 export function credentialsDeleted(ctx: ApiContext, project: string, rec: CredentialsRecord): void {
   ctx.events.publish(project, { type: "nats-credentials.deleted", nats_account_id: rec.nats_account_id, nats_credentials_id: rec.id, name: rec.name }, ctx.actor);
+}
+
+/** One sorted array of sorted arrays (a project's accounts' credentials, each sorted by `compare`). */
+function mergeSorted<T>(lists: readonly (readonly T[])[], compare: (a: T, b: T) => number): T[] {
+  const out: T[] = [];
+  for (const l of lists) for (const x of l) out.push(x);
+  return lists.length > 1 ? out.sort(compare) : out;
 }

@@ -1,6 +1,6 @@
 import type { ApiContext } from "./context.ts";
 
-/** `mnq.admin.v1.status`: what this instance holds, read from its views (no round trip). */
+/** `mnq.admin.v1.status`: the instance and the fleet's size (counted in KV, see FleetCounter). */
 export interface ServiceStatus {
   version: string;
   region: string;
@@ -12,16 +12,5 @@ export interface ServiceStatus {
 }
 
 export async function serviceStatus(ctx: ApiContext): Promise<ServiceStatus> {
-  const { views } = ctx;
-  await Promise.all([views.accounts.sync(), views.credentials.sync()]);
-  const accounts = views.accounts.values().filter((a) => a.state === "active" && !a.kind);
-  return {
-    version: ctx.version,
-    region: ctx.cfg.region,
-    endpoint: ctx.cfg.endpoint,
-    projects: new Set(accounts.map((a) => a.project_id)).size,
-    nats_accounts: accounts.length,
-    nats_credentials: views.credentials.size,
-    api_keys: views.apiKeys.size,
-  };
+  return { version: ctx.version, region: ctx.cfg.region, endpoint: ctx.cfg.endpoint, ...(await ctx.counts.current()) };
 }

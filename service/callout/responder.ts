@@ -50,7 +50,7 @@ export interface CalloutDeps {
   /** Checks API secrets stored as HMACs (see SecretMac). */
   secrets?: SecretMac;
   /** Told when a secret matched an earlier version's scrypt hash: the record is rewritten with its HMAC. */
-  legacySecretVerified?: (accessKey: string, secret: string, stored: string) => void;
+  legacySecretVerified?: (project: string, accessKey: string, secret: string, stored: string) => void;
 }
 
 /**
@@ -235,12 +235,12 @@ export class CalloutResponder {
    */
   private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>, source: string, now: number): Promise<Facts["apiKey"]> {
     const views = this.#views;
-    const record = await views.apiKeys.lookup(who.accessKey);
+    const record = await views.apiKeys.lookup(Store.apiKeyPattern(who.accessKey));
     if (!record) return { record, secretValid: false, clientAccount: null };
     const hashing = this.#secrets.needsHash(who.secret, record.secret_hash);
     if (hashing && this.#throttle.blocked(source, now)) return { record, secretValid: false, clientAccount: null, throttled: true };
     const secretValid = await this.#secrets.check(who.secret, record.secret_hash);
-    if (secretValid && isLegacyHash(record.secret_hash)) this.deps.legacySecretVerified?.(who.accessKey, who.secret, record.secret_hash);
+    if (secretValid && isLegacyHash(record.secret_hash)) this.deps.legacySecretVerified?.(record.project_id, who.accessKey, who.secret, record.secret_hash);
     if (hashing && !secretValid && this.#throttle.fail(source, now)) this.deps.log.warn({ client: source }, "auth callout: source throttled");
     let clientAccount: AccountRecord | null = null;
     if (secretValid && record.project_id !== ADMIN_PROJECT) {

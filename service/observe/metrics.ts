@@ -5,9 +5,10 @@ export type AuthResult = "allowed" | "denied" | "error";
 
 /** What the gauges read at each scrape (the instance's views and its last storage check). */
 export interface ObservedState {
-  accounts(): number;
-  credentials(): number;
-  apiKeys(): number;
+  /** The fleet's size (counted in KV: may take a moment). */
+  accounts(): Promise<number>;
+  credentials(): Promise<number>;
+  apiKeys(): Promise<number>;
   /** Storage used by each tenant account at the last quota check, with its quota. */
   storage(): Iterable<StorageFigure>;
   /** How far behind its stream each of the instance's views is. */
@@ -86,13 +87,13 @@ export class Metrics {
       labelNames: ["type"],
       registers,
     });
-    const count = (name: string, help: string, read: () => number) =>
+    const count = (name: string, help: string, read: () => Promise<number>) =>
       new Gauge({
         name,
         help,
         registers,
-        collect() {
-          this.set(read());
+        async collect() {
+          this.set(await read());
         },
       });
     count("mnq_nats_accounts", "Tenant NATS accounts (active).", () => state.accounts());

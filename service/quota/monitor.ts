@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../log.ts";
-import type { AccountRecord, QuotaStateRecord, RecordView, Store } from "../store/index.ts";
+import { type AccountRecord, type QuotaStateRecord, type RecordView, Store } from "../store/index.ts";
 import { readAllStorage } from "./usage.ts";
 
 /** docs/api.md quota event, published on `mnq.events.v1.<project>.nats-accounts.quota`. */
@@ -81,20 +81,41 @@ export class QuotaMonitor {
     for (const u of this.#used) yield { ...u, quota_bytes: this.opts.quotaBytes };
   }
 
+  readonly #projects = new Map<string, string | null>();
+
+  /** The project of a tenant account (null: not one, or gone). */
+  async #projectOf(id: string): Promise<string | null> {
+    if (this.#projects.has(id)) return this.#projects.get(id) ?? null;
+    const rec = await this.opts.accounts.find(Store.accountPattern(id)).catch(() => undefined);
+    if (rec === undefined) return null; // KV did not answer: asked again next round
+    if (!rec || rec.value.state !== "active") return null; // not one of mnq's, or not yet or no longer
+    const project = rec.value.kind ? null : rec.value.project_id;
+    this.#projects.set(id, project);
+    return project;
+  }
+
   /** One round: the events it published. */
   async check(): Promise<QuotaEvent[]> {
     const { store, quotaBytes } = this.opts;
     if (quotaBytes <= 0) return [];
     const maxPayload = this.opts.maxPayload > 0 ? this.opts.maxPayload : DEFAULT_MAX_PAYLOAD;
     const used = await readAllStorage(this.opts.sys, this.opts.timeoutMs);
-    const accounts = this.opts.accounts.values().filter((a) => a.state === "active" && !a.kind);
+    // The accounts nats-server reports JetStream for (and those last seen over a threshold), not
+    // every account of the fleet; each one's project read once and remembered.
+    const accounts: { id: string; project_id: string }[] = [];
+    for (const id of new Set([...used.keys(), ...this.#known.keys()])) {
+      const project = await this.#projectOf(id);
+      if (project) accounts.push({ id, project_id: project });
+      else this.#known.delete(id);
+    }
+    for (const id of this.#projects.keys()) if (!used.has(id)) this.#projects.delete(id);
     this.#used = accounts.map((a) => ({ project_id: a.project_id, nats_account_id: a.id, used_bytes: used.get(a.id) ?? 0 }));
     const published: QuotaEvent[] = [];
     for (const account of accounts) {
       const usedBytes = used.get(account.id) ?? 0;
       const level = quotaLevel(usedBytes, quotaBytes, maxPayload);
       if (this.#known.get(account.id) === level) continue;
-      const key = `${account.project_id}.${account.id}`;
+      const key = Store.accountKey(account.project_id, account.id);
       let previous: QuotaLevel = 0;
       const written = await store.quota
         .modify(

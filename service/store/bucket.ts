@@ -1,7 +1,19 @@
-import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { createInbox, headers, type NatsConnection } from "@nats-io/nats-core";
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { ConflictError, UnavailableError } from "../errors.ts";
+
+/** The last write of a key as one replica holds it, and how far that replica is (see `lastFor`). */
+export interface ReplicaRead {
+  /** The key written (the pattern's match), or null when no key matches. */
+  key: string | null;
+  /** The record, or null for a delete, a purge or no key. */
+  value: Uint8Array | null;
+  /** The write's stream sequence (0: no key). */
+  revision: number;
+  /** The answering replica's last sequence when it answered (0 when it did not say: no key matched). */
+  upTo: number;
+}
 
 /** A stored value with the KV revision it was read at. */
 export interface Versioned<T> {
@@ -44,6 +56,94 @@ export class RecordBucket<T> {
     const op = m.header.get("KV-Operation");
     if (op === "DEL" || op === "PURGE") return null;
     return { key, value: m.json<T>(), revision: m.seq };
+  }
+
+  /**
+   * The last write of the key matching `pattern` (a key, or one with wildcards such as `*.<id>`),
+   * by a direct multi-last get: any replica answers, without a leader, and says how far it is
+   * (`upTo`), so a reader can tell an answer older than what it already applied.
+   */
+  async lastFor(pattern: string, timeoutMs = 2000): Promise<ReplicaRead> {
+    // the replicas answer as a queue group: a request that went to one dying is asked again
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#lastFor(pattern, Math.min(700, Math.max(100, deadline - Date.now())));
+      } catch (err) {
+        if (Date.now() >= deadline - 100 || !(err instanceof UnavailableError)) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 300)));
+      }
+    }
+  }
+
+  async #lastFor(pattern: string, timeoutMs: number): Promise<ReplicaRead> {
+    const nc = this.nc;
+    // the connection's own inbox prefix (its user may subscribe only there)
+    const inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    return await new Promise<ReplicaRead>((resolve, reject) => {
+      const read: ReplicaRead = { key: null, value: null, revision: 0, upTo: 0 };
+      const timer = setTimeout(() => {
+        sub.unsubscribe();
+        reject(new UnavailableError("the key-value store did not answer; retry"));
+      }, timeoutMs);
+      const finish = (err?: Error) => {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        if (err) reject(err);
+        else resolve(read);
+      };
+      const sub = nc.subscribe(inbox, {
+        callback: (err, m) => {
+          if (err) return finish(err);
+          const code = m.headers?.code ?? 0;
+          if (code === 404) return finish(); // no key matches
+          if (code === 204) {
+            read.upTo = Number(m.headers?.get("Nats-UpTo-Sequence") || m.headers?.get("Nats-Last-Sequence") || 0);
+            return finish();
+          }
+          if (code >= 300) return finish(new UnavailableError(`the key-value store answered ${code}; retry`));
+          const subject = m.headers?.get("Nats-Subject") ?? "";
+          const op = m.headers?.get("KV-Operation");
+          read.key = subject.slice(this.#subjectPrefix.length);
+          read.revision = Number(m.headers?.get("Nats-Sequence") ?? 0);
+          read.value = op === "DEL" || op === "PURGE" ? null : m.data;
+        },
+      });
+      nc.publish(`$JS.API.DIRECT.GET.KV_${this.name}`, JSON.stringify({ multi_last: [`${this.#subjectPrefix}${pattern}`], batch: 1 }), { reply: inbox });
+    });
+  }
+
+  /**
+   * Every write still held under `prefix` (`<project>.`; "" for all), oldest first, by batched
+   * direct gets filtered by the server: no consumer, any replica answers. One batch at a time.
+   */
+  async *scan(prefix: string, batch = 1000): AsyncGenerator<{ key: string; value: Uint8Array | null; revision: number }> {
+    const filter = `${this.#subjectPrefix}${prefix}>`;
+    let seq = 0;
+    for (;;) {
+      let got = 0;
+      const it = await guard(() => this.jsm.direct.getBatch(`KV_${this.name}`, { seq: seq + 1, batch, next_by_subj: filter }));
+      const read: { key: string; value: Uint8Array | null; revision: number }[] = [];
+      try {
+        for await (const m of it) {
+          const op = m.header.get("KV-Operation");
+          read.push({ key: m.subject.slice(this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq });
+        }
+      } catch (err) {
+        // 404: nothing (more) matches
+        if (!(err instanceof Error && "code" in err && err.code === 404)) throw err;
+      }
+      for (const r of read) {
+        got++;
+        seq = r.revision;
+        yield r;
+      }
+      if (got < batch) return;
+    }
+  }
+
+  get #subjectPrefix(): string {
+    return `$KV.${this.name}.`;
   }
 
   /** Told the revision of every write made through this bucket (a view then knows the stream holds it). */

@@ -1,6 +1,6 @@
 export { RecordBucket } from "./bucket.ts";
 export type { Versioned } from "./bucket.ts";
-export { BucketName, Store } from "./store.ts";
+export { apiKeyProject, BucketName, Store } from "./store.ts";
 export type { StoreOptions } from "./store.ts";
 export type {
   AccountOwnerRecord,
@@ -12,6 +12,9 @@ export type {
   QuotaStateRecord,
 } from "./records.ts";
 export { ADMIN_PROJECT } from "./records.ts";
-export { accountGroup, ALL, openViews, projectGroup, RecordView, VIEWED_BUCKETS } from "./view.ts";
+export { accountGroup, DEFAULT_CACHE_BYTES, openViews, projectGroup, RecordView, VIEWED_BUCKETS } from "./view.ts";
 export type { OpenedViews, StoreViews } from "./view.ts";
 export { ResetReason } from "./feed.ts";
+export { FleetCounter } from "./fleet-counts.ts";
+export type { FleetCounts } from "./fleet-counts.ts";
+export { CacheBudget } from "./cache-budget.ts";

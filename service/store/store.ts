@@ -11,6 +11,7 @@ import type {
   ProjectRecord,
   QuotaStateRecord,
 } from "./records.ts";
+import { ADMIN_PROJECT } from "./records.ts";
 
 /** Names of mnq's KV buckets, all in the MNQ account. */
 export const BucketName = {
@@ -68,9 +69,35 @@ export class Store {
     return `${project}.${accountId}`;
   }
 
-  static credentialsKey(project: string, credentialsId: string): string {
-    return `${project}.${credentialsId}`;
+  /** `*.<account id>`: the key of an account whatever its project. */
+  static accountPattern(accountId: string): string {
+    return `*.${accountId}`;
   }
+
+  /** `<project>.<account id>.<credentials id>`: an account's credentials are one prefix (its list, its bound). */
+  static credentialsKey(project: string, accountId: string, credentialsId: string): string {
+    return `${project}.${accountId}.${credentialsId}`;
+  }
+
+  /** `<project>.*.<credentials id>`: the key of credentials whose account is not known (a get by id). */
+  static credentialsPattern(project: string, credentialsId: string): string {
+    return `${project}.*.${credentialsId}`;
+  }
+
+  /** `<project>.<access key>` (`_admin.` for admin keys): a project's keys are one prefix (its list). */
+  static apiKeyKey(project: string, accessKey: string): string {
+    return `${apiKeyProject(project)}.${accessKey}`;
+  }
+
+  /** `*.<access key>`: the key of an API key whose project is not known (the callout). */
+  static apiKeyPattern(accessKey: string): string {
+    return `*.${accessKey}`;
+  }
+}
+
+/** The first token of an API key's key: its project, or `_admin` for admin keys (`*` is not a key token). */
+export function apiKeyProject(project: string): string {
+  return project === ADMIN_PROJECT ? "_admin" : project;
 }
 
 /** Deletes the buckets of earlier versions (an upgrade); one that is not there is fine. */

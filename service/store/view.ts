@@ -1,5 +1,6 @@
 import { UnavailableError } from "../errors.ts";
-import type { RecordBucket } from "./bucket.ts";
+import type { RecordBucket, Versioned } from "./bucket.ts";
+import { CacheBudget, type CacheOwner, recordBytes } from "./cache-budget.ts";
 import { BucketFeed, type FeedEntry, feedEntry, ResetReason } from "./feed.ts";
 import type { AccountRecord, ApiKeyRecord, CredentialKeyRecord, CredentialsRecord, ProjectRecord } from "./records.ts";
 import { BucketName, type Store } from "./store.ts";
@@ -24,27 +25,70 @@ const ASK_MS = 750;
 /** Unmet targets remembered (one per probe or sync round trip at most). */
 const MAX_TARGETS = 64;
 
-export interface ViewOptions<T> {
-  /** Names the groups a record belongs to (its project, its account…), indexed as records change. */
-  groupsOf?: (record: T) => readonly string[];
+/** A negative answer (no such key) is trusted this long before KV is asked again, though the feed keeps it current. */
+const NEGATIVE_TTL_MS = 30_000;
+
+export interface ViewOptions {
+  /** The memory bound shared by every view (least recently used entries go first). */
+  budget: CacheBudget;
+  /** The group (a key prefix ending in `.`) a key belongs to, for views that list groups. */
+  groupOf?: (key: string) => string | undefined;
+  /** The pattern a key is also looked up by (`*.<access key>`), for views read by a part of the key. */
+  aliasOf?: (key: string) => string;
   /** Told each time the view's feed is made anew, and why. */
   onReset?: (reason: ResetReason) => void;
   /** Test fault switch: entries are received and not applied, as if the feed had silently stopped. */
   frozen?: boolean;
-  /** How long `open` waits for the first full copy. */
+  /** How long `open` waits for the stream's last sequence. */
   loadTimeoutMs?: number;
 }
 
+interface Held<T> {
+  value: T | null;
+  revision: number;
+  /** When a negative answer was read (positive ones are kept current by the feed until evicted). */
+  at: number;
+}
+
+interface Member<T> {
+  value: T;
+  revision: number;
+  bytes: number;
+}
+
+interface Group<T> {
+  /** Writes up to this revision are in `members` (the scan read them); the feed brings later ones. */
+  from: number;
+  members: Map<string, Member<T>>;
+  /** Deletes the scan met past `from`: an older write the feed brings late must not bring the key back. */
+  tombs: Map<string, number>;
+  /** Bumped on every change of the members: sorted copies of an older version are stale. */
+  version: number;
+  sorted: Map<string, { version: number; items: T[] }>;
+  bytes: number;
+  loaded: Promise<void>;
+}
+
 /**
- * An in-memory copy of a bucket, for reads on hot paths (the auth callout, list pages) that must
- * not cost a round trip per record. A BucketFeed brings every write in order and is made anew from
- * the last applied revision whenever it stops, so the copy has no gap. The view also knows how far
- * behind it is: twice a second it asks the stream for its last sequence; a write the stream had
- * that the copy has not applied makes it *behind* since that moment (`lagSeconds`), a copy behind
- * with no progress restarts its feed, and while behind `lookup` reads through to KV.
+ * A bounded copy of a bucket, for reads on hot paths (the auth callout, list pages) that must not
+ * cost a round trip per record, and whose memory does not grow with the fleet: records and groups
+ * (a key prefix: a project's accounts, an account's credentials) are read from KV when first asked
+ * for, by direct gets that any replica answers, and kept until the shared budget evicts them.
+ *
+ * Kept current by a BucketFeed of the writes made since the view opened (no replay at start),
+ * made anew from the last applied revision whenever it stops, so the copy has no gap. The view
+ * knows how far behind it is: twice a second it asks the stream for its last sequence; a write
+ * the stream had that the copy has not applied makes it *behind* since that moment (`lagSeconds`),
+ * a copy behind with no progress restarts its feed, and while behind `lookup` reads through to KV.
  */
-export class RecordView<T> {
-  readonly #records = new Map<string, T>();
+export class RecordView<T> implements CacheOwner {
+  readonly #held = new Map<string, Held<T>>();
+  /** Reads of keys on their way: the writes the feed brought meanwhile (newer than the read may be). */
+  readonly #filling = new Map<string, { promise: Promise<T | null>; revision: number; value: T | null | undefined }>();
+  readonly #groups = new Map<string, Group<T>>();
+  readonly #budget: CacheBudget;
+  readonly #groupOf: ((key: string) => string | undefined) | undefined;
+  readonly #aliasOf: ((key: string) => string) | undefined;
   #feed: BucketFeed | undefined;
   /** The highest stream sequence applied. */
   #seen = 0;
@@ -59,25 +103,33 @@ export class RecordView<T> {
   #probe: ReturnType<typeof setInterval> | undefined;
   readonly #frozen: boolean;
 
-  /** The records of each group (see `open`), kept as records come and go. */
-  readonly #groups = new Map<string, Group<T>>();
-  readonly #groupsOf: ((record: T) => readonly string[]) | undefined;
-
   private constructor(
     private readonly bucket: RecordBucket<T>,
-    opts: ViewOptions<T>,
+    opts: ViewOptions,
   ) {
-    this.#groupsOf = opts.groupsOf;
+    this.#budget = opts.budget;
+    this.#groupOf = opts.groupOf;
+    this.#aliasOf = opts.aliasOf;
     this.#frozen = opts.frozen ?? false;
   }
 
   /**
-   * Starts following every key (current values first, then changes) and resolves once the copy
-   * holds everything the bucket held at the call. `groupsOf` records are indexed by group
-   * (`count`, `group`, `sorted`), so none of them scans the bucket.
+   * Starts following the writes made from now on: one round trip for the stream's last sequence,
+   * whatever the bucket holds (nothing is replayed).
    */
-  static async open<T>(bucket: RecordBucket<T>, opts: ViewOptions<T> = {}): Promise<RecordView<T>> {
+  static async open<T>(bucket: RecordBucket<T>, opts: ViewOptions): Promise<RecordView<T>> {
     const view = new RecordView(bucket, opts);
+    const deadline = Date.now() + (opts.loadTimeoutMs ?? 60_000);
+    for (;;) {
+      try {
+        view.#seen = await bucket.lastSequence();
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    view.#seenAtProbe = view.#seen;
     view.#feed = new BucketFeed(
       bucket.js,
       bucket.jsm,
@@ -91,12 +143,6 @@ export class RecordView<T> {
     view.#feed.start();
     // a closed connection ends the feed and the probe (a start that failed, a stop)
     void bucket.nc.closed().then(() => view.stop());
-    try {
-      await view.sync(opts.loadTimeoutMs ?? 60_000);
-    } catch (err) {
-      await view.stop();
-      throw err;
-    }
     view.#probe = setInterval(() => void view.#check(), PROBE_MS);
     view.#probe.unref();
     return view;
@@ -115,26 +161,21 @@ export class RecordView<T> {
   #apply(e: FeedEntry): void {
     // two sources (the feed, a catch-up) may bring one entry twice: each brings its entries in order
     if (this.#frozen || e.revision <= this.#seen) return;
-    this.#ungroup(e.key, this.#records.get(e.key));
-    let record: T | undefined;
-    if (e.operation === "PUT") {
-      try {
-        record = JSON.parse(new TextDecoder().decode(e.value)) as T;
-      } catch {
-        // an unreadable record is no record
+    const prefix = this.#groupOf?.(e.key);
+    const group = prefix === undefined ? undefined : this.#groups.get(prefix);
+    let value: T | null | undefined;
+    const parsed = () => (value ??= e.operation === "PUT" ? parse<T>(e.value) : null);
+    for (const key of this.#aliasOf ? [e.key, this.#aliasOf(e.key)] : [e.key]) {
+      const held = this.#held.get(key);
+      if (held && e.revision > held.revision) this.#hold(key, parsed(), e.revision, e.value.length);
+      const filling = this.#filling.get(key);
+      if (filling && e.revision > filling.revision) {
+        filling.revision = e.revision;
+        filling.value = parsed();
       }
     }
-    if (record === undefined) this.#records.delete(e.key);
-    else {
-      this.#records.set(e.key, record);
-      for (const g of this.#groupsOf?.(record) ?? []) {
-        let group = this.#groups.get(g);
-        if (!group) this.#groups.set(g, (group = { members: new Map(), version: 0, sorted: new Map() }));
-        group.members.set(e.key, record);
-        group.version++;
-      }
-    }
-    if (e.revision > this.#seen) this.#seen = e.revision;
+    if (group && e.revision > group.from) this.#member(group, prefix!, e.key, parsed(), e.revision, e.value.length);
+    this.#seen = e.revision;
     while (this.#unmet.length > 0 && this.#unmet[0]!.seq <= this.#seen) this.#unmet.shift();
     for (const w of this.#waiters) {
       if (w.seq <= this.#seen) {
@@ -144,15 +185,32 @@ export class RecordView<T> {
     }
   }
 
-  #ungroup(key: string, record: T | undefined): void {
-    if (record === undefined) return;
-    for (const g of this.#groupsOf?.(record) ?? []) {
-      const group = this.#groups.get(g);
-      if (!group) continue;
+  #hold(key: string, value: T | null, revision: number, raw: number): void {
+    this.#held.set(key, { value, revision, at: Date.now() });
+    this.#budget.charge(this, this.name, `k:${key}`, recordBytes(value === null ? 0 : raw, key));
+  }
+
+  #member(group: Group<T>, prefix: string, key: string, value: T | null, revision: number, raw: number): void {
+    const had = group.members.get(key);
+    if (had && had.revision >= revision) return;
+    if ((group.tombs.get(key) ?? 0) >= revision) return;
+    if (had) group.bytes -= had.bytes;
+    if (value === null) {
       group.members.delete(key);
-      group.version++;
-      if (group.members.size === 0) this.#groups.delete(g);
+      group.tombs.set(key, revision);
+    } else {
+      const bytes = recordBytes(raw, key) + 16;
+      group.members.set(key, { value, revision, bytes });
+      group.bytes += bytes;
     }
+    group.version++;
+    this.#budget.charge(this, this.name, `g:${prefix}`, group.bytes);
+  }
+
+  /** The budget let go of an entry. */
+  evict(id: string): void {
+    if (id.startsWith("k:")) this.#held.delete(id.slice(2));
+    else this.#groups.delete(id.slice(2));
   }
 
   /** The stream had `seq` when asked at `at`: remembered until applied. */
@@ -212,70 +270,161 @@ export class RecordView<T> {
     return oldest ? Math.max(0, now - oldest.at) / 1000 : 0;
   }
 
-  /** How many records the view holds in `group` (see `open`). */
-  count(group: string): number {
-    return this.#groups.get(group)?.members.size ?? 0;
+  /** How many records `group` (a key prefix, see `groupOf`) holds. */
+  async count(group: string): Promise<number> {
+    return (await this.#loaded(group)).members.size;
   }
 
-  /** The records of `group` (see `open`), unordered. */
-  group(group: string): T[] {
-    return [...(this.#groups.get(group)?.members.values() ?? [])];
+  /** The records of `group`, unordered. */
+  async group(group: string): Promise<T[]> {
+    return [...(await this.#loaded(group)).members.values()].map((m) => m.value);
   }
 
   /**
    * The records of `group` in the order `compare` gives, named `order`: sorted once per change of
    * the group, so repeated pages of an unchanged group cost no sort. Do not modify the array.
    */
-  sorted(group: string, order: string, compare: (a: T, b: T) => number): readonly T[] {
-    const g = this.#groups.get(group);
-    if (!g) return [];
+  async sorted(group: string, order: string, compare: (a: T, b: T) => number): Promise<readonly T[]> {
+    const g = await this.#loaded(group);
     const cached = g.sorted.get(order);
     if (cached && cached.version === g.version) return cached.items;
-    const items = [...g.members.values()].sort(compare);
+    const items = [...g.members.values()].map((m) => m.value).sort(compare);
     g.sorted.set(order, { version: g.version, items });
     return items;
   }
 
-  /** The record as last seen, else as KV holds it now. */
+  /**
+   * The group held, else read once from KV by a scan of its prefix (batched direct gets filtered
+   * by the server; any replica answers) while the feed keeps bringing writes past the point the
+   * scan started from: a write is in the group whichever of the two brings it, the newest wins.
+   */
+  async #loaded(prefix: string): Promise<Group<T>> {
+    const held = this.#groups.get(prefix);
+    if (held) {
+      await held.loaded;
+      this.#budget.touch(this.name, `g:${prefix}`);
+      if (held.tombs.size > 0 && [...held.tombs.values()].every((r) => r <= this.#seen)) held.tombs.clear();
+      return held;
+    }
+    const group: Group<T> = { from: this.#seen, members: new Map(), tombs: new Map(), version: 0, sorted: new Map(), bytes: 0, loaded: Promise.resolve() };
+    this.#groups.set(prefix, group);
+    group.loaded = (async () => {
+      for await (const e of this.bucket.scan(prefix)) {
+        if (this.#groupOf?.(e.key) !== prefix) continue;
+        this.#member(group, prefix, e.key, e.value === null ? null : parse<T>(e.value), e.revision, e.value?.length ?? 0);
+      }
+      // deletes at or before `from` were never members: only those the feed may still bring late stay
+      for (const [k, r] of group.tombs) if (r <= group.from) group.tombs.delete(k);
+      this.#budget.charge(this, this.name, `g:${prefix}`, group.bytes);
+    })();
+    try {
+      await group.loaded;
+    } catch (err) {
+      if (this.#groups.get(prefix) === group) this.#groups.delete(prefix);
+      this.#budget.release(this.name, `g:${prefix}`);
+      throw err;
+    }
+    return group;
+  }
+
+  /** Every record whose key starts with `prefix` ("" for all), read from KV batch by batch: a walk for background work, not held. */
+  async *scan(prefix = ""): AsyncGenerator<{ key: string; value: T }> {
+    for await (const e of this.bucket.scan(prefix)) {
+      if (e.value === null) continue;
+      const value = parse<T>(e.value);
+      if (value !== null) yield { key: e.key, value };
+    }
+  }
+
+  /** The record as held, else as a replica holds it (a direct get), then held. */
   async get(key: string): Promise<T | null> {
-    return this.#records.get(key) ?? (await this.bucket.get(key))?.value ?? null;
+    const held = this.#fresh(key);
+    if (held !== undefined) return held;
+    return this.#fill(key);
   }
 
   /**
-   * For the auth callout, which must not wait on JetStream: the record as the view holds it; on a
-   * miss (a record written a moment ago, or none), once more after one shared `sync`, given at most
-   * `timeoutMs`. A copy known to be behind is not trusted: the record is read from KV (a direct
-   * get, which any replica answers), and only when KV does not answer in time from the copy. A
-   * stream that cannot tell in time (no leader) leaves the copy's answer: no write lands meanwhile.
+   * The record of the one key matching `pattern` (`*.<id>`: a key whose project or account part is
+   * not known), as a replica holds it; null when none.
    */
-  async lookup(key: string, timeoutMs = 500): Promise<T | null> {
-    if (this.lagSeconds() * 1000 >= READ_THROUGH_MS) return this.#readThrough(key);
+  async find(pattern: string): Promise<Versioned<T> | null> {
+    const read = await this.bucket.lastFor(pattern);
+    if (read.key === null || read.value === null) return null;
+    const value = parse<T>(read.value);
+    return value === null ? null : { key: read.key, value, revision: read.revision };
+  }
+
+  /** A held answer still good: any positive one (the feed keeps it current), a negative one for NEGATIVE_TTL_MS. */
+  #fresh(key: string): T | null | undefined {
+    const held = this.#held.get(key);
+    if (!held) return undefined;
+    if (held.value === null && Date.now() - held.at > NEGATIVE_TTL_MS) return undefined;
+    this.#budget.touch(this.name, `k:${key}`);
+    return held.value;
+  }
+
+  /**
+   * Reads `key` from KV (one direct get; concurrent readers of a key share it) and holds the
+   * answer. An answer from a replica that is behind what this copy applied when the read began may
+   * miss a delete the copy saw go by: the stream leader is asked instead. Writes the feed brings
+   * meanwhile win over an older answer.
+   */
+  #fill(key: string): Promise<T | null> {
+    const pending = this.#filling.get(key);
+    if (pending) return pending.promise;
+    const since = this.#seen;
+    const slot: { promise: Promise<T | null>; revision: number; value: T | null | undefined } = { promise: Promise.resolve(null), revision: since, value: undefined };
+    slot.promise = (async () => {
+      try {
+        let read = await this.bucket.lastFor(key);
+        if (read.revision > 0 && read.upTo < since) {
+          const latest = await this.bucket.latest(key);
+          read = { key, value: latest ? new TextEncoder().encode(JSON.stringify(latest.value)) : null, revision: latest?.revision ?? since, upTo: since };
+        }
+        let value = read.value === null ? null : parse<T>(read.value);
+        let revision = read.revision;
+        if (slot.value !== undefined && slot.revision > revision) {
+          value = slot.value;
+          revision = slot.revision;
+        }
+        this.#hold(key, value, Math.max(revision, since), read.value?.length ?? 0);
+        return value;
+      } finally {
+        this.#filling.delete(key);
+      }
+    })();
+    this.#filling.set(key, slot);
+    return slot.promise;
+  }
+
+  /**
+   * For the auth callout, which must not wait on JetStream: the record as held; else one direct
+   * get, any replica answering, within `timeoutMs`. A copy known to be behind is not trusted: the
+   * record is read from KV. When KV does not answer in time, a held record is used, else none.
+   */
+  async lookup(key: string, timeoutMs = READ_THROUGH_TIMEOUT_MS): Promise<T | null> {
+    if (this.lagSeconds() * 1000 >= READ_THROUGH_MS) return this.#readThrough(key, timeoutMs);
     // Behind for a moment (a write of this instance's, or one the probe saw): a record held now may
     // be a step short (an account still `creating`), so the copy gets CATCH_UP_WAIT_MS to apply it.
     const newest = this.#unmet[this.#unmet.length - 1];
-    if (newest && !(await this.#reach(newest.seq, CATCH_UP_WAIT_MS))) return this.#readThrough(key);
-    const held = this.#records.get(key);
+    if (newest && !(await this.#reach(newest.seq, CATCH_UP_WAIT_MS))) return this.#readThrough(key, timeoutMs);
+    const held = this.#fresh(key);
     if (held !== undefined) return held;
-    // A miss costs the shared round trip, and a KV read only when the copy proves behind: a flood of
-    // unknown identities while the stream is slow (or leaderless) costs nothing per request. The
-    // copy is not waited for past CATCH_UP_WAIT_MS: one login may look up three records, and the
-    // answer is due within the server's auth timeout.
-    if ((await this.#confirm(timeoutMs, CATCH_UP_WAIT_MS)) !== "behind") return this.#records.get(key) ?? null;
-    return this.#readThrough(key);
+    return this.#readThrough(key, timeoutMs);
   }
 
-  async #readThrough(key: string): Promise<T | null> {
+  async #readThrough(key: string, timeoutMs: number): Promise<T | null> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), READ_THROUGH_TIMEOUT_MS)));
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
     try {
-      const got = await Promise.race([this.bucket.get(key), late]);
-      if (got !== "late") return got?.value ?? null;
+      const got = await Promise.race([this.#fill(key), late]);
+      if (got !== "late") return got;
     } catch {
-      // KV did not answer: the copy is all there is
+      // KV did not answer: what is held is all there is
     } finally {
       clearTimeout(timer);
     }
-    return this.#records.get(key) ?? null;
+    return this.#held.get(key)?.value ?? null;
   }
 
   /** True once the copy has applied `seq`, within `ms`. */
@@ -298,18 +447,23 @@ export class RecordView<T> {
   }
 
   /**
-   * The record once the view holds every write the stream leader has, waiting at most
-   * `timeoutMs` (then as the view holds it). A KV direct get may be answered by a follower that
-   * missed a write already answered: read-your-writes goes through here.
+   * The record as the stream leader holds it (read-your-writes: a direct get may be answered by a
+   * follower that missed a write already answered), then held; as `get` when the leader does not answer.
    */
-  async fresh(key: string, timeoutMs = 1000): Promise<T | null> {
-    await this.#confirm(timeoutMs);
-    return this.#records.get(key) ?? null;
+  async fresh(key: string): Promise<T | null> {
+    try {
+      const latest = await this.bucket.latest(key);
+      const raw = latest ? JSON.stringify(latest.value).length : 0;
+      this.#hold(key, latest?.value ?? null, Math.max(latest?.revision ?? 0, this.#held.get(key)?.revision ?? 0), raw);
+      return latest?.value ?? null;
+    } catch {
+      return this.get(key);
+    }
   }
 
-  /** The record as the view holds it (after `sync`: as KV held it then), without asking KV. */
+  /** The record as held now, without asking KV (tests). */
   peek(key: string): T | undefined {
-    return this.#records.get(key);
+    return this.#held.get(key)?.value ?? undefined;
   }
 
   /**
@@ -377,41 +531,38 @@ export class RecordView<T> {
     return asked;
   }
 
-  /** Every record whose key starts with `prefix` (a project's: `"<project>."`), unordered. */
-  values(prefix = ""): T[] {
-    const out: T[] = [];
-    for (const [k, v] of this.#records) if (k.startsWith(prefix)) out.push(v);
-    return out;
-  }
-
-  get size(): number {
-    return this.#records.size;
-  }
-
   async stop(): Promise<void> {
     clearInterval(this.#probe);
     await this.#feed?.stop();
   }
 }
 
-/** The group of every record, in views that keep one. */
-export const ALL = "*all";
-
-/** The group of a project's records in the views that index them by project. */
+/** The group of a project's records (its accounts, its API keys): the prefix of their keys. */
 export function projectGroup(project: string): string {
-  return `project:${project}`;
+  return `${project}.`;
 }
 
-/** The group of one account's credentials within a project. */
+/** The group of one account's credentials within a project: the prefix of their keys. */
 export function accountGroup(project: string, accountId: string): string {
-  return `${project}/${accountId}`;
+  return `${project}.${accountId}.`;
 }
 
-interface Group<T> {
-  members: Map<string, T>;
-  /** Bumped on every change of the group's members: sorted copies of an older version are stale. */
-  version: number;
-  sorted: Map<string, { version: number; items: T[] }>;
+/** The first `tokens` tokens of a key and the dot after them (its group), or undefined for a shorter key. */
+function prefixOf(key: string, tokens: number): string | undefined {
+  let at = -1;
+  for (let i = 0; i < tokens; i++) {
+    at = key.indexOf(".", at + 1);
+    if (at < 0) return undefined;
+  }
+  return key.slice(0, at + 1);
+}
+
+function parse<T>(raw: Uint8Array): T | null {
+  try {
+    return JSON.parse(new TextDecoder().decode(raw)) as T;
+  } catch {
+    return null; // an unreadable record is no record
+  }
 }
 
 /** The views an instance keeps: what the callout looks up and what list pages read. */
@@ -424,6 +575,8 @@ export interface StoreViews {
 }
 
 export interface OpenViewsOptions {
+  /** The memory bound of every view together, bytes (`MNQ_CACHE_MIB`). */
+  cacheBytes?: number;
   /** Told each time a view's feed is made anew (`mnq_view_resets_total`). */
   onReset?: (bucket: string, reason: ResetReason) => void;
   /** Test fault switch: the bucket whose view stops applying what it receives. */
@@ -436,30 +589,34 @@ export interface OpenedViews extends StoreViews {
   lag(): { bucket: string; seconds: number }[];
   /** The last revision the view of `bucket` applied (-1: no such view). */
   applied(bucket: string): number;
+  /** The shared memory bound: bytes charged, entries, evictions. */
+  cache(): { bytes: number; entries: number; evictions: number; maxBytes: number };
   stop(): Promise<void>;
 }
 
 /** The buckets an instance keeps a copy of (`openViews`). */
 export const VIEWED_BUCKETS = [BucketName.accounts, BucketName.credentials, BucketName.projects, BucketName.apiKeys, BucketName.credentialKeys] as const;
 
-/** Opens every view (each resolves once it holds its whole bucket). */
+/** The default memory bound of the views together. */
+export const DEFAULT_CACHE_BYTES = 96 * 1024 * 1024;
+
+/** Opens every view: one round trip each, whatever the buckets hold. */
 export async function openViews(store: Store, opts: OpenViewsOptions = {}): Promise<OpenedViews> {
-  const options = <T>(bucket: RecordBucket<T>, groupsOf?: (r: T) => readonly string[]): ViewOptions<T> => ({
-    groupsOf,
+  const budget = new CacheBudget(opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
+  const options = <T>(bucket: RecordBucket<T>, groupTokens?: number): ViewOptions => ({
+    budget,
+    ...(groupTokens ? { groupOf: (key: string) => prefixOf(key, groupTokens) } : {}),
     onReset: (reason) => opts.onReset?.(bucket.name, reason),
     frozen: opts.frozen === bucket.name,
   });
   const [accounts, credentials, projects, apiKeys, credentialKeys] = await Promise.all([
-    // by account id (one id is never managed twice) and by project (list pages)
-    RecordView.open(store.accounts, options(store.accounts, (r) => [r.id, projectGroup(r.project_id)])),
-    // by account (the bound on credentials and revocations), by project and by project and account (pages)
-    RecordView.open(
-      store.credentials,
-      options(store.credentials, (r) => [r.nats_account_id, projectGroup(r.project_id), accountGroup(r.project_id, r.nats_account_id)]),
-    ),
+    // `<project>.<account id>`: grouped by project (list pages)
+    RecordView.open(store.accounts, options(store.accounts, 1)),
+    // `<project>.<account id>.<id>`: grouped by account (list pages, the bound on credentials and revocations)
+    RecordView.open(store.credentials, options(store.credentials, 2)),
     RecordView.open(store.projects, options(store.projects)),
-    // by project, and all together (pages)
-    RecordView.open(store.apiKeys, options(store.apiKeys, (r) => [projectGroup(r.project_id), ALL])),
+    // `<project>.<access key>`: grouped by project (list pages), looked up as `*.<access key>` (the callout)
+    RecordView.open(store.apiKeys, { ...options(store.apiKeys, 1), aliasOf: (key: string) => `*.${key.slice(key.indexOf(".") + 1)}` }),
     RecordView.open(store.credentialKeys, options(store.credentialKeys)),
   ]);
   const views = { accounts, credentials, projects, apiKeys, credentialKeys };
@@ -468,6 +625,7 @@ export async function openViews(store: Store, opts: OpenViewsOptions = {}): Prom
     ...views,
     lag: () => all.map((v) => ({ bucket: v.name, seconds: v.lagSeconds() })),
     applied: (bucket) => all.find((v) => v.name === bucket)?.applied ?? -1,
+    cache: () => ({ ...budget.stats(), maxBytes: budget.maxBytes }),
     stop: async () => {
       await Promise.all(all.map((v) => v.stop()));
     },

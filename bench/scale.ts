@@ -1,0 +1,280 @@
+/**
+ * npm run bench:scale [-- --credentials 10000,100000,1000000] [-- --logins 100000]
+ *
+ * An instance's memory, start time, auth and list latency and create rate as the fleet grows. For
+ * each N, a fresh nats-server gets N/50 projects of one account each, made through the API (so
+ * their JWTs are on the resolver), then N credentials and N/10 API keys written straight into KV
+ * by the product's own record builders (a simulation of the fleet: a million through the API would
+ * take an hour), a big project of two accounts holding 5,000 and 1,000 of them, and one project in
+ * 20 with API keys. A new mnq process then starts on that data and is measured:
+ * - time from spawn to ready, RSS after start and after a warm-up of `--logins` logins over a
+ *   Zipf-like mix of identities (rank r drawn with weight 1/r);
+ * - unloaded connect latency, native (creds file) against nkey and API key, hot (in memory) and
+ *   cold (never asked for since the start);
+ * - list pages of the 5,000-credential account and of its project (6,000), first page and then
+ *   200 random pages;
+ * - the create rate of credentials, 20 in flight.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { DataFile, loadTrust } from "../service/bootstrap/index.ts";
+import { apiKeyRecord } from "../service/api/api-keys.ts";
+import { buildCredentials } from "../service/credentials/index.ts";
+import { parseCreds, SecretMac, SeedVault } from "../service/identity/index.ts";
+import { type AccountRecord, Store } from "../service/store/index.ts";
+import { bounded } from "../test/helpers/load.ts";
+import { connectWithCreds } from "../test/helpers/mnq.ts";
+import { freePort, freshDataDir, removeDir, startNode } from "../test/helpers/servers.ts";
+import { type ClientAuth, oneConnect, runLoad } from "./load.ts";
+import { rssMiB, startMnqProcess } from "./proc.ts";
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1]! : fallback;
+};
+const SIZES = option("--credentials", "10000,100000,1000000").split(",").map(Number);
+const LOGINS = Number(option("--logins", "100000"));
+/** Identities the warm-up draws from (Zipf over their ranks), and those kept cold. */
+const WARM_SAMPLE = 20_000;
+const COLD_SAMPLE = 500;
+const BIG = 5000;
+const SECOND = 1000;
+/** The create rate measured before this work, through the API, on one instance (the issue's figure). */
+const CREATE_RATE_BASELINE = 1000;
+
+const log = (m: string) => process.stderr.write(`bench:scale ${new Date().toISOString().slice(11, 19)} ${m}\n`);
+const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
+
+async function api<T>(nc: NatsConnection, subject: string, body: unknown): Promise<T> {
+  const m = await nc.request(subject, JSON.stringify(body), { timeout: 30_000 });
+  if (m.headers?.get("Nats-Service-Error-Code")) throw new Error(`${subject}: ${m.string()}`);
+  return m.json<T>();
+}
+
+interface Row {
+  credentials: number;
+  apiKeys: number;
+  projects: number;
+  seedS: number;
+  readyS: number;
+  rssStartMiB: number;
+  rssWarmMiB: number;
+  warmFailures: number;
+  nativeP50: number;
+  hotNkey: [number, number];
+  coldNkey: [number, number];
+  hotApiKey: [number, number];
+  coldApiKey: [number, number];
+  listFirstMs: number;
+  list: [number, number];
+  projectFirstMs: number;
+  projectList: [number, number];
+  createRate: number;
+}
+
+async function measure(n: number): Promise<Row> {
+  const dataDir = freshDataDir();
+  const server = await startNode(dataDir);
+  const url = server.url;
+  const env = { MNQ_MAX_ACCOUNTS_PER_PROJECT: "10" };
+  let mnq = await startMnqProcess(dataDir, url, await freePort(), env);
+  const projects = Math.max(20, Math.round(n / 50));
+  try {
+    const key = JSON.parse(readFileSync(join(dataDir, DataFile.adminApiKey), "utf8")) as { access_key: string; secret_key: string };
+    const admin = await connect({ servers: url, user: key.access_key, pass: key.secret_key });
+    // 1. accounts through the API (their JWTs must reach the resolver), one per project, and the big project's two
+    log(`N=${n}: ${projects} projects with one account each, through the API`);
+    const accounts = await bounded(projects, 32, async (i) => {
+      const a = await api<{ id: string }>(admin, `mnq.api.v1.p${i}.nats-accounts.create`, {});
+      return { project: `p${i}`, id: a.id };
+    });
+    const big = await api<{ id: string }>(admin, "mnq.api.v1.big.nats-accounts.create", { name: "big" });
+    const second = await api<{ id: string }>(admin, "mnq.api.v1.big.nats-accounts.create", { name: "second" });
+    const keyProjects = accounts.filter((_, i) => i % 20 === 0).map((a) => a.project);
+    // one key through the API per key project: it makes the project's api-clients account
+    await bounded(keyProjects.length, 16, (i) => api(admin, "mnq.admin.v1.api-keys.create", { project_id: keyProjects[i] }));
+    await admin.close();
+    await mnq.stop();
+
+    // 2. the fleet, written into KV by the product's own builders
+    const started = performance.now();
+    const svc = await connectWithCreds(url, readFileSync(join(dataDir, DataFile.serviceCreds), "utf8"), { inboxPrefix: "_MNQ_INBOX" });
+    const store = await Store.open(svc, { replicas: 1, timeout: 30_000 });
+    const trust = loadTrust(dataDir);
+    const vault = new SeedVault(trust.masterKey);
+    const secrets = new SecretMac(trust.masterKey);
+    const record = async (project: string, id: string) => (await store.accounts.get(Store.accountKey(project, id)))!.value;
+    const plan: { account: AccountRecord; count: number }[] = [
+      { account: await record("big", big.id), count: BIG },
+      { account: await record("big", second.id), count: SECOND },
+    ];
+    const rest = Math.max(0, n - BIG - SECOND);
+    for (let i = 0; i < accounts.length; i++) {
+      const count = Math.floor(rest / accounts.length) + (i < rest % accounts.length ? 1 : 0);
+      if (count > 0) plan.push({ account: await record(accounts[i]!.project, accounts[i]!.id), count });
+    }
+    const warm: ClientAuth[] = [];
+    const cold: ClientAuth[] = [];
+    let native: ClientAuth | undefined;
+    let written = 0;
+    const every = Math.max(1, Math.floor(n / (WARM_SAMPLE + 41 * COLD_SAMPLE)));
+    for (const { account, count } of plan) {
+      const signer = vault.signer(account.signing_seed, account.id, "account");
+      await bounded(count, 256, async (i) => {
+        const c = buildCredentials(account, signer, { name: `c${i}` });
+        await store.credentialKeys.create(c.index_key, c.index);
+        await store.credentials.create(c.key, c.record);
+        const seq = written++;
+        if (seq % every === 0) {
+          const { jwt, seed } = parseCreds(c.file);
+          native ??= { kind: "creds", jwt, seed };
+          // one sampled identity in 41 is kept cold (never logged in before its measure)
+          const slot = seq / every;
+          if (slot % 41 === 40) {
+            if (cold.length < COLD_SAMPLE) cold.push({ kind: "nkey", seed });
+          } else if (warm.length < WARM_SAMPLE) warm.push({ kind: "nkey", seed });
+        }
+        if (written % 50_000 === 0) log(`N=${n}: ${written} credentials written`);
+      });
+    }
+    const keysPer = Math.ceil(n / 10 / keyProjects.length);
+    const warmKeys: ClientAuth[] = [];
+    const coldKeys: ClientAuth[] = [];
+    let keys = 0;
+    for (const project of keyProjects) {
+      await bounded(keysPer, 256, async () => {
+        const k = apiKeyRecord(project, `k${keys}`, secrets);
+        await store.apiKeys.create(Store.apiKeyKey(project, k.record.access_key), k.record);
+        const seq = keys++;
+        const who: ClientAuth = { kind: "userpass", user: k.record.access_key, pass: k.secret };
+        if (seq % 41 === 40) {
+          if (coldKeys.length < COLD_SAMPLE) coldKeys.push(who);
+        } else if (seq % 5 === 0 && warmKeys.length < 2000) warmKeys.push(who);
+      });
+    }
+    const seedS = (performance.now() - started) / 1000;
+    log(`N=${n}: ${written} credentials and ${keys} API keys written in ${round(seedS)} s`);
+    await svc.close();
+
+    // 3. a new instance on that data
+    const spawned = performance.now();
+    mnq = await startMnqProcess(dataDir, url, await freePort(), env);
+    const readyS = (performance.now() - spawned) / 1000;
+    const rssStartMiB = rssMiB(mnq.pid).now;
+    log(`N=${n}: ready in ${round(readyS, 2)} s, RSS ${round(rssStartMiB)} MiB`);
+    const unloaded = async (who: ClientAuth[], times = 1) => {
+      const r = await runLoad(who.length * times, 1, (i) => oneConnect(url, who[i % who.length]!));
+      return [round(r.p50, 2), round(r.p99, 2)] as [number, number];
+    };
+    const coldNkey = await unloaded(cold.slice(0, 300));
+    const coldApiKey = await unloaded(coldKeys.slice(0, 300));
+    // 4. the warm-up: Zipf-like over the warm sample (and its API keys, one login in ten)
+    const zipf = cumulative(warm.length);
+    const zipfKeys = cumulative(warmKeys.length);
+    log(`N=${n}: warm-up, ${LOGINS} logins, 50 in flight`);
+    const w = await runLoad(LOGINS, 50, (i) => oneConnect(url, i % 10 === 9 ? warmKeys[draw(zipfKeys)]! : warm[draw(zipf)]!));
+    const rssWarmMiB = rssMiB(mnq.pid).now;
+    log(`N=${n}: warm-up ${round(w.rate)} logins/s, ${w.failures} failed, RSS ${round(rssWarmMiB)} MiB`);
+    const nativeP50 = (await unloaded([native!], 300))[0];
+    const hotNkey = await unloaded([warm[0]!], 300);
+    const hotApiKey = await unloaded([warmKeys[0]!], 300);
+    // 5. list pages
+    const adminAgain = await connect({ servers: url, user: key.access_key, pass: key.secret_key });
+    const orders = ["created_at_asc", "created_at_desc", "name_asc", "updated_at_desc"];
+    const pages = async (body: Record<string, unknown>, pagesOf: number) => {
+      const t0 = performance.now();
+      await api(adminAgain, "mnq.api.v1.big.nats-credentials.list", body);
+      const first = performance.now() - t0;
+      const r = await runLoad(200, 1, (i) =>
+        api(adminAgain, "mnq.api.v1.big.nats-credentials.list", { ...body, page: 1 + Math.floor(Math.random() * (pagesOf / 20)), order_by: orders[i % orders.length] }).then(() => undefined),
+      );
+      return { first: round(first, 2), p: [round(r.p50, 2), round(r.p99, 2)] as [number, number] };
+    };
+    const list = await pages({ nats_account_id: big.id }, BIG);
+    const project = await pages({}, BIG + SECOND);
+    // 6. create rate in a fresh account
+    const fresh = await api<{ id: string }>(adminAgain, "mnq.api.v1.big.nats-accounts.create", { name: "creates" });
+    const creates = await runLoad(2000, 20, () => api(adminAgain, "mnq.api.v1.big.nats-credentials.create", { nats_account_id: fresh.id }).then(() => undefined));
+    await adminAgain.close();
+    return {
+      credentials: written,
+      apiKeys: keys,
+      projects: projects + 1,
+      seedS: round(seedS),
+      readyS: round(readyS, 2),
+      rssStartMiB: round(rssStartMiB),
+      rssWarmMiB: round(rssWarmMiB),
+      warmFailures: w.failures,
+      nativeP50,
+      hotNkey,
+      coldNkey,
+      hotApiKey,
+      coldApiKey,
+      listFirstMs: list.first,
+      list: list.p,
+      projectFirstMs: project.first,
+      projectList: project.p,
+      createRate: round(creates.rate),
+    };
+  } finally {
+    await mnq.stop();
+    await server.stop();
+    removeDir(dataDir);
+  }
+}
+
+/** Cumulative weights 1/r for ranks 1..n. */
+function cumulative(n: number): number[] {
+  const out: number[] = [];
+  let sum = 0;
+  for (let r = 1; r <= n; r++) out.push((sum += 1 / r));
+  return out;
+}
+
+/** A rank drawn with weight 1/r (binary search of the cumulative weights). */
+function draw(cum: number[]): number {
+  const x = Math.random() * cum[cum.length - 1]!;
+  let lo = 0;
+  let hi = cum.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cum[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const rows: Row[] = [];
+for (const n of SIZES) {
+  rows.push(await measure(n));
+  log(`N=${n}: ${JSON.stringify(rows[rows.length - 1])}`);
+}
+const pair = (p: [number, number]) => `${p[0]} / ${p[1]}`;
+console.log(
+  [
+    "| credentials | API keys | projects | ready s | RSS after start MiB | RSS after warm-up MiB | native connect p50 ms | hot nkey p50/p99 ms | cold nkey p50/p99 ms | hot API key p50/p99 ms | cold API key p50/p99 ms | 5,000-credential account: first page ms, then p50/p99 | project (6,000): first page ms, then p50/p99 | creates/s (× 1,000/s before) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ...rows.map((r) =>
+      [
+        "",
+        r.credentials.toLocaleString("en"),
+        r.apiKeys.toLocaleString("en"),
+        r.projects.toLocaleString("en"),
+        r.readyS,
+        r.rssStartMiB,
+        `${r.rssWarmMiB}${r.warmFailures ? ` (${r.warmFailures} logins failed)` : ""}`,
+        r.nativeP50,
+        pair(r.hotNkey),
+        pair(r.coldNkey),
+        pair(r.hotApiKey),
+        pair(r.coldApiKey),
+        `${r.listFirstMs}, ${pair(r.list)}`,
+        `${r.projectFirstMs}, ${pair(r.projectList)}`,
+        `${r.createRate} (${round(r.createRate / CREATE_RATE_BASELINE, 2)})`,
+        "",
+      ].join(" | ").trim(),
+    ),
+  ].join("\n"),
+);

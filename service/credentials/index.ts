@@ -1,0 +1,2 @@
+export { buildCredentials } from "./build.ts";
+export type { BuiltCredentials, CredentialsSpec } from "./build.ts";
