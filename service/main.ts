@@ -42,6 +42,8 @@ export interface MnqService {
   readonly observe: Observe;
   /** The port of the metrics listener, when MNQ_METRICS_PORT is set. */
   readonly metricsPort: number | undefined;
+  /** The records the instance's views hold: bytes (estimated), the bound, entries, evictions so far. */
+  cache(): { bytes: number; maxBytes: number; entries: number; evictions: number };
   /** Settles once the reconcile begun at start (every account pushed, half-done deletes finished) is over; readiness does not wait for it. */
   readonly reconciled: Promise<void>;
   /** Stops taking requests, answers those in flight, closes the connections. */
@@ -80,6 +82,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       apiKeys: async () => (await counts?.forScrape())?.api_keys ?? 0,
       storage: () => quota?.storage() ?? [],
       viewLag: () => opened?.lag() ?? [],
+      cache: () => opened?.cache() ?? { bytes: 0, maxBytes: cfg.cacheMib * 1024 * 1024, entries: 0, evictions: 0 },
     },
     { buckets: VIEWED_BUCKETS, reasons: Object.values(ResetReason) },
   );
@@ -218,6 +221,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       observe,
       metricsPort: http?.port,
       reconciled: startup,
+      cache: () => views.cache(),
       async stop() {
         readiness.stopping();
         stopping = true;

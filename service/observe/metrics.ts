@@ -13,6 +13,8 @@ export interface ObservedState {
   storage(): Iterable<StorageFigure>;
   /** How far behind its stream each of the instance's views is. */
   viewLag(): Iterable<{ bucket: string; seconds: number }>;
+  /** The records the views hold: bytes charged (an estimate of V8's), the bound, evictions so far. */
+  cache(): { bytes: number; maxBytes: number; entries: number; evictions: number };
 }
 
 /** The buckets an instance keeps views of, and why a view's feed may be made anew: their series exist from the start. */
@@ -126,6 +128,19 @@ export class Metrics {
         for (const v of state.viewLag()) this.set({ bucket: v.bucket }, v.seconds);
       },
     });
+    const cache = (name: string, help: string, read: (c: ReturnType<ObservedState["cache"]>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(state.cache()));
+        },
+      });
+    cache("mnq_cache_bytes", "Estimated memory of the records the views hold (MNQ_CACHE_MIB bounds it).", (c) => c.bytes);
+    cache("mnq_cache_max_bytes", "The bound of mnq_cache_bytes (MNQ_CACHE_MIB).", (c) => c.maxBytes);
+    cache("mnq_cache_entries", "Records and groups the views hold.", (c) => c.entries);
+    cache("mnq_cache_evictions", "Records and groups let go of since the start, least recently used first (read again from KV when asked for).", (c) => c.evictions);
     perAccount("mnq_account_storage_used_bytes", "JetStream storage used by an account, replicas counted, at the last quota check.", (s) => s.used_bytes);
     perAccount("mnq_account_storage_quota_bytes", "The account's JetStream storage quota (-1 unlimited).", (s) => s.quota_bytes);
   }

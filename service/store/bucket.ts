@@ -117,7 +117,7 @@ export class RecordBucket<T> {
    * Every write still held under `prefix` (`<project>.`; "" for all), oldest first, by batched
    * direct gets filtered by the server: no consumer, any replica answers. One batch at a time.
    */
-  async *scan(prefix: string, batch = 1000): AsyncGenerator<{ key: string; value: Uint8Array | null; revision: number }> {
+  async *scan(prefix: string, batch = 10_000): AsyncGenerator<{ key: string; value: Uint8Array | null; revision: number }> {
     const filter = `${this.#subjectPrefix}${prefix}>`;
     let seq = 0;
     for (;;) {

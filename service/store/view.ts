@@ -27,6 +27,8 @@ const MAX_TARGETS = 64;
 
 /** A negative answer (no such key) is trusted this long before KV is asked again, though the feed keeps it current. */
 const NEGATIVE_TTL_MS = 30_000;
+/** Negative answers held per view, apart from the shared budget. */
+const MAX_NEGATIVE = 10_000;
 
 export interface ViewOptions {
   /** The memory bound shared by every view (least recently used entries go first). */
@@ -83,6 +85,8 @@ interface Group<T> {
  */
 export class RecordView<T> implements CacheOwner {
   readonly #held = new Map<string, Held<T>>();
+  /** The keys held as absent, oldest first (see `#hold`). */
+  readonly #negatives = new Set<string>();
   /** Reads of keys on their way: the writes the feed brought meanwhile (newer than the read may be). */
   readonly #filling = new Map<string, { promise: Promise<T | null>; revision: number; value: T | null | undefined }>();
   readonly #groups = new Map<string, Group<T>>();
@@ -185,9 +189,26 @@ export class RecordView<T> implements CacheOwner {
     }
   }
 
+  /**
+   * Holds an answer. A positive one is charged to the shared budget; a negative one (no such key)
+   * is kept apart, at most MAX_NEGATIVE per view, oldest out first: a flood of unknown identities
+   * turns over the negatives only, never what the others' logins are served from.
+   */
   #hold(key: string, value: T | null, revision: number, raw: number): void {
     this.#held.set(key, { value, revision, at: Date.now() });
-    this.#budget.charge(this, this.name, `k:${key}`, recordBytes(value === null ? 0 : raw, key));
+    if (value !== null) {
+      this.#negatives.delete(key);
+      this.#budget.charge(this, this.name, `k:${key}`, recordBytes(raw, key));
+      return;
+    }
+    this.#budget.release(this.name, `k:${key}`);
+    this.#negatives.delete(key);
+    this.#negatives.add(key);
+    if (this.#negatives.size > MAX_NEGATIVE) {
+      const oldest = this.#negatives.values().next().value as string;
+      this.#negatives.delete(oldest);
+      this.#held.delete(oldest);
+    }
   }
 
   #member(group: Group<T>, prefix: string, key: string, value: T | null, revision: number, raw: number): void {
@@ -209,7 +230,10 @@ export class RecordView<T> implements CacheOwner {
 
   /** The budget let go of an entry. */
   evict(id: string): void {
-    if (id.startsWith("k:")) this.#held.delete(id.slice(2));
+    if (id.startsWith("k:")) {
+      const key = id.slice(2);
+      if (this.#held.get(key)?.value !== null) this.#held.delete(key);
+    }
     else this.#groups.delete(id.slice(2));
   }
 
@@ -358,7 +382,7 @@ export class RecordView<T> implements CacheOwner {
   #fresh(key: string): T | null | undefined {
     const held = this.#held.get(key);
     if (!held) return undefined;
-    if (held.value === null && Date.now() - held.at > NEGATIVE_TTL_MS) return undefined;
+    if (held.value === null) return Date.now() - held.at > NEGATIVE_TTL_MS ? undefined : null;
     this.#budget.touch(this.name, `k:${key}`);
     return held.value;
   }

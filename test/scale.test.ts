@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
+import { parseCreds } from "../service/identity/index.ts";
+import { bounded } from "./helpers/load.ts";
+import { type MnqFixture, startMnq } from "./helpers/mnq.ts";
+
+type Creds = { id: string; name: string; credentials: { content: string } };
+const ACCOUNTS = 10;
+const PER_ACCOUNT = 5000;
+const P = "sc-fleet";
+
+/**
+ * 50,000 credentials made through the API on an instance whose copies hold at most 16 MiB (about
+ * two accounts' worth): lists, bounds and logins stay exact when most records are not in memory.
+ */
+describe("scale: 50,000 credentials through the API, 16 MiB of held records", () => {
+  let f: MnqFixture;
+  const accounts: string[] = [];
+  const sample: Creds[] = [];
+
+  before(async () => {
+    f = await startMnq({ MNQ_CACHE_MIB: "16" });
+    for (let a = 0; a < ACCOUNTS; a++) accounts.push((await f.api<{ id: string }>(P, "nats-accounts.create", { name: `a${a}` })).body.id);
+    const failed = await bounded(ACCOUNTS * PER_ACCOUNT, 32, async (i) => {
+      // one account after the other, as a fill does: the account being filled stays held
+      const r = await f.api<Creds>(P, "nats-credentials.create", { nats_account_id: accounts[Math.floor(i / PER_ACCOUNT)], name: `c${i}` });
+      if (r.code === undefined && i % 250 === 0) sample.push(r.body);
+      return r.code;
+    });
+    assert.deepEqual(failed.filter((c) => c !== undefined).slice(0, 3), [], "every create answered 200");
+  });
+  after(async () => {
+    await f.stop();
+  });
+
+  test("scale - each account lists exactly its 5,000 and the project 50,000; a walk of one account's pages meets each once", async () => {
+    for (const a of accounts) assert.equal((await f.api<{ total_count: number }>(P, "nats-credentials.list", { nats_account_id: a, page_size: 1 })).body.total_count, PER_ACCOUNT);
+    assert.equal((await f.api<{ total_count: number }>(P, "nats-credentials.list", { page_size: 1 })).body.total_count, ACCOUNTS * PER_ACCOUNT);
+    const seen = new Set<string>();
+    for (let page = 1; page <= PER_ACCOUNT / 100; page++) {
+      const r = await f.api<{ nats_credentials: { id: string }[] }>(P, "nats-credentials.list", { nats_account_id: accounts[0], page, page_size: 100, order_by: "name_asc" });
+      for (const c of r.body.nats_credentials) seen.add(c.id);
+    }
+    assert.equal(seen.size, PER_ACCOUNT);
+  });
+
+  test("scale - the bound on credentials and revocations holds exactly: the 5,001st create answers 429", async () => {
+    const r = await f.api(P, "nats-credentials.create", { nats_account_id: accounts[1] });
+    assert.equal(r.code, 429);
+  });
+
+  test("scale - the held records stay within MNQ_CACHE_MIB, and credentials not held log in by nkey", async () => {
+    const { bytes, maxBytes, evictions } = f.mnq.cache();
+    assert.ok(bytes <= maxBytes, `${bytes} bytes held, bound ${maxBytes}`);
+    assert.ok(evictions > 0, "the lists above did not fit: some groups were let go of");
+    const outcomes = await bounded(sample.length, 10, async (i) => {
+      const nc = await connect({ servers: f.server.url, authenticator: nkeyAuthenticator(new TextEncoder().encode(parseCreds(sample[i]!.credentials.content).seed)), reconnect: false });
+      await nc.close();
+      return "ok";
+    });
+    assert.equal(outcomes.length, sample.length);
+  });
+
+  test("scale - a deleted credential leaves the lists and is refused by nkey, whichever instance held it", async () => {
+    const doomed = sample.slice(0, 20);
+    for (const c of doomed) assert.equal((await f.api(P, "nats-credentials.delete", { nats_credentials_id: c.id })).code, undefined);
+    assert.equal((await f.api<{ total_count: number }>(P, "nats-credentials.list", { page_size: 1 })).body.total_count, ACCOUNTS * PER_ACCOUNT - doomed.length);
+    for (const c of doomed) {
+      const seed = new TextEncoder().encode(parseCreds(c.credentials.content).seed);
+      await assert.rejects(connect({ servers: f.server.url, authenticator: nkeyAuthenticator(seed), reconnect: false }), /authorization/i);
+    }
+  });
+});
