@@ -98,8 +98,7 @@ export async function listCredentials(
   const { order, compare } = ordering<CredentialsRecord>(req);
   // An account's credentials are one group; a project's, its accounts' groups merged.
   const accounts = req.nats_account_id ? [req.nats_account_id] : await ctx.accounts.ids(project);
-  const groups = await Promise.all(accounts.map((a) => view.sorted(accountGroup(project, a), order, compare)));
-  const page = pageOf(groups.length === 1 ? groups[0]! : mergeSorted(groups, compare), req);
+  const page = pageOf(await view.sortedAcross(accounts.map((a) => accountGroup(project, a)), order, compare), req);
   return { total_count: page.total_count, nats_credentials: page.items.map((r) => toNatsCredentials(ctx, r)) };
 }
 
@@ -168,11 +167,4 @@ export async function deleteCredentials(
 /** The `nats-credentials.deleted` event, once the credentials' connections are closed. */
 export function credentialsDeleted(ctx: ApiContext, project: string, rec: CredentialsRecord): void {
   ctx.events.publish(project, { type: "nats-credentials.deleted", nats_account_id: rec.nats_account_id, nats_credentials_id: rec.id, name: rec.name }, ctx.actor);
-}
-
-/** One sorted array of sorted arrays (a project's accounts' credentials, each sorted by `compare`). */
-function mergeSorted<T>(lists: readonly (readonly T[])[], compare: (a: T, b: T) => number): T[] {
-  const out: T[] = [];
-  for (const l of lists) for (const x of l) out.push(x);
-  return lists.length > 1 ? out.sort(compare) : out;
 }

@@ -27,6 +27,8 @@ const MAX_TARGETS = 64;
 
 /** A negative answer (no such key) is trusted this long before KV is asked again, though the feed keeps it current. */
 const NEGATIVE_TTL_MS = 30_000;
+/** Merged orders held per view (each a project's list), apart from the budget: arrays of references to held records. */
+const MAX_MERGED = 16;
 /** Negative answers held per view, apart from the shared budget. */
 const MAX_NEGATIVE = 10_000;
 
@@ -90,6 +92,8 @@ export class RecordView<T> implements CacheOwner {
   /** Reads of keys on their way: the writes the feed brought meanwhile (newer than the read may be). */
   readonly #filling = new Map<string, { promise: Promise<T | null>; revision: number; value: T | null | undefined }>();
   readonly #groups = new Map<string, Group<T>>();
+  /** Merged orders of several groups (see `sortedAcross`), the last MAX_MERGED asked for. */
+  readonly #merged = new Map<string, { versions: string; groups: Group<T>[]; items: T[] }>();
   readonly #budget: CacheBudget;
   readonly #groupOf: ((key: string) => string | undefined) | undefined;
   readonly #aliasOf: ((key: string) => string) | undefined;
@@ -314,6 +318,26 @@ export class RecordView<T> implements CacheOwner {
     if (cached && cached.version === g.version) return cached.items;
     const items = [...g.members.values()].map((m) => m.value).sort(compare);
     g.sorted.set(order, { version: g.version, items });
+    return items;
+  }
+
+  /**
+   * The records of several groups (a project's accounts' credentials) in one order: merged once
+   * per change of any of them, like `sorted`. Do not modify the array.
+   */
+  async sortedAcross(groups: readonly string[], order: string, compare: (a: T, b: T) => number): Promise<readonly T[]> {
+    if (groups.length === 1) return this.sorted(groups[0]!, order, compare);
+    const loaded = await Promise.all(groups.map((g) => this.#loaded(g)));
+    const slot = `${order}\u0000${groups.join("\u0000")}`;
+    const versions = loaded.map((g) => g.version).join(",");
+    const cached = this.#merged.get(slot);
+    if (cached && cached.versions === versions && cached.groups.every((g, i) => g === loaded[i])) return cached.items;
+    const items: T[] = [];
+    for (const g of loaded) for (const m of g.members.values()) items.push(m.value);
+    items.sort(compare);
+    this.#merged.delete(slot);
+    this.#merged.set(slot, { versions, groups: loaded, items });
+    if (this.#merged.size > MAX_MERGED) this.#merged.delete(this.#merged.keys().next().value as string);
     return items;
   }
 
