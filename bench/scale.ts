@@ -279,3 +279,27 @@ console.log(
     ),
   ].join("\n"),
 );
+
+// each figure against the target the issue names for it (ratio ≤ 1 meets it; creates: ≥ 1)
+const ratio = (v: number, target: number) => round(v / target, 2);
+console.log(
+  [
+    "",
+    "| credentials | ready ÷ 10 s | RSS after warm-up ÷ 256 MiB | cold nkey p50 − native ÷ 2 ms | cold API key p50 − native ÷ 2 ms | account page p99 ÷ 50 ms | project page p99 ÷ 50 ms | creates/s ÷ 1,000/s |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows.map((r) =>
+      [
+        "",
+        r.credentials.toLocaleString("en"),
+        ratio(r.readyS, 10),
+        ratio(r.rssWarmMiB, 256),
+        ratio(r.coldNkey[0] - r.nativeP50, 2),
+        ratio(r.coldApiKey[0] - r.nativeP50, 2),
+        ratio(r.list[1], 50),
+        ratio(r.projectList[1], 50),
+        ratio(r.createRate, CREATE_RATE_BASELINE),
+        "",
+      ].join(" | ").trim(),
+    ),
+  ].join("\n"),
+);

@@ -32,10 +32,13 @@ export abstract class ApiError extends Error {
 }
 
 export class InvalidArgumentsError extends ApiError {
+  readonly details: ArgumentDetail[];
   readonly status = 400;
   readonly type = ErrorType.invalidArguments;
-  constructor(readonly details: ArgumentDetail[]) {
+  constructor(details: ArgumentDetail[]) {
     super("invalid argument(s)");
+    // each help message names its argument first, once: `permissions.publish.allow[0]: …`
+    this.details = details.map((d) => (d.help_message.startsWith(d.argument_name) ? d : { ...d, help_message: `${d.argument_name}: ${d.help_message}` }));
     this.name = "InvalidArgumentsError";
   }
   static one(argument_name: string, reason: ArgumentReason, help_message: string): InvalidArgumentsError {

@@ -20,7 +20,8 @@ describe("mnq API commands", () => {
     const env: NodeJS.ProcessEnv = { ...process.env, MNQ_DATA_DIR: f.dataDir, XDG_CONFIG_HOME: home, MNQ_LOG_LEVEL: "silent" };
     delete env.MNQ_PROJECT;
     Object.assign(env, extra);
-    const child = spawn(process.execPath, [MNQ, ...args, ...(args.includes("--help") || args[0] === "cluster" ? [] : ["--server", f.server.url])], { env, stdio: ["ignore", "pipe", "pipe"] });
+    // run in a scratch directory: what a command writes where it runs lands there, never in the project
+    const child = spawn(process.execPath, [MNQ, ...args, ...(args.includes("--help") || args[0] === "cluster" ? [] : ["--server", f.server.url])], { env, cwd: home, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -60,9 +61,20 @@ describe("mnq API commands", () => {
     assert.equal(c.code, 0, c.err);
     assert.equal(mode(out), 0o600);
     assert.ok(!c.out.includes("SEED"), "the creds content is not printed");
+    const held = async () => (JSON.parse((await run("creds", "list", "--project", "cli", "--account", id, "--json")).out) as { total_count: number }).total_count;
+    const before = await held();
     const again = await run("creds", "create", id, "--project", "cli", "--out", out);
     assert.equal(again.code, 1);
     assert.match(again.err, /exists; pass --force/);
+    writeFileSync(join(home, "named.creds"), "keep me");
+    const named = await run("creds", "create", id, "--project", "cli", "--name", "named");
+    assert.equal(named.code, 1, "the name says where the file goes: checked before anything is created");
+    assert.equal(readFileSync(join(home, "named.creds"), "utf8"), "keep me");
+    // under a file, where no directory can be made
+    const unwritable = await run("creds", "create", id, "--project", "cli", "--out", join(home, "named.creds", "x.creds"));
+    assert.equal(unwritable.code, 1);
+    assert.match(unwritable.err, /could not write .*x\.creds.*deleted again/);
+    assert.equal(await held(), before, "no credential was left on the server without its file");
 
     const ctx = await run("context", id, "--project", "cli", "--context", "cli-test");
     assert.equal(ctx.code, 0, ctx.err);
@@ -103,7 +115,9 @@ describe("mnq API commands", () => {
 
     const bad = await run("creds", "create", id, "--project", "cli-perm", "--out", join(home, "bad.creds"), "--allow-pub", "orders..x");
     assert.notEqual(bad.code, 0);
-    assert.match(bad.err, /permissions\.publish\.allow\.0/);
+    assert.match(bad.err, /permissions\.publish\.allow\[0\]: /);
+    assert.doesNotMatch(bad.err, /permissions\.publish\.allow\[0\].*permissions\.publish\.allow\[0\]/, "the argument is named once");
+    assert.doesNotMatch(bad.err, /\^\(\?:/, "no regex");
     const soon = await run("creds", "create", id, "--project", "cli-perm", "--out", join(home, "bad.creds"), "--expires", "soon");
     assert.notEqual(soon.code, 0);
     assert.match(soon.err, /expires_at/);
@@ -188,6 +202,10 @@ describe("mnq API commands", () => {
     const notFound = await run("account", "get", "ANOTAREALACCOUNT", "--project", "cli");
     assert.equal(notFound.code, 1);
     assert.match(notFound.err, /400|404/);
-    assert.ok(!existsSync(join(projectRoot, "mnq-api-key-cli.json")));
+    const unknownId = `A${"B".repeat(55)}`;
+    const absent = await run("account", "get", unknownId, "--project", "cli");
+    assert.equal(absent.code, 1);
+    assert.match(absent.err, new RegExp(`404 nats account ${unknownId} not found in project cli`));
+    assert.ok(!existsSync(join(home, "mnq-api-key-cli.json")));
   });
 });

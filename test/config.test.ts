@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { ConfigError, configSchema, loadConfig, settings } from "../service/config/index.ts";
 import { projectRoot } from "../service/server/launcher.ts";
+import { CLUSTER_DATA_DIR, clusterConfig } from "../service/commands/cluster.ts";
 
 test("config - defaults follow the contract", () => {
   const cfg = loadConfig({}, "/srv/mnq");
@@ -29,6 +30,9 @@ test("config - a bad value is refused with its name and value", () => {
   assert.throws(() => loadConfig({ MNQ_KV_REPLICAS: "three" }), /MNQ_KV_REPLICAS/);
   assert.throws(() => loadConfig({ MNQ_REGION: "Bad Region" }), /MNQ_REGION/);
   assert.throws(() => loadConfig({ MNQ_NATS_URL: "http://x" }), /MNQ_NATS_URL/);
+  // in words: the allowed values, and never a regex
+  assert.throws(() => loadConfig({ MNQ_TLS: "selfsigned" }), /MNQ_TLS must be "self-signed" \(got "selfsigned"\)/);
+  assert.throws(() => loadConfig({ MNQ_REGION: "Bad Region" }), (e: Error) => !/\^\[|must match pattern/.test(e.message));
 });
 
 test("config - an unknown MNQ_ variable is refused as a likely typo", () => {
@@ -85,4 +89,10 @@ test("docs - every file the README and docs/ link to is in the repository, and t
     }
     assert.doesNotMatch(text, /\bAPI\.md\b|\.\.\/shared/, `${doc} names a document outside the repository`);
   }
+});
+
+test("config - mnq cluster keeps its own data dir (.mnq-cluster) unless MNQ_DATA_DIR names one; npm start keeps .mnq", () => {
+  assert.equal(loadConfig({}).dataDir, resolve(".mnq"));
+  assert.equal(clusterConfig(loadConfig({}), {}).dataDir, resolve(CLUSTER_DATA_DIR));
+  assert.equal(clusterConfig(loadConfig({ MNQ_DATA_DIR: "/srv/mnq" }), { MNQ_DATA_DIR: "/srv/mnq" }).dataDir, "/srv/mnq");
 });

@@ -12,7 +12,7 @@ type Creds = {
   expires_at: string | null;
   credentials: { content: string };
 };
-type Invalid = { type: string; details: { argument_name: string; reason: string }[] };
+type Invalid = { type: string; details: { argument_name: string; reason: string; help_message: string }[] };
 
 const P = "perm";
 
@@ -175,11 +175,11 @@ describe("least-privilege credentials: permissions and expiry", () => {
   });
 
   const bad: [string, Record<string, unknown>, string][] = [
-    ["a malformed subject", { permissions: { publish: { allow: ["orders..new"] } } }, "permissions.publish.allow.0"],
-    ["a wildcard inside a token", { permissions: { publish: { allow: ["ord*"] } } }, "permissions.publish.allow.0"],
-    ["'>' not last", { permissions: { subscribe: { deny: ["a.>.b"] } } }, "permissions.subscribe.deny.0"],
+    ["a malformed subject", { permissions: { publish: { allow: ["orders..new"] } } }, "permissions.publish.allow[0]"],
+    ["a wildcard inside a token", { permissions: { publish: { allow: ["ord*"] } } }, "permissions.publish.allow[0]"],
+    ["'>' not last", { permissions: { subscribe: { deny: ["a.>.b"] } } }, "permissions.subscribe.deny[0]"],
     ["a list too long", { permissions: { publish: { allow: Array.from({ length: 101 }, (_, i) => `s.${i}`) } } }, "permissions.publish.allow"],
-    ["an entry too long", { permissions: { subscribe: { allow: [`a.${"x".repeat(256)}`] } } }, "permissions.subscribe.allow.0"],
+    ["an entry too long", { permissions: { subscribe: { allow: [`a.${"x".repeat(256)}`] } } }, "permissions.subscribe.allow[0]"],
     ["a non-array", { permissions: { publish: { allow: "orders.>" } } }, "permissions.publish.allow"],
     ["max_msgs below 1", { permissions: { allow_responses: { max_msgs: 0 } } }, "permissions.allow_responses.max_msgs"],
     ["an unknown permission", { permissions: { publish: { allow: ["a"] }, admin: true } }, "admin"],
@@ -198,6 +198,8 @@ describe("least-privilege credentials: permissions and expiry", () => {
       assert.equal(r.code, 400);
       assert.equal(r.body.type, "invalid_arguments");
       assert.equal(r.body.details[0]?.argument_name, argument, JSON.stringify(r.body.details));
+      assert.ok(r.body.details[0]?.help_message.startsWith(argument), "the help message names the argument first");
+      assert.doesNotMatch(r.body.details[0]?.help_message ?? "", /\^|\(\?:|must match pattern/, "in words, not a regex");
       const after = (await f.api<{ total_count: number }>(P, "nats-credentials.list", { nats_account_id: account })).body.total_count;
       assert.equal(after, before);
     });

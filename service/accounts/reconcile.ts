@@ -84,8 +84,9 @@ export class Reconciler {
   }
 
   /**
-   * One pass. `startup`: push every active account (a resolver may have lost its directory) and
-   * finish deletes at once (the instance that began them is gone, or resumes them itself).
+   * One pass: push every active account a resolver lacks (it may have lost its directory), re-issue
+   * stale JWTs. `startup`: finish deletes at once (the instance that began them is gone, or resumes
+   * them itself).
    */
   async round(startup: boolean): Promise<ReconcileReport> {
     const { views, resolver, publisher } = this.deps;
@@ -126,7 +127,9 @@ export class Reconciler {
         if (stuck(`unclaimed:${key}`, rec.updated_at)) await attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id));
       } else if (publisher.isStale(rec)) {
         await attempt("reissued", ctx, () => publisher.change(project, id, () => ({})));
-      } else if (startup || resolvers.some((held) => !held.has(id))) {
+      } else if (resolvers.some((held) => !held.has(id))) {
+        // only where a resolver lacks it: pushing every account at every start would cost each
+        // instance's start a round per account of the fleet (minutes at tens of thousands)
         const current = await this.deps.store.accounts.get(key);
         if (current?.value.state === "active") await attempt("pushed", ctx, () => publisher.publish(current));
       }

@@ -66,10 +66,35 @@ async function confirmOverwrite(path: string, force: boolean): Promise<void> {
   if (!/^y(es)?$/i.test(answer.trim())) throw new CliError(`kept ${path}`);
 }
 
-/** Writes a secret file (0600) after confirmOverwrite. */
-async function writeSecret(path: string, content: string, force: boolean): Promise<void> {
-  await confirmOverwrite(path, force);
-  writeSecretFile(path, content);
+/**
+ * Writes a secret file (0600) made by `create`, a call that makes something on the server: where
+ * it goes is checked first (confirmOverwrite, when the path is known before the call), and when the
+ * write fails anyway, what was made is deleted (`undo`) and the error says so. A secret is never
+ * left on the server with no copy anywhere.
+ */
+async function createWithSecret<R>(
+  path: string | undefined,
+  force: boolean,
+  create: () => Promise<R>,
+  file: (made: R) => { path: string; content: string },
+  undo: (made: R) => Promise<unknown>,
+): Promise<R> {
+  if (path) await confirmOverwrite(path, force);
+  const made = await create();
+  const out = file(made);
+  try {
+    if (!path) await confirmOverwrite(out.path, force);
+    writeSecretFile(out.path, out.content);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    try {
+      await undo(made);
+    } catch {
+      throw new CliError(`could not write ${out.path} (${why}), and deleting what was created failed: delete it by hand`);
+    }
+    throw new CliError(`could not write ${out.path} (${why}); what was created was deleted again`);
+  }
+  return made;
 }
 
 export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
@@ -159,19 +184,25 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
       options: { ...PROJECT, name: { type: "string" }, out: { type: "string" }, force: { type: "boolean" }, ...LIMIT_OPTIONS },
       args: ["ACCOUNT_ID"],
       async run(r) {
-        const c = await callApi<{ id: string; name: string; credentials: { name: string; content: string } }>(
-          r.nc,
-          api(r, "nats-credentials.create"),
-          { nats_account_id: r.args[0], ...(r.values.name ? { name: r.values.name } : {}), ...limitsFromFlags(r.values) },
-        );
-        const out = (r.values.out as string | undefined) ?? c.credentials.name;
-        if (out === "-") {
-          process.stdout.write(c.credentials.content);
+        type Made = { id: string; name: string; credentials: { name: string; content: string } };
+        const body = { nats_account_id: r.args[0], ...(r.values.name ? { name: r.values.name } : {}), ...limitsFromFlags(r.values) };
+        const create = () => callApi<Made>(r.nc, api(r, "nats-credentials.create"), body);
+        const given = r.values.out as string | undefined;
+        if (given === "-") {
+          process.stdout.write((await create()).credentials.content);
           return;
         }
-        await writeSecret(resolve(out), c.credentials.content, r.values.force === true);
+        // the file's name is known before the call when --out or --name says it
+        const planned = given ?? (r.values.name ? `${r.values.name as string}.creds` : undefined);
+        const c = await createWithSecret(
+          planned && resolve(planned),
+          r.values.force === true,
+          create,
+          (made) => ({ path: resolve(given ?? made.credentials.name), content: made.credentials.content }),
+          (made) => callApi(r.nc, api(r, "nats-credentials.delete"), { nats_credentials_id: made.id }),
+        );
         const { credentials: _secret, ...meta } = c;
-        print({ ...meta, file: resolve(out) }, r.json, ["id", "name", "file"]);
+        print({ ...meta, file: resolve(given ?? c.credentials.name) }, r.json, ["id", "name", "file"]);
       },
     },
     list: {
@@ -203,9 +234,14 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
       options: { ...PROJECT, name: { type: "string" }, out: { type: "string" }, force: { type: "boolean" } },
       async run(r) {
         const p = project(r);
-        const k = await callApi<{ access_key: string; secret_key: string }>(r.nc, "mnq.admin.v1.api-keys.create", { project_id: p, ...(r.values.name ? { name: r.values.name } : {}) });
         const out = resolve((r.values.out as string | undefined) ?? `mnq-api-key-${p}.json`);
-        await writeSecret(out, `${JSON.stringify({ access_key: k.access_key, secret_key: k.secret_key }, null, 2)}\n`, r.values.force === true);
+        const k = await createWithSecret(
+          out,
+          r.values.force === true,
+          () => callApi<{ access_key: string; secret_key: string }>(r.nc, "mnq.admin.v1.api-keys.create", { project_id: p, ...(r.values.name ? { name: r.values.name } : {}) }),
+          (made) => ({ path: out, content: `${JSON.stringify({ access_key: made.access_key, secret_key: made.secret_key }, null, 2)}\n` }),
+          (made) => callApi(r.nc, "mnq.admin.v1.api-keys.delete", { access_key: made.access_key }),
+        );
         const { secret_key: _secret, ...meta } = k;
         print({ ...meta, file: out }, r.json, [...KEY_COLUMNS, "file"]);
       },

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bootstrap } from "../bootstrap/index.ts";
 import type { Config } from "../config/index.ts";
@@ -11,7 +12,8 @@ export const CLUSTER_HELP = `Usage: mnq cluster [--instances N] [--client-ports 
 
 Runs mnq scaled out on this machine: the 3-node JetStream cluster of deploy/cluster (nodes on
 127.0.0.1:4222-4224, routes on 6222-6224, each node a full resolver; configs copied beside
-MNQ_DATA_DIR/server/trust.conf, stores under MNQ_DATA_DIR/n1..n3) and N mnq instances (default 2,
+MNQ_DATA_DIR/server/trust.conf, stores under MNQ_DATA_DIR/n1..n3; MNQ_DATA_DIR defaults to
+.mnq-cluster here, apart from npm start's .mnq) and N mnq instances (default 2,
 each its own process, KV buckets at 3 replicas). With MNQ_TLS_CERT/KEY (or MNQ_TLS=self-signed)
 the client ports and the routes take TLS only. Ctrl-C stops the instances (each answers what it
 took), then the nodes.
@@ -20,6 +22,18 @@ took), then the nodes.
   --client-ports P1,P2,P3    the nodes' client ports instead of 4222-4224
   --route-ports P1,P2,P3     the nodes' route ports instead of 6222-6224
 `;
+
+/** Where `mnq cluster` keeps its keys and stores when MNQ_DATA_DIR is not set (`npm start` keeps .mnq). */
+export const CLUSTER_DATA_DIR = ".mnq-cluster";
+
+/**
+ * The cluster's configuration: a store of its own unless MNQ_DATA_DIR says otherwise (`npm start`'s
+ * embedded server keeps other accounts and another admin key in .mnq, and each would overwrite the
+ * other's key file).
+ */
+export function clusterConfig(given: Readonly<Config>, env: NodeJS.ProcessEnv): Readonly<Config> {
+  return env.MNQ_DATA_DIR ? given : { ...given, dataDir: resolve(CLUSTER_DATA_DIR) };
+}
 
 /** Three distinct ports from a comma list, else a CliError naming the flag. */
 function ports(flag: string, value: string | undefined): number[] | undefined {
@@ -32,7 +46,8 @@ function ports(flag: string, value: string | undefined): number[] | undefined {
 }
 
 /** `mnq cluster`: the deploy/cluster nodes plus N instances in the foreground until a signal. */
-export async function runCluster(cfg: Readonly<Config>, argv: string[]): Promise<void> {
+export async function runCluster(given: Readonly<Config>, argv: string[]): Promise<void> {
+  const cfg = clusterConfig(given, process.env);
   let values: { instances: string; "client-ports"?: string; "route-ports"?: string };
   try {
     ({ values } = parseArgs({
@@ -104,7 +119,8 @@ export async function runCluster(cfg: Readonly<Config>, argv: string[]): Promise
     await Promise.all(Array.from({ length: instances - 1 }, (_, k) => start(k + 2)));
     process.stdout.write(
       `mnq cluster ready: ${instances} instance(s) (pids ${running.map((i) => i.pid).join(", ")}) on ${nodes.urls.join(",")}\n` +
-        `  npm run mnq -- status --server ${nodes.urls[0]}\n`,
+        `  data dir ${cfg.dataDir}: the mnq commands use it with MNQ_DATA_DIR=${cfg.dataDir}\n` +
+        `  MNQ_DATA_DIR=${cfg.dataDir} npm run mnq -- status --server ${nodes.urls[0]}\n`,
     );
   } catch (err) {
     await stop(1);

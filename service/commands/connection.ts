@@ -63,6 +63,12 @@ function readable(file: string): string {
   return file;
 }
 
+/** ` in project P` for a project's subject, else nothing. */
+function projectOf(subject: string): string {
+  const p = /^mnq\.api\.v1\.([^.]+)\./.exec(subject)?.[1];
+  return p ? ` in project ${p}` : "";
+}
+
 /** One API call: the reply body, or CliError with the API's status and message. */
 export async function callApi<T>(nc: NatsConnection, subject: string, body: object): Promise<T> {
   let m;
@@ -76,8 +82,11 @@ export async function callApi<T>(nc: NatsConnection, subject: string, body: obje
   if (code) {
     let detail = m.headers?.get("Nats-Service-Error") ?? "";
     try {
-      const b = m.json<{ details?: { argument_name: string; help_message?: string }[] }>();
-      if (b.details?.length) detail += `: ${b.details.map((d) => `${d.argument_name} ${d.help_message ?? ""}`.trim()).join("; ")}`;
+      const b = m.json<{ details?: { argument_name: string; help_message?: string }[]; resource?: string; resource_id?: string }>();
+      // the help message names its argument already
+      if (b.details?.length) detail = b.details.map((d) => d.help_message ?? d.argument_name).join("; ");
+      // a 404 names what was not found, and where
+      else if (code === "404" && b.resource) detail = `${b.resource.replace(/_/g, " ")} ${b.resource_id ?? ""} not found${projectOf(subject)}`.replace(/ {2,}/g, " ");
     } catch {
       // the headers say enough
     }

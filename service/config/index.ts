@@ -55,7 +55,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     const problems = (validateSettings.errors ?? []).map((e) => {
       const name = e.instancePath.replace(/^\//, "") as SettingName;
       const shown = (settingTable[name] as SettingDeclaration | undefined)?.secret ? "(hidden)" : JSON.stringify(env[name]);
-      return `${name} ${e.message} (got ${shown})`;
+      // in words: the allowed values, not "must be equal to one of the allowed values"; no regex
+      const said =
+        e.keyword === "enum"
+          ? `must be ${((e.params as { allowedValues?: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(" or ")}`
+          : e.keyword === "pattern"
+            ? `is not in the expected form (${(settingTable[name] as SettingDeclaration | undefined)?.description ?? "see mnq --help"})`
+            : e.message;
+      return `${name} ${said} (got ${shown})`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
   }

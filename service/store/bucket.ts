@@ -1,4 +1,4 @@
-import { createInbox, headers, type NatsConnection } from "@nats-io/nats-core";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { ConflictError, UnavailableError } from "../errors.ts";
@@ -11,7 +11,7 @@ export interface ReplicaRead {
   value: Uint8Array | null;
   /** The write's stream sequence (0: no key). */
   revision: number;
-  /** The answering replica's last sequence when it answered (0 when it did not say: no key matched). */
+  /** The answering replica's last sequence when it answered, when it says (0: it did not). */
   upTo: number;
 }
 
@@ -60,57 +60,26 @@ export class RecordBucket<T> {
 
   /**
    * The last write of the key matching `pattern` (a key, or one with wildcards such as `*.<id>`),
-   * by a direct multi-last get: any replica answers, without a leader, and says how far it is
-   * (`upTo`), so a reader can tell an answer older than what it already applied.
+   * by a direct get: any replica answers, without a leader (a replica answers direct gets only
+   * once it has caught up with its stream; one a few writes behind is told by its reader, see
+   * RecordView). Asked again when the replica it went to does not answer (a dying node).
    */
   async lastFor(pattern: string, timeoutMs = 2000): Promise<ReplicaRead> {
-    // the replicas answer as a queue group: a request that went to one dying is asked again
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#lastFor(pattern, Math.min(700, Math.max(100, deadline - Date.now())));
+        const m = await this.jsm.direct.getMessage(`KV_${this.name}`, { last_by_subj: `${this.#subjectPrefix}${pattern}` });
+        if (!m) return { key: null, value: null, revision: 0, upTo: 0 };
+        const op = m.header.get("KV-Operation");
+        return { key: m.subject.slice(this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq, upTo: 0 };
       } catch (err) {
-        if (Date.now() >= deadline - 100 || !(err instanceof UnavailableError)) throw err;
+        if (Date.now() >= deadline - 100 || !/timeout|no ?responders|\b503\b/i.test(errorChain(err))) {
+          if (/timeout|no ?responders|\b503\b/i.test(errorChain(err))) throw new UnavailableError("the key-value store did not answer; retry", { cause: err });
+          throw err;
+        }
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 300)));
       }
     }
-  }
-
-  async #lastFor(pattern: string, timeoutMs: number): Promise<ReplicaRead> {
-    const nc = this.nc;
-    // the connection's own inbox prefix (its user may subscribe only there)
-    const inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
-    return await new Promise<ReplicaRead>((resolve, reject) => {
-      const read: ReplicaRead = { key: null, value: null, revision: 0, upTo: 0 };
-      const timer = setTimeout(() => {
-        sub.unsubscribe();
-        reject(new UnavailableError("the key-value store did not answer; retry"));
-      }, timeoutMs);
-      const finish = (err?: Error) => {
-        clearTimeout(timer);
-        sub.unsubscribe();
-        if (err) reject(err);
-        else resolve(read);
-      };
-      const sub = nc.subscribe(inbox, {
-        callback: (err, m) => {
-          if (err) return finish(err);
-          const code = m.headers?.code ?? 0;
-          if (code === 404) return finish(); // no key matches
-          if (code === 204) {
-            read.upTo = Number(m.headers?.get("Nats-UpTo-Sequence") || m.headers?.get("Nats-Last-Sequence") || 0);
-            return finish();
-          }
-          if (code >= 300) return finish(new UnavailableError(`the key-value store answered ${code}; retry`));
-          const subject = m.headers?.get("Nats-Subject") ?? "";
-          const op = m.headers?.get("KV-Operation");
-          read.key = subject.slice(this.#subjectPrefix.length);
-          read.revision = Number(m.headers?.get("Nats-Sequence") ?? 0);
-          read.value = op === "DEL" || op === "PURGE" ? null : m.data;
-        },
-      });
-      nc.publish(`$JS.API.DIRECT.GET.KV_${this.name}`, JSON.stringify({ multi_last: [`${this.#subjectPrefix}${pattern}`], batch: 1 }), { reply: inbox });
-    });
   }
 
   /**
@@ -152,11 +121,6 @@ export class RecordBucket<T> {
   #wrote(revision: number): number {
     this.onWrite?.(revision);
     return revision;
-  }
-
-  /** Writes the key whatever it holds. */
-  async put(key: string, value: T): Promise<number> {
-    return this.#wrote(await guard(() => this.kv.put(key, JSON.stringify(value))));
   }
 
   /** Creates the key; ConflictError when it exists. */

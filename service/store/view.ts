@@ -29,6 +29,8 @@ const MAX_TARGETS = 64;
 const NEGATIVE_TTL_MS = 30_000;
 /** Merged orders held per view (each a project's list), apart from the budget: arrays of references to held records. */
 const MAX_MERGED = 16;
+/** Keys written lately remembered per view (about 100 bytes each), to tell a replica's answer that is behind. */
+const MAX_RECENT = 20_000;
 /** Negative answers held per view, apart from the shared budget. */
 const MAX_NEGATIVE = 10_000;
 
@@ -87,6 +89,8 @@ interface Group<T> {
  */
 export class RecordView<T> implements CacheOwner {
   readonly #held = new Map<string, Held<T>>();
+  /** Keys written lately → revision (see `#remember`). */
+  readonly #recent = new Map<string, number>();
   /** The keys held as absent, oldest first (see `#hold`). */
   readonly #negatives = new Set<string>();
   /** Reads of keys on their way: the writes the feed brought meanwhile (newer than the read may be). */
@@ -174,6 +178,7 @@ export class RecordView<T> implements CacheOwner {
     let value: T | null | undefined;
     const parsed = () => (value ??= e.operation === "PUT" ? parse<T>(e.value) : null);
     for (const key of this.#aliasOf ? [e.key, this.#aliasOf(e.key)] : [e.key]) {
+      this.#remember(key, e.revision);
       const held = this.#held.get(key);
       if (held && e.revision > held.revision) this.#hold(key, parsed(), e.revision, e.value.length);
       const filling = this.#filling.get(key);
@@ -198,6 +203,13 @@ export class RecordView<T> implements CacheOwner {
    * is kept apart, at most MAX_NEGATIVE per view, oldest out first: a flood of unknown identities
    * turns over the negatives only, never what the others' logins are served from.
    */
+  /** The keys written lately and their revisions, the last MAX_RECENT: what a lagging replica may not have yet. */
+  #remember(key: string, revision: number): void {
+    this.#recent.delete(key);
+    this.#recent.set(key, revision);
+    if (this.#recent.size > MAX_RECENT) this.#recent.delete(this.#recent.keys().next().value as string);
+  }
+
   #hold(key: string, value: T | null, revision: number, raw: number): void {
     this.#held.set(key, { value, revision, at: Date.now() });
     if (value !== null) {
@@ -361,6 +373,14 @@ export class RecordView<T> implements CacheOwner {
         if (this.#groupOf?.(e.key) !== prefix) continue;
         this.#member(group, prefix, e.key, e.value === null ? null : parse<T>(e.value), e.revision, e.value?.length ?? 0);
       }
+      // A replica behind this copy may have left out writes the copy saw go by: those keys of the
+      // group written lately that the scan did not show at their revision are read from the leader.
+      for (const [k, r] of this.#recent) {
+        if (r > group.from || !k.startsWith(prefix) || this.#groupOf?.(k) !== prefix) continue;
+        if ((group.members.get(k)?.revision ?? group.tombs.get(k) ?? 0) >= r) continue;
+        const latest = await this.bucket.latest(k);
+        this.#member(group, prefix, k, latest?.value ?? null, latest?.revision ?? r, latest ? JSON.stringify(latest.value).length : 0);
+      }
       // deletes at or before `from` were never members: only those the feed may still bring late stay
       for (const [k, r] of group.tombs) if (r <= group.from) group.tombs.delete(k);
       this.#budget.charge(this, this.name, `g:${prefix}`, group.bytes);
@@ -377,7 +397,8 @@ export class RecordView<T> implements CacheOwner {
 
   /** Every record whose key starts with `prefix` ("" for all), read from KV batch by batch: a walk for background work, not held. */
   async *scan(prefix = ""): AsyncGenerator<{ key: string; value: T }> {
-    for await (const e of this.bucket.scan(prefix)) {
+    // small batches: a walk holds one batch at a time
+    for await (const e of this.bucket.scan(prefix, 500)) {
       if (e.value === null) continue;
       const value = parse<T>(e.value);
       if (value !== null) yield { key: e.key, value };
@@ -425,7 +446,11 @@ export class RecordView<T> implements CacheOwner {
     slot.promise = (async () => {
       try {
         let read = await this.bucket.lastFor(key);
-        if (read.revision > 0 && read.upTo < since) {
+        // A replica behind this copy may miss a write the copy saw go by (a delete, or a create it
+        // answers "no such key" for): the leader is asked. `upTo` tells for an answer with a record;
+        // the keys written lately tell for one without.
+        const written = this.#recent.get(key) ?? 0;
+        if ((read.upTo > 0 && read.upTo < since) || read.revision < written) {
           const latest = await this.bucket.latest(key);
           read = { key, value: latest ? new TextEncoder().encode(JSON.stringify(latest.value)) : null, revision: latest?.revision ?? since, upTo: since };
         }
