@@ -11,8 +11,6 @@ export interface ReplicaRead {
   value: Uint8Array | null;
   /** The write's stream sequence (0: no key). */
   revision: number;
-  /** The answering replica's last sequence when it answered, when it says (0: it did not). */
-  upTo: number;
 }
 
 /** A stored value with the KV revision it was read at. */
@@ -69,9 +67,9 @@ export class RecordBucket<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         const m = await this.jsm.direct.getMessage(`KV_${this.name}`, { last_by_subj: `${this.#subjectPrefix}${pattern}` });
-        if (!m) return { key: null, value: null, revision: 0, upTo: 0 };
+        if (!m) return { key: null, value: null, revision: 0 };
         const op = m.header.get("KV-Operation");
-        return { key: m.subject.slice(this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq, upTo: 0 };
+        return { key: m.subject.slice(this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq };
       } catch (err) {
         if (Date.now() >= deadline - 100 || !/timeout|no ?responders|\b503\b/i.test(errorChain(err))) {
           if (/timeout|no ?responders|\b503\b/i.test(errorChain(err))) throw new UnavailableError("the key-value store did not answer; retry", { cause: err });

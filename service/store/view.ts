@@ -445,22 +445,23 @@ export class RecordView<T> implements CacheOwner {
     const slot: { promise: Promise<T | null>; revision: number; value: T | null | undefined } = { promise: Promise.resolve(null), revision: since, value: undefined };
     slot.promise = (async () => {
       try {
-        let read = await this.bucket.lastFor(key);
-        // A replica behind this copy may miss a write the copy saw go by (a delete, or a create it
-        // answers "no such key" for): the leader is asked. `upTo` tells for an answer with a record;
-        // the keys written lately tell for one without.
-        const written = this.#recent.get(key) ?? 0;
-        if ((read.upTo > 0 && read.upTo < since) || read.revision < written) {
-          const latest = await this.bucket.latest(key);
-          read = { key, value: latest ? new TextEncoder().encode(JSON.stringify(latest.value)) : null, revision: latest?.revision ?? since, upTo: since };
-        }
+        const read = await this.bucket.lastFor(key);
         let value = read.value === null ? null : parse<T>(read.value);
         let revision = read.revision;
+        let raw = read.value?.length ?? 0;
+        // A replica behind this copy may miss a write the copy saw go by (a delete, or a create it
+        // answers "no such key" for), as the keys written lately tell: the leader is asked.
+        if (read.revision < (this.#recent.get(key) ?? 0)) {
+          const latest = await this.bucket.latest(key);
+          value = latest?.value ?? null;
+          revision = latest?.revision ?? since;
+          raw = latest ? JSON.stringify(latest.value).length : 0;
+        }
         if (slot.value !== undefined && slot.revision > revision) {
           value = slot.value;
           revision = slot.revision;
         }
-        this.#hold(key, value, Math.max(revision, since), read.value?.length ?? 0);
+        this.#hold(key, value, Math.max(revision, since), raw);
         return value;
       } finally {
         this.#filling.delete(key);
