@@ -11,7 +11,7 @@ import { startService, VERSION } from "./main.ts";
 import { startEmbeddedServer } from "./server/embedded.ts";
 import { findNatsServer, type RunningServer } from "./server/launcher.ts";
 import { writeClusterTls } from "./server/cluster.ts";
-import { checkClientCa, clientCaFile, dialedHosts, type ServerCertificate, serverCertificate, TlsSettingError } from "./tls/index.ts";
+import { checkedTls, clientCaFile, dialedHosts, TlsSettingError } from "./tls/index.ts";
 
 const HELP: Record<string, string> = {
   main: `mnq ${VERSION}: NATS accounts and credentials, served over NATS (mnq.api.v1.<project>.>)
@@ -82,14 +82,7 @@ async function runBootstrap(cfg: Readonly<Config>): Promise<void> {
   }
   // With a certificate, the cluster nodes' TLS includes (deploy/cluster/n*.conf) are written too:
   // a cert checked against the hosts of MNQ_NATS_URL, where the instances reach the nodes.
-  let tls: ServerCertificate | undefined;
-  try {
-    checkClientCa(cfg);
-    tls = await serverCertificate(cfg, dialedHosts(cfg));
-  } catch (err) {
-    if (err instanceof TlsSettingError) fail(err.message);
-    throw err;
-  }
+  const tls = await checkedTls(cfg, dialedHosts(cfg));
   if (tls) {
     writeClusterTls(cfg.dataDir, tls);
     process.stdout.write(`mnq: the cluster nodes' client ports and routes take TLS (${DataFile.clientTlsConf}, ${DataFile.routeTlsConf})\n`);
@@ -100,15 +93,8 @@ async function runStart(cfg: Readonly<Config>): Promise<void> {
   const log = createLogger(cfg.logLevel);
   bootstrap(cfg.dataDir);
   let server: RunningServer | undefined;
-  let tls: ServerCertificate | undefined;
-  try {
-    checkClientCa(cfg);
-    // the embedded server's certificate; with MNQ_NATS_URL the servers are someone else's
-    if (!cfg.natsUrl) tls = await serverCertificate(cfg);
-  } catch (err) {
-    if (err instanceof TlsSettingError) fail(err.message);
-    throw err;
-  }
+  // the embedded server's certificate; with MNQ_NATS_URL the servers are someone else's
+  const tls = await checkedTls(cfg, cfg.natsUrl ? null : undefined);
   if (!cfg.natsUrl) {
     let bin: string;
     try {
@@ -160,6 +146,26 @@ async function runStart(cfg: Readonly<Config>): Promise<void> {
   });
 }
 
+/** The commands that are not API calls; any other runs an action of an API group (`mnq creds create`). */
+const COMMANDS: Record<string, (cfg: Readonly<Config>, rest: string[], command: string) => Promise<void>> = {
+  bootstrap: (cfg) => runBootstrap(cfg),
+  start: (cfg) => runStart(cfg),
+  cluster: (cfg, rest) => runCluster(cfg, rest),
+  status: (cfg, rest) => runStatus(cfg, statusFlags(rest)),
+  context: (cfg, rest) => runApiCommand(cfg, CONTEXT_COMMAND, rest),
+};
+
+/** `mnq <group> <action> …`: one action of an API group. */
+async function runApiGroup(cfg: Readonly<Config>, rest: string[], group: string): Promise<void> {
+  const [action, ...args] = rest;
+  const cmd = action ? API_COMMANDS[group]![action] : undefined;
+  if (!cmd) {
+    process.stderr.write(`mnq: ${action ? `unknown action '${action}'` : "which action?"}\n\n${apiHelp(group)}`);
+    process.exit(2);
+  }
+  await runApiCommand(cfg, cmd, args);
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const wantsHelp = rest.includes("--help") || rest.includes("-h");
@@ -179,22 +185,9 @@ export async function main(argv: string[]): Promise<void> {
   }
   const cfg = config();
   try {
-    if (command === "bootstrap") await runBootstrap(cfg);
-    else if (command === "start") await runStart(cfg);
-    else if (command === "cluster") await runCluster(cfg, rest);
-    else if (command === "status") await runStatus(cfg, statusFlags(rest));
-    else if (command === "context") await runApiCommand(cfg, CONTEXT_COMMAND, rest);
-    else {
-      const [action, ...args] = rest;
-      const cmd = action ? API_COMMANDS[command]![action] : undefined;
-      if (!cmd) {
-        process.stderr.write(`mnq: ${action ? `unknown action '${action}'` : "which action?"}\n\n${apiHelp(command)}`);
-        process.exit(2);
-      }
-      await runApiCommand(cfg, cmd, args);
-    }
+    await (COMMANDS[command] ?? runApiGroup)(cfg, rest, command);
   } catch (err) {
-    if (err instanceof CliError) fail(err.message);
+    if (err instanceof CliError || err instanceof TlsSettingError) fail(err.message);
     throw err;
   }
 }

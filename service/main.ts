@@ -2,7 +2,7 @@ import { type NatsConnection, nuid } from "@nats-io/nats-core";
 import type { Service } from "@nats-io/services";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import pkg from "../package.json" with { type: "json" };
-import { Accounts, isTenantAccount } from "./accounts/index.ts";
+import { Accounts } from "./accounts/index.ts";
 import { EventPublisher } from "./api/events.ts";
 import { clientTls } from "./tls/index.ts";
 import { EndpointStats, Metrics, type Observe, type ObserveServer, Readiness, startObserveServer } from "./observe/index.ts";
@@ -70,6 +70,8 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   // else publishes; what answers requests (API, $SRV, callout, fence) may publish only to inboxes.
   const nc = await asService(target, "mnq-store");
   const api = await asService(target, "mnq", trust.responderCreds);
+  // walks of whole key ranges (group loads, counts, reconcile rounds): never ahead of a point read in one socket
+  const bulk = await asService(target, "mnq-bulk");
   const sys = await connect({ ...common, name: "mnq-sys", authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
   // what the gauges read, once open
   let opened: OpenedViews | undefined;
@@ -87,7 +89,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     { buckets: VIEWED_BUCKETS, reasons: Object.values(ResetReason) },
   );
   const observe: Observe = { metrics, stats: new EndpointStats() };
-  const readiness = new Readiness([nc, api, sys]);
+  const readiness = new Readiness([nc, api, sys, bulk]);
   // A copy more than 2 s behind its stream: not ready (the callout reads through to KV meanwhile).
   readiness.require(() => {
     const behind = (opened?.lag() ?? []).filter((v) => v.seconds > MAX_READY_LAG_SECONDS);
@@ -102,7 +104,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
         throw new Error(`MNQ_METRICS_PORT: cannot listen on ${cfg.metricsHost}:${cfg.metricsPort}: ${(err as Error).message}`);
       });
     }
-    const store = await Store.open(nc, { replicas: cfg.kvReplicas, timeout: cfg.requestTimeoutMs });
+    const store = await Store.open(nc, { replicas: cfg.kvReplicas, timeout: cfg.requestTimeoutMs, bulk });
     const vault = new SeedVault(trust.masterKey);
     const secrets = new SecretMac(trust.masterKey);
     // each view follows its bucket's writes from now on, and holds what is read, within MNQ_CACHE_MIB
@@ -137,7 +139,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       log,
     });
     const events = new EventPublisher(nc, metrics);
-    counts = new FleetCounter(views);
+    counts = new FleetCounter(store);
     const ctx: ApiContext = { cfg, version: VERSION, accounts, store, views, vault, secrets, resolver, revoke, log, events, observe, counts };
     // Every account pushed to the resolvers, half-done deletes finished: in the background, a walk
     // over the fleet that readiness does not wait for (a resolver that lost an account gets it back
@@ -190,19 +192,20 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       store,
       accounts: views.accounts,
       sys,
-      nc,
       quotaBytes: cfg.quota.storageBytes,
       maxPayload: cfg.quota.maxPayload,
       intervalMs: cfg.quotaCheckMs,
       timeoutMs: cfg.requestTimeoutMs,
       log: log.child({ component: "quota" }),
-      published: (type) => metrics.event(type),
+      publish: (event) => events.quota(event),
     });
     quota.start();
     // the rounds every MNQ_RECONCILE_MS begin once the first is over
     let stopping = false;
     void startup.then(() => {
-      if (!stopping) accounts.start();
+      if (stopping) return;
+      accounts.start();
+      counts?.begin();
     });
     // Ready means the servers hold every subscription (API, callout, fence): one round trip.
     await Promise.all([nc.flush(), api.flush()]);
@@ -236,7 +239,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
         await views.stop();
         fenceSub.unsubscribe();
         // a drain waits for the server: bounded, for a stop while it is unreachable
-        await Promise.all([nc, api, sys].map((c) => drainWithin(c, cfg.requestTimeoutMs)));
+        await Promise.all([nc, api, sys, bulk].map((c) => drainWithin(c, cfg.requestTimeoutMs)));
         await http?.close();
       },
     };
@@ -244,7 +247,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     await http?.close();
     await standby?.stop();
     await opened?.stop();
-    await Promise.all([nc, api, sys].map((c) => c.close()));
+    await Promise.all([nc, api, sys, bulk].map((c) => c.close()));
     throw err;
   }
 }

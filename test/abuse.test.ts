@@ -168,11 +168,14 @@ describe("abuse: one tenant against the others", () => {
   };
   const projectKey = async (project: string) => (await callApi<{ access_key: string; secret_key: string }>(f.admin, "mnq.admin.v1.api-keys.create", { project_id: project })).body;
 
-  test("abuse - 10 list calls kept in flight on a full account (5,000 credentials) leave another project's connect-and-call p99 under 1 s, 0 failures", async (t) => {
+  test("abuse - 10 list calls kept in flight on a full account (5,000 credentials): another project's connect-and-call never fails, its median within 8 times its median without them", async (t) => {
     const account = (await f.api<{ id: string }>("ab-lists", "nats-accounts.create", {})).body.id;
     const made = await bounded(5000, 20, async () => (await f.api("ab-lists", "nats-credentials.create", { nats_account_id: account })).code);
     assert.deepEqual(made.filter((c) => c !== undefined).slice(0, 3), [], "the account fills to its bound");
     const key = await projectKey("ab-lists-bystander");
+    await bystander(key, "ab-lists-bystander", 1);
+    // the same tenant without the lists, measured in this run: what this machine gives it now
+    const quiet = await bystander(key, "ab-lists-bystander", 100);
     let listing = true;
     let lists = 0;
     const listers = Array.from({ length: 10 }, async (_, w) => {
@@ -183,9 +186,14 @@ describe("abuse: one tenant against the others", () => {
     });
     const seen = await bystander(key, "ab-lists-bystander", 100).finally(() => (listing = false));
     await Promise.all(listers);
-    t.diagnostic(`${lists} list pages answered meanwhile; bystander p50 ${seen.p50.toFixed(1)} ms, p99 ${seen.p99.toFixed(1)} ms`);
+    t.diagnostic(
+      `${lists} list pages answered meanwhile; bystander p50 ${seen.p50.toFixed(1)} ms, p99 ${seen.p99.toFixed(1)} ms ` +
+        `(without them: p50 ${quiet.p50.toFixed(1)} ms, p99 ${quiet.p99.toFixed(1)} ms)`,
+    );
+    assert.ok(lists >= 10, "the lists were on");
     assert.deepEqual(seen.failed.slice(0, 3), []);
-    assert.ok(seen.p99 < 1000, `p99 ${seen.p99} ms`);
+    const bound = Math.max(50, 8 * quiet.p50);
+    assert.ok(seen.p50 < bound, `p50 ${seen.p50.toFixed(1)} ms under the lists, bound ${bound.toFixed(1)} ms`);
   });
 
   test("abuse - a flood of 300 bogus connects in flight (unknown keys, wrong secrets, forged nkeys): another tenant's connect-and-call never fails, its median within 8 times its median without the flood", async (t) => {

@@ -99,7 +99,7 @@ test("mnq start - a port in use is one clear line and exit 1", async (t) => {
   assert.match(output(), new RegExp(`mnq: port ${port} on 127.0.0.1 is already in use`));
 });
 
-test("mnq cluster - 3 nodes and 2 instances answer (status shows both), and Ctrl-C leaves no process", async (t) => {
+test("mnq cluster - 3 nodes and 2 instances answer (status shows both, and each server's version), and Ctrl-C leaves no process", async (t) => {
   const dir = join(freshDataDir(), "data");
   const clientPorts = [await freePort(), await freePort(), await freePort()];
   const routePorts = [await freePort(), await freePort(), await freePort()];
@@ -131,7 +131,10 @@ test("mnq cluster - 3 nodes and 2 instances answer (status shows both), and Ctrl
     timeout: 30_000,
   });
   assert.equal(status.status, 0, status.stderr);
-  assert.equal((JSON.parse(status.stdout) as { instances: number }).instances, 2);
+  const shown = JSON.parse(status.stdout) as { instances: number; servers: { name: string; version: string }[] };
+  assert.equal(shown.instances, 2);
+  assert.equal(shown.servers.length, 3, "one row per server");
+  for (const sv of shown.servers) assert.match(sv.version, /^\d+\.\d+\.\d+/);
 
   child.kill("SIGINT");
   assert.equal(await exited, 0);

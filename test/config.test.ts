@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { ConfigError, configSchema, loadConfig, settings } from "../service/config/index.ts";
-import { projectRoot } from "../service/server/launcher.ts";
+import { projectRoot } from "../service/config/project-root.ts";
 import { CLUSTER_DATA_DIR, clusterConfig } from "../service/commands/cluster.ts";
 
 test("config - defaults follow the contract", () => {

@@ -7,10 +7,10 @@ import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { loadTrust } from "../service/bootstrap/index.ts";
 import { accountJwt, type AccountLimits, peekClaims } from "../service/identity/index.ts";
-import { projectRoot } from "../service/server/launcher.ts";
+import { projectRoot } from "../service/config/project-root.ts";
 import { Store } from "../service/store/index.ts";
 import { check } from "./helpers/check.ts";
-import { callApi, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { assertEventSchema, callApi, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 
 type Key = { access_key: string; secret_key: string };
 
@@ -53,6 +53,18 @@ describe("observability", () => {
     open.push(nc);
     return nc;
   };
+
+  test("metrics - the series of every event type, resolver operation and login outcome are there from the start, at 0 where nothing happened", async () => {
+    const text = (await get(port, "/metrics")).body;
+    for (const line of [
+      'mnq_events_published_total{type="nats-credentials.deleted"}',
+      'mnq_events_published_total{type="quota"}',
+      'mnq_resolver_push_failures_total{op="delete"}',
+      'mnq_auth_requests_total{method="nkey",result="error"}',
+    ]) {
+      assert.match(text, new RegExp(`^${line.replace(/[{}.]/g, "\\$&")} \\d+$`, "m"), line);
+    }
+  });
 
   test("metrics - logins, a wrong secret, a 404 and two 200s move the counters; histograms count; health answers", async () => {
     const before = (await get(port, "/metrics")).body;
@@ -153,6 +165,7 @@ describe("observability", () => {
       ),
     );
     assert.deepEqual(bodies.map((b) => b.type), seen.map((m) => m.subject.split(".").slice(4).join(".")));
+    seen.forEach((m, i) => assertEventSchema(m.subject.split(".").slice(4).join("."), bodies[i]));
     for (const b of bodies) {
       assert.equal(b.project_id, project);
       assert.ok(!Number.isNaN(Date.parse(String(b.time))));

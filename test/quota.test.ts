@@ -7,7 +7,7 @@ import { createLogger } from "../service/log.ts";
 import { type MnqService, startService } from "../service/main.ts";
 import { quotaLevel } from "../service/quota/index.ts";
 import { check } from "./helpers/check.ts";
-import { assertReplySchema, callApi, connectWithCreds, type MnqClusterFixture, type MnqFixture, startMnq, startMnqCluster, testConfig } from "./helpers/mnq.ts";
+import { assertEventSchema, assertReplySchema, callApi, connectWithCreds, type MnqClusterFixture, type MnqFixture, startMnq, startMnqCluster, testConfig } from "./helpers/mnq.ts";
 import type { Cluster } from "./helpers/servers.ts";
 
 const MiB = 1024 * 1024;
@@ -163,6 +163,7 @@ describe("quota (one server, default 300 MiB)", () => {
     await f.admin.flush();
     assert.deepEqual(events.map((e) => e.threshold), [80, 100]);
     for (const e of events) {
+      assertEventSchema("nats-accounts.quota", e);
       assert.equal(e.nats_account_id, account);
       assert.equal(e.quota_bytes, QUOTA);
     }

@@ -3,19 +3,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Authenticator, NatsConnection } from "@nats-io/nats-core";
-import { Kvm } from "@nats-io/kv";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { NKeyPair, parseCreds, peekClaims } from "../service/identity/index.ts";
-import { createLogger } from "../service/log.ts";
-import { startService } from "../service/main.ts";
 import { waitForJetStream } from "../service/server/cluster.ts";
 import { type RunningInstance, startInstance } from "../service/server/instance.ts";
 import { Store } from "../service/store/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { bounded } from "./helpers/load.ts";
-import { callApi, connectWithCreds, type MnqFixture, startMnq, testConfig } from "./helpers/mnq.ts";
+import { callApi, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 import { type Cluster, freshDataDir, removeDir, startCluster } from "./helpers/servers.ts";
 
 type Key = { access_key: string; secret_key: string };
@@ -179,30 +176,6 @@ describe("revocation through the servers' connection tables (one node)", () => {
     const rec = (await f.mnq.ctx.store.accounts.get(Store.accountKey("rv-bound", account)))!.value;
     assert.deepEqual(rec.revocations, {});
     assert.equal((await f.api("rv-bound", "nats-credentials.create", { nats_account_id: account })).code, undefined);
-  });
-
-  test("upgrade - an earlier version's mnq-sessions bucket and session revocations go away", async () => {
-    const { account } = await accountWithCreds("rv-upgrade");
-    const kvm = new Kvm(f.mnq.nc);
-    await kvm.create("mnq-sessions", { history: 1 });
-    const stale = NKeyPair.create("user").getPublicKey();
-    await f.mnq.ctx.store.accounts.modify(Store.accountKey("rv-upgrade", account), (cur) => ({
-      ...cur!.value,
-      session_revocations: { [stale]: Math.floor(Date.now() / 1000) + 3600 },
-    }));
-    const cfg = testConfig(f.dataDir);
-    const second = await startService(cfg, createLogger("silent"), f.server.url);
-    try {
-      const jsm = await jetstreamManager(f.mnq.nc);
-      await assert.rejects(jsm.streams.info("KV_mnq-sessions"), /not found/i);
-      const r = await callApi(second.nc, `mnq.api.v1.rv-upgrade.nats-accounts.update`, { nats_account_id: account, name: "renamed" });
-      assert.equal(r.code, undefined, r.message);
-      const rec = (await f.mnq.ctx.store.accounts.get(Store.accountKey("rv-upgrade", account)))!.value;
-      assert.equal(rec.session_revocations, undefined);
-      assert.equal(peekClaims<{ revocations?: Record<string, number> }>(rec.jwt).nats.revocations?.[stale], undefined);
-    } finally {
-      await second.stop();
-    }
   });
 
   test("api-keys delete - deleting the admin key closes its connections within 1 s", async () => {

@@ -6,7 +6,7 @@ import type { Logger } from "../log.ts";
 import { type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 import { closeAdmittedConnections, credentialUserName, type RevokeDeps } from "../revocation/index.ts";
-import { accountGroup, type AccountRecord, BucketName, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
+import { accountGroup, type AccountRecord, BucketName, isTenantAccount, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
 import { ensureClientAccount } from "./client-accounts.ts";
 import { registerAccount } from "./create.ts";
 import { AccountPublisher } from "./publisher.ts";
@@ -40,10 +40,6 @@ export interface AccountsDeps {
   log: Logger;
 }
 
-/** An active account of the API: not being created or deleted, not a project's api-clients account. */
-export function isTenantAccount(r: AccountRecord): boolean {
-  return r.state === "active" && !r.kind;
-}
 
 /** KV writes a rotation sends at once. */
 const KV_BATCH = 64;
@@ -99,7 +95,7 @@ export class Accounts {
 
   /** The ids of a project's tenant accounts, in any state (their credentials may be listed). */
   async ids(project: string): Promise<string[]> {
-    return (await this.#deps.views.accounts.group(projectGroup(project))).filter((a) => !a.kind).map((a) => a.id);
+    return (await this.#deps.views.accounts.group(projectGroup(project))).filter((a) => !a.kind).map((a) => a.id); // creating and deleting ones hold their place too
   }
 
   /** A new account with a new identity. */

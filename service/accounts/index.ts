@@ -1,3 +1,3 @@
-export { Accounts, isTenantAccount } from "./accounts.ts";
+export { Accounts } from "./accounts.ts";
 export type { AccountsDeps } from "./accounts.ts";
 export type { ReconcileReport } from "./reconcile.ts";

@@ -2,6 +2,7 @@ import { accountJwt, type AccountLimits, type NKeyPair, peekClaims, type SeedVau
 import { NotFoundError } from "../errors.ts";
 import { type AccountRecord, Store, type Versioned } from "../store/index.ts";
 import type { ResolverClient } from "../resolver/index.ts";
+import { projectApi, projectEvents } from "../contract/subjects.ts";
 
 const CONVERGE_ROUNDS = 5;
 
@@ -26,8 +27,8 @@ function clientAccountLimits(tenant: AccountLimits): AccountLimits {
  */
 function clientImports(project: string, mnqAccount: string) {
   return [
-    { name: "mnq-api", subject: `mnq.api.v1.${project}.>`, account: mnqAccount, type: "service" as const, share: true },
-    { name: "mnq-events", subject: `mnq.events.v1.${project}.>`, account: mnqAccount, type: "stream" as const },
+    { name: "mnq-api", subject: projectApi(project), account: mnqAccount, type: "service" as const, share: true },
+    { name: "mnq-events", subject: projectEvents(project), account: mnqAccount, type: "stream" as const },
   ];
 }
 
@@ -153,8 +154,6 @@ export class AccountPublisher {
         each.push(next);
       }
       if (!changed) return null;
-      next = { ...next };
-      delete next.session_revocations; // an earlier version's; no longer carried
       return { ...next, ...this.issue(next) };
     });
     if (missing || !written) throw new NotFoundError("nats_account", accountId);

@@ -1,5 +1,6 @@
 import type { Logger } from "../log.ts";
-import { Store, type StoreViews } from "../store/index.ts";
+import { Rounds } from "../rounds.ts";
+import { Pacer, Store, type StoreViews } from "../store/index.ts";
 import type { AccountPublisher } from "./publisher.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 import { releasePlace, type TeardownDeps, teardownAccount } from "./teardown.ts";
@@ -43,37 +44,27 @@ export interface ReconcileDeps extends TeardownDeps {
 export class Reconciler {
   /** What looked half-done in the last round: mark → fingerprint. */
   #suspects = new Map<string, string>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #round: Promise<unknown> | undefined;
-  #stopped = false;
+  readonly #rounds: Rounds;
 
   constructor(
     private readonly deps: ReconcileDeps,
     private readonly log: Logger,
-    private readonly intervalMs: number,
-  ) {}
+    intervalMs: number,
+  ) {
+    this.#rounds = new Rounds(
+      intervalMs,
+      async () => this.report(await this.round(false)),
+      (err) => this.log.warn({ err: String(err) }, "reconcile: round failed; the next round retries"),
+    );
+  }
 
   /** Runs a round every `intervalMs` until `stop()`. */
   start(): void {
-    const tick = () => {
-      this.#timer = setTimeout(() => {
-        this.#round = this.round(false)
-          .then((r) => this.report(r))
-          .catch((err: unknown) => this.log.warn({ err: String(err) }, "reconcile: round failed; the next round retries"))
-          .finally(() => {
-            this.#round = undefined;
-            if (!this.#stopped) tick();
-          });
-      }, this.intervalMs);
-      this.#timer.unref();
-    };
-    tick();
+    this.#rounds.start();
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#round;
+  stop(): Promise<void> {
+    return this.#rounds.stop();
   }
 
   private report(r: ReconcileReport): void {
@@ -108,10 +99,12 @@ export class Reconciler {
       }
     };
 
+    // a round at start-up brings resolvers back at once; later ones give way to the traffic
+    const pace = startup ? undefined : new Pacer().pace;
     const known = new Set<string>(this.deps.systemAccounts);
     const recorded = new Set<string>();
     // a walk over KV in batches (any replica answers): nothing of the fleet is held for it
-    for await (const { value: rec } of views.accounts.scan()) {
+    for await (const { value: rec } of views.accounts.scan("", pace)) {
       const { project_id: project, id } = rec;
       const key = Store.accountKey(project, id);
       const ctx = { account: id, project };
@@ -143,7 +136,7 @@ export class Reconciler {
       }
     }
 
-    for await (const { value: project } of views.projects.scan()) {
+    for await (const { value: project } of views.projects.scan("", pace)) {
       for (const id of project.accounts) {
         const key = Store.accountKey(project.project_id, id);
         if (recorded.has(key) || !stuck(`reserved:${key}`, "")) continue;

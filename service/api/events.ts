@@ -1,6 +1,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Metrics } from "../observe/index.ts";
+import type { QuotaEvent } from "../quota/index.ts";
 import { apiKeyOfUserName } from "../revocation/index.ts";
+import { eventSubject } from "../contract/subjects.ts";
 
 /** `actor` of an event: the access key of the project API key that called, or "admin". */
 export type Actor = string;
@@ -24,7 +26,13 @@ export class EventPublisher {
 
   publish(project: string, event: LifecycleEvent, actor: Actor | undefined): void {
     const body = { ...event, project_id: project, time: new Date().toISOString(), ...(actor ? { actor } : {}) };
-    this.nc.publish(`mnq.events.v1.${project}.${event.type}`, JSON.stringify(body));
+    this.nc.publish(eventSubject(project, event.type), JSON.stringify(body));
+    this.metrics?.event(event.type);
+  }
+
+  /** A quota event (see QuotaMonitor), on `mnq.events.v1.<project>.nats-accounts.quota`. */
+  quota(event: QuotaEvent): void {
+    this.nc.publish(eventSubject(event.project_id, "nats-accounts.quota"), JSON.stringify(event));
     this.metrics?.event(event.type);
   }
 }

@@ -1,6 +1,5 @@
-import { isTenantAccount } from "../accounts/index.ts";
 import type { AccountUsage } from "../quota/index.ts";
-import type { AccountRecord } from "../store/index.ts";
+import { type AccountRecord, isTenantAccount } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { credentialsDeleted } from "./nats-credentials.ts";
 import { generateName } from "./names.ts";

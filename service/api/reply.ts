@@ -13,7 +13,10 @@ export function replyJson(msg: ServiceMsg, body: unknown): void {
  */
 export function replyError(msg: ServiceMsg, err: unknown, log: Logger): { code: number; description: string } {
   const apiErr = err instanceof ApiError ? err : new InternalError();
-  if (apiErr.status >= 500) {
+  if (apiErr.status === 503) {
+    // a dependency did not answer, or a count is not over: the caller retries; worth a look when frequent
+    log.warn({ err: describe(err), status: apiErr.status }, "request not served now");
+  } else if (apiErr.status >= 500) {
     log.error({ err: describe(err), status: apiErr.status }, "request failed");
   } else {
     log.debug({ status: apiErr.status, type: apiErr.type }, "request refused");

@@ -6,6 +6,7 @@ import { isReplyInbox } from "../identity/index.ts";
 import { validateRequest } from "../validation.ts";
 import type { ApiContext } from "./context.ts";
 import { actorOf } from "./events.ts";
+import { ADMIN_OPERATIONS, ADMIN_PREFIX, type AdminOperation, API_PREFIX, PROJECT_OPERATIONS, type ProjectOperation, projectOfApiSubject } from "../contract/subjects.ts";
 import * as apiKeys from "./api-keys.ts";
 import * as accounts from "./nats-accounts.ts";
 import * as credentials from "./nats-credentials.ts";
@@ -31,29 +32,35 @@ interface EndpointDef {
   handler: Handler;
 }
 
-/** Every project-scoped endpoint of docs/api.md. */
-export const projectEndpoints: readonly EndpointDef[] = [
-  { subject: "nats-accounts.create", handler: accounts.createAccount },
-  { subject: "nats-accounts.list", handler: accounts.listAccounts },
-  { subject: "nats-accounts.get", handler: accounts.getAccount },
-  { subject: "nats-accounts.update", handler: accounts.updateAccount },
-  { subject: "nats-accounts.delete", handler: accounts.deleteAccount },
-  { subject: "nats-accounts.usage", handler: accounts.accountUsage },
-  { subject: "nats-accounts.rotate-signing-key", handler: accounts.rotateSigningKey },
-  { subject: "nats-accounts.import", handler: accounts.importAccount },
-  { subject: "nats-credentials.create", handler: credentials.createCredentials },
-  { subject: "nats-credentials.list", handler: credentials.listCredentials },
-  { subject: "nats-credentials.get", handler: credentials.getCredentials },
-  { subject: "nats-credentials.delete", handler: credentials.deleteCredentials },
-];
+/** The handler of each project endpoint of the contract (a missing one does not compile). */
+const projectHandlers: Record<ProjectOperation, Handler> = {
+  "nats-accounts.create": accounts.createAccount,
+  "nats-accounts.list": accounts.listAccounts,
+  "nats-accounts.get": accounts.getAccount,
+  "nats-accounts.update": accounts.updateAccount,
+  "nats-accounts.delete": accounts.deleteAccount,
+  "nats-accounts.usage": accounts.accountUsage,
+  "nats-accounts.rotate-signing-key": accounts.rotateSigningKey,
+  "nats-accounts.import": accounts.importAccount,
+  "nats-credentials.create": credentials.createCredentials,
+  "nats-credentials.list": credentials.listCredentials,
+  "nats-credentials.get": credentials.getCredentials,
+  "nats-credentials.delete": credentials.deleteCredentials,
+};
 
-/** The operator's endpoints under `mnq.admin.v1.` (admin.creds and admin API keys only). */
-export const adminEndpoints: readonly EndpointDef[] = [
-  { subject: "api-keys.create", handler: apiKeys.createApiKey },
-  { subject: "api-keys.list", handler: apiKeys.listApiKeys },
-  { subject: "api-keys.delete", handler: apiKeys.deleteApiKey },
-  { subject: "status", handler: serviceStatus },
-];
+/** The handler of each operator endpoint (admin.creds and admin API keys only). */
+const adminHandlers: Record<AdminOperation, Handler> = {
+  "api-keys.create": apiKeys.createApiKey,
+  "api-keys.list": apiKeys.listApiKeys,
+  "api-keys.delete": apiKeys.deleteApiKey,
+  status: serviceStatus,
+};
+
+/** Every project-scoped endpoint of docs/api.md. */
+export const projectEndpoints: readonly EndpointDef[] = PROJECT_OPERATIONS.map((subject) => ({ subject, handler: projectHandlers[subject] }));
+
+/** The operator's endpoints under `mnq.admin.v1.`. */
+export const adminEndpoints: readonly EndpointDef[] = ADMIN_OPERATIONS.map((subject) => ({ subject, handler: adminHandlers[subject] }));
 
 /** Parses a request body: empty means `{}`; more than 64 KiB or not JSON is invalid_arguments. */
 export function parseBody(data: Uint8Array): unknown {
@@ -82,8 +89,8 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
     metadata: { region: ctx.cfg.region, endpoint: ctx.cfg.endpoint },
   });
   const groups = [
-    { prefix: "mnq.api.v1.*", endpoints: projectEndpoints, scoped: true },
-    { prefix: "mnq.admin.v1", endpoints: adminEndpoints, scoped: false },
+    { prefix: `${API_PREFIX}.*`, endpoints: projectEndpoints, scoped: true },
+    { prefix: ADMIN_PREFIX, endpoints: adminEndpoints, scoped: false },
   ];
   const load = new Map<string, number>();
   for (const { prefix, endpoints, scoped } of groups) {
@@ -108,7 +115,7 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
           };
           // Bounded per project: a project's flood is answered 429 at once instead of queueing
           // everyone's requests (and the callout) behind it.
-          const project = scoped ? (msg.subject.split(".")[3] ?? "") : ADMIN_LOAD;
+          const project = scoped ? projectOfApiSubject(msg.subject) : ADMIN_LOAD;
           const busy = load.get(project) ?? 0;
           if (busy >= ctx.cfg.apiInFlightPerProject) {
             const max = ctx.cfg.apiInFlightPerProject;
@@ -132,7 +139,7 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
 
 /** Answers one request: the error it answered with, if it did. */
 async function handle(ctx: ApiContext, def: EndpointDef, schema: string, msg: ServiceMsg, scoped: boolean): Promise<{ code: number; description: string } | undefined> {
-  const project = scoped ? (msg.subject.split(".")[3] ?? "") : "";
+  const project = scoped ? projectOfApiSubject(msg.subject) : "";
   const log = ctx.log.child({ subject: msg.subject });
   try {
     if (scoped && !PROJECT_ID.test(project)) {

@@ -9,8 +9,11 @@ export interface ServiceStatus {
   nats_accounts: number;
   nats_credentials: number;
   api_keys: number;
+  /** Every server that answered a ping, with its version. */
+  servers: { name: string; version: string }[];
 }
 
 export async function serviceStatus(ctx: ApiContext): Promise<ServiceStatus> {
-  return { version: ctx.version, region: ctx.cfg.region, endpoint: ctx.cfg.endpoint, ...(await ctx.counts.current()) };
+  const [counts, servers] = await Promise.all([ctx.counts.current(), ctx.resolver.servers()]);
+  return { version: ctx.version, region: ctx.cfg.region, endpoint: ctx.cfg.endpoint, ...counts, servers };
 }

@@ -13,11 +13,12 @@ import {
   XKey,
 } from "../identity/index.ts";
 import { DataFile, dataFileExists, ensureDir, readDataFile, writeSecretFile } from "./files.ts";
+import { ADMIN_PREFIX, API_PREFIX, EVENTS_PREFIX, projectApi, projectEvents } from "../contract/subjects.ts";
 
 /** Subjects the admin user (admin.creds) may publish to. */
-export const ADMIN_PUBLISH = ["mnq.api.v1.>", "mnq.admin.v1.>", "$SRV.>"];
+export const ADMIN_PUBLISH = [`${API_PREFIX}.>`, `${ADMIN_PREFIX}.>`, "$SRV.>"];
 /** Subjects the admin user may subscribe to: its reply inboxes and the events. */
-export const ADMIN_SUBSCRIBE = ["_INBOX.>", "mnq.events.v1.>"];
+export const ADMIN_SUBSCRIBE = ["_INBOX.>", `${EVENTS_PREFIX}.>`];
 
 /**
  * What MNQ offers other accounts: each project's `api-clients` account imports its own slice
@@ -25,8 +26,8 @@ export const ADMIN_SUBSCRIBE = ["_INBOX.>", "mnq.events.v1.>"];
  * the imports it writes exist.
  */
 export const MNQ_EXPORTS = [
-  { name: "mnq-api", subject: "mnq.api.v1.*.>", type: "service", response_type: "Singleton" },
-  { name: "mnq-events", subject: "mnq.events.v1.*.>", type: "stream" },
+  { name: "mnq-api", subject: projectApi("*"), type: "service", response_type: "Singleton" },
+  { name: "mnq-events", subject: projectEvents("*"), type: "stream" },
 ] as const;
 
 const UNLIMITED_LIMITS = { disk_storage: -1, mem_storage: -1, streams: -1, consumer: -1, payload: -1, conn: -1, subs: -1 };

@@ -1,5 +1,5 @@
-export { ADMIN_PUBLISH, ADMIN_SUBSCRIBE, bootstrap, MNQ_EXPORTS, nodeConf } from "./bootstrap.ts";
-export type { BootstrapOptions, BootstrapResult } from "./bootstrap.ts";
-export { DataFile, dataFileExists, ensureDir, readDataFile, writeSecretFile } from "./files.ts";
+export { ADMIN_PUBLISH, ADMIN_SUBSCRIBE, bootstrap } from "./bootstrap.ts";
+export type { BootstrapOptions } from "./bootstrap.ts";
+export { DataFile, readDataFile, writeSecretFile } from "./files.ts";
 export { loadTrust } from "./trust.ts";
 export type { Trust } from "./trust.ts";

@@ -2,8 +2,9 @@ import type { Permissions } from "@nats-io/jwt";
 import { ADMIN_PUBLISH, ADMIN_SUBSCRIBE } from "../bootstrap/index.ts";
 import { verifySignature } from "../identity/index.ts";
 import { apiKeyUserName, credentialUserName } from "../revocation/index.ts";
-import { type AccountRecord, ADMIN_PROJECT, type ApiKeyRecord, type CredentialKeyRecord } from "../store/index.ts";
+import { type AccountRecord, ADMIN_PROJECT, isTenantAccount, type ApiKeyRecord, type CredentialKeyRecord } from "../store/index.ts";
 import type { AuthorizationRequest } from "./request.ts";
+import { projectApi, projectEvents } from "../contract/subjects.ts";
 
 /** What a connecting client presented, read from its CONNECT options. */
 export type Presented =
@@ -117,8 +118,8 @@ export function decide(f: Facts): Decision {
         accountId: client.id,
         name: apiKeyUserName(accessKey),
         permissions: {
-          pub: { allow: [`mnq.api.v1.${project}.>`] },
-          sub: { allow: ["_INBOX.>", `mnq.events.v1.${project}.>`] },
+          pub: { allow: [projectApi(project)] },
+          sub: { allow: ["_INBOX.>", projectEvents(project)] },
         },
         exp,
         owner: accessKey,
@@ -130,7 +131,7 @@ export function decide(f: Facts): Decision {
   if (!cred?.signatureValid) return deny(DenyReason.badSignature);
   if (!cred.index) return deny(DenyReason.unknownCredential);
   const account = cred.account;
-  if (!account || account.state !== "active" || account.id !== cred.index.nats_account_id || account.kind) {
+  if (!account || !isTenantAccount(account) || account.id !== cred.index.nats_account_id) {
     return deny(DenyReason.accountGone);
   }
   // Its creds file is refused by the servers once the key is retired: so is its nkey.

@@ -1,10 +1,9 @@
-export { addCalloutEndpoint, CALLOUT_SUBJECT, CalloutResponder } from "./responder.ts";
+export { addCalloutEndpoint, CalloutResponder } from "./responder.ts";
 export type { CalloutDeps } from "./responder.ts";
 export { StandbyCallout } from "./standby.ts";
-export { decide, DenyReason, identityOf, nonceSignatureValid, presented } from "./decide.ts";
-export type { Decision, Facts, Grant, Presented } from "./decide.ts";
-export { InvalidRequestError, openRequest, REQUEST_AUDIENCE, SERVER_XKEY_HEADER } from "./request.ts";
-export type { AuthorizationRequest, OpenedRequest } from "./request.ts";
-export { DEFAULT_THROTTLE, Throttle } from "./throttle.ts";
-export type { ThrottleOptions } from "./throttle.ts";
+export { decide, DenyReason, nonceSignatureValid, presented } from "./decide.ts";
+export type { Facts } from "./decide.ts";
+export { InvalidRequestError, openRequest } from "./request.ts";
+export type { AuthorizationRequest } from "./request.ts";
+export { Throttle } from "./throttle.ts";
 export { ServerKeys } from "./server-keys.ts";

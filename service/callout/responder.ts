@@ -21,9 +21,8 @@ import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKE
 import { ServerKeys } from "./server-keys.ts";
 import { Throttle } from "./throttle.ts";
 import { DenialLog } from "./denial-log.ts";
+import { CALLOUT_SUBJECT } from "../contract/subjects.ts";
 
-/** The subject nats-server publishes authorization requests on, in the callout account. */
-export const CALLOUT_SUBJECT = "$SYS.REQ.USER.AUTH";
 /** The queue group instances answer it in (the micro service's default). */
 export const CALLOUT_QUEUE = "q";
 

@@ -2,7 +2,8 @@ import { headers, type Msg, type NatsConnection, type Subscription } from "@nats
 import type { InFlight } from "../in-flight.ts";
 import type { Logger } from "../log.ts";
 import { type AdmissionGate, serveFence } from "../revocation/index.ts";
-import { CALLOUT_QUEUE, CALLOUT_SUBJECT, type CalloutMsg, type CalloutResponder, echoed } from "./responder.ts";
+import { CALLOUT_SUBJECT } from "../contract/subjects.ts";
+import { CALLOUT_QUEUE, type CalloutMsg, type CalloutResponder, echoed } from "./responder.ts";
 
 /** How often the standby checks that it is not on its primary's server. */
 const CHECK_MS = 3000;

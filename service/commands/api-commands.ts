@@ -10,6 +10,7 @@ import { clientCaFile, madeCaFile } from "../tls/index.ts";
 import { callApi, CliError, CONNECTION_HELP, connectApi, type ConnectionFlags } from "./connection.ts";
 import { LIMIT_HELP, LIMIT_OPTIONS, LIMIT_USAGE, limitsFromFlags, summarizePermissions } from "./credential-limits.ts";
 import { print } from "./output.ts";
+import { adminSubject, apiSubject, type ProjectOperation } from "../contract/subjects.ts";
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 interface Run {
@@ -27,6 +28,8 @@ interface ApiCommand {
   options?: NonNullable<ParseArgsConfig["options"]>;
   /** Positional arguments it needs, by name. */
   args?: string[];
+  /** Positional arguments it may take after those, by name. */
+  optionalArgs?: string[];
   /** More help text, after the usage and summary. */
   help?: string;
   run(r: Run): Promise<void>;
@@ -41,7 +44,7 @@ const project = (r: Run): string => {
   if (!p) throw new CliError("which project? pass --project P (or set MNQ_PROJECT)");
   return p;
 };
-const api = (r: Run, op: string) => `mnq.api.v1.${project(r)}.${op}`;
+const api = (r: Run, op: ProjectOperation) => apiSubject(project(r), op);
 const num = (v: unknown, flag: string): number | undefined => {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -157,8 +160,17 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
       options: { ...PROJECT, "retire-previous": { type: "boolean" } },
       args: ["ACCOUNT_ID"],
       async run(r) {
-        const body = { nats_account_id: r.args[0], ...(r.values["retire-previous"] ? { retire_previous: true } : {}) };
-        print(await callApi(r.nc, api(r, "nats-accounts.rotate-signing-key"), body), r.json, ACCOUNT_COLUMNS);
+        const retire = r.values["retire-previous"] === true;
+        const body = { nats_account_id: r.args[0], ...(retire ? { retire_previous: true } : {}) };
+        // what the retirement deleted: the account's credentials counted before and after
+        const count = async () => (await callApi<{ total_count: number }>(r.nc, api(r, "nats-credentials.list"), { nats_account_id: r.args[0], page_size: 1 })).total_count;
+        const before = retire ? await count() : 0;
+        const account = await callApi(r.nc, api(r, "nats-accounts.rotate-signing-key"), body);
+        print(account, r.json, ACCOUNT_COLUMNS);
+        if (retire && !r.json) {
+          const gone = before - (await count());
+          process.stderr.write(`retired the previous signing keys: ${gone} credential${gone === 1 ? "" : "s"} signed by them deleted, their connections closed\n`);
+        }
       },
     },
     import: {
@@ -184,7 +196,7 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
       options: { ...PROJECT, name: { type: "string" }, out: { type: "string" }, force: { type: "boolean" }, ...LIMIT_OPTIONS },
       args: ["ACCOUNT_ID"],
       async run(r) {
-        type Made = { id: string; name: string; credentials: { name: string; content: string } };
+        type Made = { id: string; name: string; permissions?: unknown; expires_at?: string | null; credentials: { name: string; content: string } };
         const body = { nats_account_id: r.args[0], ...(r.values.name ? { name: r.values.name } : {}), ...limitsFromFlags(r.values) };
         const create = () => callApi<Made>(r.nc, api(r, "nats-credentials.create"), body);
         const given = r.values.out as string | undefined;
@@ -202,18 +214,31 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
           (made) => callApi(r.nc, api(r, "nats-credentials.delete"), { nats_credentials_id: made.id }),
         );
         const { credentials: _secret, ...meta } = c;
-        print({ ...meta, file: resolve(given ?? c.credentials.name) }, r.json, ["id", "name", "file"]);
+        const shown = { ...meta, file: resolve(given ?? c.credentials.name) };
+        print(r.json ? shown : { ...shown, permissions: summarizePermissions(meta.permissions as never) }, r.json, ["id", "name", "permissions", "expires_at", "file"]);
       },
     },
     list: {
-      usage: "mnq creds list --project P [--account ACCOUNT_ID] [--page N] [--page-size N] [--name SUBSTRING]",
-      summary: "list credentials (metadata and checksums; files are never shown again)",
+      usage: "mnq creds list [ACCOUNT_ID] --project P [--page N] [--page-size N] [--name SUBSTRING]",
+      summary: "list credentials, of one account or of the project (metadata and checksums; files are never shown again)",
       options: { ...PROJECT, ...LIST, account: { type: "string" } },
+      optionalArgs: ["ACCOUNT_ID"],
       async run(r) {
-        const body = { ...listBody(r), ...(r.values.account ? { nats_account_id: r.values.account } : {}) };
+        const account = r.args[0] ?? (r.values.account as string | undefined);
+        const body = { ...listBody(r), ...(account ? { nats_account_id: account } : {}) };
         const page = await callApi<{ total_count: number; nats_credentials: Record<string, unknown>[] }>(r.nc, api(r, "nats-credentials.list"), body);
         const rows = page.nats_credentials.map((c) => ({ ...c, permissions: summarizePermissions(c.permissions as never) }));
         print(r.json ? page : rows, r.json, CREDS_COLUMNS);
+      },
+    },
+    get: {
+      usage: "mnq creds get CREDENTIALS_ID --project P",
+      summary: "one credential's metadata (its file is never shown again)",
+      options: PROJECT,
+      args: ["CREDENTIALS_ID"],
+      async run(r) {
+        const c = await callApi<Record<string, unknown>>(r.nc, api(r, "nats-credentials.get"), { nats_credentials_id: r.args[0] });
+        print(r.json ? c : { ...c, permissions: summarizePermissions(c.permissions as never) }, r.json, CREDS_COLUMNS);
       },
     },
     delete: {
@@ -238,9 +263,9 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
         const k = await createWithSecret(
           out,
           r.values.force === true,
-          () => callApi<{ access_key: string; secret_key: string }>(r.nc, "mnq.admin.v1.api-keys.create", { project_id: p, ...(r.values.name ? { name: r.values.name } : {}) }),
+          () => callApi<{ access_key: string; secret_key: string }>(r.nc, adminSubject("api-keys.create"), { project_id: p, ...(r.values.name ? { name: r.values.name } : {}) }),
           (made) => ({ path: out, content: `${JSON.stringify({ access_key: made.access_key, secret_key: made.secret_key }, null, 2)}\n` }),
-          (made) => callApi(r.nc, "mnq.admin.v1.api-keys.delete", { access_key: made.access_key }),
+          (made) => callApi(r.nc, adminSubject("api-keys.delete"), { access_key: made.access_key }),
         );
         const { secret_key: _secret, ...meta } = k;
         print({ ...meta, file: out }, r.json, [...KEY_COLUMNS, "file"]);
@@ -252,7 +277,7 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
       options: { ...PROJECT, page: { type: "string" }, "page-size": { type: "string" } },
       async run(r) {
         const body = { ...listBody(r), ...(r.values.project ? { project_id: r.values.project } : {}) };
-        const page = await callApi<{ total_count: number; api_keys: unknown[] }>(r.nc, "mnq.admin.v1.api-keys.list", body);
+        const page = await callApi<{ total_count: number; api_keys: unknown[] }>(r.nc, adminSubject("api-keys.list"), body);
         print(r.json ? page : page.api_keys, r.json, KEY_COLUMNS);
       },
     },
@@ -261,7 +286,7 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
       summary: "delete an API key: connections made with it close",
       args: ["ACCESS_KEY"],
       async run(r) {
-        await callApi(r.nc, "mnq.admin.v1.api-keys.delete", { access_key: r.args[0] });
+        await callApi(r.nc, adminSubject("api-keys.delete"), { access_key: r.args[0] });
         print(r.json ? {} : { deleted: r.args[0] }, r.json);
       },
     },
@@ -316,8 +341,10 @@ export async function runApiCommand(cfg: Readonly<Config>, cmd: ApiCommand, argv
     throw new CliError(`${(err as Error).message}\nusage: ${cmd.usage}`);
   }
   const need = cmd.args ?? [];
-  if (parsed.positionals.length !== need.length) {
-    throw new CliError(`expected ${need.length ? need.join(" ") : "no arguments"}\nusage: ${cmd.usage}`);
+  const may = cmd.optionalArgs ?? [];
+  if (parsed.positionals.length < need.length || parsed.positionals.length > need.length + may.length) {
+    const expected = [...need, ...may.map((a) => `[${a}]`)];
+    throw new CliError(`expected ${expected.length ? expected.join(" ") : "no arguments"}\nusage: ${cmd.usage}`);
   }
   const values = parsed.values as Values;
   const nc = await connectApi(cfg, values as ConnectionFlags);

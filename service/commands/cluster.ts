@@ -5,7 +5,7 @@ import type { Config } from "../config/index.ts";
 import { type ClusterNodes, startClusterNodes, waitForJetStream } from "../server/cluster.ts";
 import { type RunningInstance, startInstance } from "../server/instance.ts";
 import { findNatsServer } from "../server/launcher.ts";
-import { checkClientCa, clientTls, type ServerCertificate, serverCertificate, TlsSettingError } from "../tls/index.ts";
+import { checkedTls, clientTls } from "../tls/index.ts";
 import { CliError } from "./connection.ts";
 
 export const CLUSTER_HELP = `Usage: mnq cluster [--instances N] [--client-ports P1,P2,P3] [--route-ports P1,P2,P3]
@@ -65,14 +65,7 @@ export async function runCluster(given: Readonly<Config>, argv: string[]): Promi
   if (cfg.natsUrl) throw new CliError("mnq cluster runs its own nodes: unset MNQ_NATS_URL");
 
   bootstrap(cfg.dataDir);
-  let tls: ServerCertificate | undefined;
-  try {
-    checkClientCa(cfg);
-    tls = await serverCertificate(cfg);
-  } catch (err) {
-    if (err instanceof TlsSettingError) throw new CliError(err.message);
-    throw err;
-  }
+  const tls = await checkedTls(cfg);
   let bin: string;
   try {
     bin = findNatsServer();

@@ -1,6 +1,7 @@
 import type { Config } from "../config/index.ts";
 import { callApi, CliError, connectApi, type ConnectionFlags } from "./connection.ts";
 import { print } from "./output.ts";
+import { adminSubject } from "../contract/subjects.ts";
 
 /** The oldest nats-server mnq runs on (NATS-FACTS: version floors). */
 export const MIN_SERVER_VERSION = "2.11.2";
@@ -26,11 +27,19 @@ export async function runStatus(cfg: Readonly<Config>, flags: ConnectionFlags & 
       }
     }
     if (instances.length === 0) throw new CliError(`nats-server ${version} at ${nc.getServer()} answers, but no mnq instance does`);
-    const counts = await callApi<Record<string, unknown>>(nc, "mnq.admin.v1.status", {});
-    const ok = versionAtLeast(version, MIN_SERVER_VERSION);
+    const { servers = [], ...counts } = await callApi<Record<string, unknown> & { servers?: { name: string; version: string }[] }>(nc, adminSubject("status"), {});
+    const old = servers.filter((sv) => !versionAtLeast(sv.version, MIN_SERVER_VERSION));
+    const ok = versionAtLeast(version, MIN_SERVER_VERSION) && old.length === 0;
     const status = { server: nc.getServer(), server_version: version, server_version_ok: ok, instances: instances.length, ...counts };
-    print(flags.json ? { ...status, instance_ids: instances.map((i) => i.id) } : status, flags.json === true);
-    if (!ok) throw new CliError(`nats-server ${version} is older than ${MIN_SERVER_VERSION}; upgrade it`);
+    if (flags.json) print({ ...status, instance_ids: instances.map((i) => i.id), servers }, true);
+    else {
+      print(status, false);
+      if (servers.length > 0) {
+        process.stdout.write("\n");
+        print(servers.map((sv) => ({ ...sv, version_ok: versionAtLeast(sv.version, MIN_SERVER_VERSION) })), false, ["name", "version", "version_ok"]);
+      }
+    }
+    if (!ok) throw new CliError(`nats-server ${old.map((sv) => `${sv.name} ${sv.version}`).join(", ") || version} is older than ${MIN_SERVER_VERSION}; upgrade it`);
   } finally {
     await nc.close();
   }

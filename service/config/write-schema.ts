@@ -1,5 +1,11 @@
-// Writes schemas/config.json from the settings table (service/config/settings.ts), its one declaration.
-import { writeFileSync } from "node:fs";
+// Writes the files made from one declaration each: schemas/config.json from the settings table
+// (service/config/settings.ts) and docs/asyncapi.json from schemas/ and the subjects (service/contract/).
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { asyncApiText } from "../contract/asyncapi.ts";
+import { projectRoot } from "./project-root.ts";
 import { configSchema } from "./settings.ts";
 
-writeFileSync(new URL("../../schemas/config.json", import.meta.url), `${JSON.stringify(configSchema, null, 2)}\n`);
+const version = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { version: string }).version;
+writeFileSync(join(projectRoot, "schemas", "config.json"), `${JSON.stringify(configSchema, null, 2)}\n`);
+writeFileSync(join(projectRoot, "docs", "asyncapi.json"), asyncApiText(version));

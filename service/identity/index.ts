@@ -2,10 +2,9 @@ export { createCurveSeed, isPublicKey, KeyRole, NKeyPair, verifySignature } from
 export { XKey } from "./xkey.ts";
 export { hashSecret, isLegacyHash, newAccessKey, newSecretKey, SecretChecker, SecretMac, verifySecret } from "./secrets.ts";
 export { decodeJwt, encodeJwt, JwtError, peekClaims } from "./jwt.ts";
-export type { UnsignedClaims } from "./jwt.ts";
 export { accountJwt, authorizationResponseJwt, deleteAccountsJwt, operatorJwt, userJwt } from "./claims.ts";
 export type { AccountJwtInput, AccountLimits, AuthorizationResult, UserJwtInput } from "./claims.ts";
 export { credsChecksum, formatCreds, parseCreds } from "./creds.ts";
 export { newMasterKey, parseMasterKey, SeedVault } from "./vault.ts";
-export { isReplyInbox, jwtPermissions, RESPONDER_PUBLISH, responsesEscalation, subjectsOverlap } from "./permissions.ts";
+export { isReplyInbox, jwtPermissions, RESPONDER_PUBLISH, responsesEscalation } from "./permissions.ts";
 export type { CredentialPermissions } from "./permissions.ts";

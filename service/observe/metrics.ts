@@ -1,6 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { EVENT_TYPES } from "../contract/subjects.ts";
 
 export type AuthMethod = "api_key" | "nkey" | "none";
+
+/** The `type` label of mnq_events_published_total: each event's `type` (the quota event's is `quota`). */
+const EVENT_METRIC_TYPES = EVENT_TYPES.map((t) => (t === "nats-accounts.quota" ? "quota" : t));
 export type AuthResult = "allowed" | "denied" | "error";
 
 /** What the gauges read at each scrape (the instance's views and its last storage check). */
@@ -119,6 +123,11 @@ export class Metrics {
       registers,
     });
     for (const bucket of views.buckets) for (const reason of views.reasons) this.#viewResets.inc({ bucket, reason }, 0);
+    // every known series from the start at 0: a panel (and a rate or an alert on it) has a line
+    // before the first failure or event, instead of "no data"
+    for (const op of ["push", "delete"] as const) this.#resolverFailures.inc({ op }, 0);
+    for (const type of EVENT_METRIC_TYPES) this.#events.inc({ type }, 0);
+    for (const method of ["api_key", "nkey"] as const) for (const result of ["allowed", "denied", "error"] as const) this.#authTotal.inc({ method, result }, 0);
     new Gauge({
       name: "mnq_view_lag_seconds",
       help: "Seconds since the bucket's stream held a write that this instance's copy has not applied (0: current at the last check, twice a second).",

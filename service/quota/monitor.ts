@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../log.ts";
 import { type AccountRecord, type QuotaStateRecord, type RecordView, Store } from "../store/index.ts";
 import { readAllStorage } from "./usage.ts";
+import { Rounds } from "../rounds.ts";
 
 /** docs/api.md quota event, published on `mnq.events.v1.<project>.nats-accounts.quota`. */
 export interface QuotaEvent {
@@ -31,14 +32,13 @@ export interface QuotaMonitorOptions {
   /** System user: reads JSZ from every server. */
   sys: NatsConnection;
   /** Service user: publishes the events (in MNQ, whose export reaches each project's api-clients account). */
-  nc: NatsConnection;
   quotaBytes: number;
   maxPayload: number;
   intervalMs: number;
   timeoutMs: number;
   log: Logger;
-  /** Told of each event published (metrics). */
-  published?: (type: "quota") => void;
+  /** Publishes a quota event (the events' publisher, which lifecycle events go through too). */
+  publish: (event: QuotaEvent) => void;
 }
 
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -53,27 +53,18 @@ export class QuotaMonitor {
   readonly #known = new Map<string, QuotaLevel>();
   /** Storage used by each tenant account at the last check: account id → bytes (replaced each round). */
   #used: { project_id: string; nats_account_id: string; used_bytes: number }[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> | undefined;
-  #stopped = false;
+  readonly #rounds: Rounds;
 
-  constructor(private readonly opts: QuotaMonitorOptions) {}
-
-  start(): void {
-    const tick = () => {
-      this.#running = this.check()
-        .catch((err: unknown) => this.opts.log.warn({ err: String(err) }, "quota check failed; next round retries"))
-        .finally(() => {
-          if (!this.#stopped) this.#timer = setTimeout(tick, this.opts.intervalMs);
-        });
-    };
-    this.#timer = setTimeout(tick, this.opts.intervalMs);
+  constructor(private readonly opts: QuotaMonitorOptions) {
+    this.#rounds = new Rounds(opts.intervalMs, () => this.check(), (err) => opts.log.warn({ err: String(err) }, "quota check failed; next round retries"));
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
+  start(): void {
+    this.#rounds.start();
+  }
+
+  stop(): Promise<void> {
+    return this.#rounds.stop();
   }
 
   /** Each tenant account's storage at the last check, with its quota. */
@@ -140,8 +131,7 @@ export class QuotaMonitor {
             quota_bytes: quotaBytes,
             time: new Date().toISOString(),
           };
-          this.opts.nc.publish(`mnq.events.v1.${account.project_id}.nats-accounts.quota`, JSON.stringify(event));
-          this.opts.published?.("quota");
+          this.opts.publish(event);
           published.push(event);
           this.opts.log.info({ project: account.project_id, account: account.id, threshold, used_bytes: usedBytes }, "quota threshold crossed");
         }

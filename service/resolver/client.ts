@@ -39,6 +39,21 @@ export class ResolverClient {
     this.#servers = new ResponderCount(sys, "$SYS.REQ.SERVER.PING", { ttlMs: SERVER_COUNT_TTL_MS, stallMs: PING_STALL_MS, maxWaitMs: timeoutMs });
   }
 
+  /** Every server that answers a ping (`$SYS.REQ.SERVER.PING`): its name and version, by name. */
+  async servers(): Promise<{ name: string; version: string }[]> {
+    const out: { name: string; version: string }[] = [];
+    const replies = await this.sys.requestMany("$SYS.REQ.SERVER.PING", "", { strategy: "stall", stall: PING_STALL_MS, maxWait: this.timeoutMs });
+    for await (const m of replies) {
+      try {
+        const s = m.json<{ server?: { name?: string; ver?: string } }>().server;
+        if (s?.name) out.push({ name: s.name, version: s.ver ?? "unknown" });
+      } catch {
+        // not a ping reply
+      }
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   /** `$SYS.REQ.CLAIMS.UPDATE`: resolves with the number of resolvers that stored it (≥ 1). */
   async push(accountJwt: string): Promise<number> {
     return this.fanOut("$SYS.REQ.CLAIMS.UPDATE", accountJwt, "push the account JWT").catch((err: unknown) => {

@@ -3,9 +3,8 @@ import type { Logger } from "../log.ts";
 import { ResponderCount } from "../responder-count.ts";
 import { validator } from "../validation.ts";
 import type { AdmissionGate, FenceRelease } from "./gate.ts";
+import { FENCE_SUBJECT } from "../contract/subjects.ts";
 
-/** Every instance subscribes here (no queue group): a delete must reach all of them. */
-export const FENCE_SUBJECT = "mnq.internal.v1.fence";
 /** Owners per fence message (an access key or a user key is ≤ 60 bytes: far below max_payload). */
 const OWNERS_PER_MESSAGE = 1000;
 const validFenceRequest = validator("urn:mnq:internal:fence.request");
@@ -43,6 +42,7 @@ export interface FenceResult {
  * its grants to them may still land. Total: a malformed request is dropped.
  */
 export function serveFence(nc: NatsConnection, gate: AdmissionGate, log: Logger, instance: string): Subscription {
+  // every instance subscribes (no queue group): a delete must reach all of them
   return nc.subscribe(FENCE_SUBJECT, {
     callback: (err, msg) => {
       if (err || !msg.reply) return;

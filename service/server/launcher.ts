@@ -1,19 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-
-/** The checkout (or installed package) root: the sources run from `service/`, a build from `dist/service/`. */
-const projectRoot = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "schemas")) || !existsSync(join(dir, "deploy"))) {
-    const up = dirname(dir);
-    if (up === dir) return resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-    dir = up;
-  }
-  return dir;
-})();
+import { join } from "node:path";
+import { projectRoot } from "../config/project-root.ts";
 
 export class NatsServerMissingError extends Error {
   constructor(detail: string) {

@@ -35,6 +35,8 @@ export class RecordBucket<T> {
     readonly jsm: JetStreamManager,
     /** The connection the bucket is used through (views follow it until it closes). */
     readonly nc: NatsConnection,
+    /** What walks (`scan`) read through: a connection of their own, so point reads never wait behind a walk's batches. */
+    readonly bulk: JetStreamManager = jsm,
   ) {}
 
   /** The record as a replica holds it (a direct get: any replica answers, without a leader). */
@@ -83,30 +85,46 @@ export class RecordBucket<T> {
   /**
    * Every write still held under `prefix` (`<project>.`; "" for all), oldest first, by batched
    * direct gets filtered by the server: no consumer, any replica answers. One batch at a time.
+   * A prefix's batches ask for no more than the server said are left (its `Nats-Num-Pending`), the
+   * first for one: a batch asking for more makes the server look for a next match to the end of
+   * the stream, which on a large bucket reads every block after the prefix's last key. The whole
+   * bucket ("") is walked by sequence with no filter: the server then counts what is left from the
+   * stream's state, where a filter matching every key costs it a pass over the bucket per batch
+   * (measured at 1,000,000 keys: 340–650 ms a batch, against 8–14 ms).
    */
-  async *scan(prefix: string, batch = 10_000): AsyncGenerator<{ key: string; value: Uint8Array | null; revision: number }> {
-    const filter = `${this.#subjectPrefix}${prefix}>`;
+  async *scan(prefix: string, batch = 10_000, pace?: () => Promise<void>): AsyncGenerator<{ key: string; value: Uint8Array | null; revision: number }> {
+    const filter = prefix === "" ? undefined : { next_by_subj: `${this.#subjectPrefix}${prefix}>` };
     let seq = 0;
-    for (;;) {
-      let got = 0;
-      const it = await guard(() => this.jsm.direct.getBatch(`KV_${this.name}`, { seq: seq + 1, batch, next_by_subj: filter }));
+    let ask = filter ? 1 : batch;
+    for (let first = true; ; first = false) {
+      if (!first) await pace?.();
+      const it = await guard(() => this.bulk.direct.getBatch(`KV_${this.name}`, { seq: seq + 1, batch: ask, ...filter }));
       const read: { key: string; value: Uint8Array | null; revision: number }[] = [];
+      let left: number | undefined;
       try {
         for await (const m of it) {
           const op = m.header.get("KV-Operation");
           read.push({ key: m.subject.slice(this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq });
+          left = Number.isFinite(m.pending) ? m.pending : undefined;
         }
       } catch (err) {
         // 404: nothing (more) matches
         if (!(err instanceof Error && "code" in err && err.code === 404)) throw err;
       }
       for (const r of read) {
-        got++;
         seq = r.revision;
         yield r;
       }
-      if (got < batch) return;
+      if (read.length === 0 || left === 0 || (left === undefined && read.length < ask)) return;
+      ask = Math.min(batch, left ?? batch);
     }
+  }
+
+  /** How many keys under `prefix` hold a record (deletes' markers left out): a walk that parses nothing, `pace` awaited between batches. */
+  async countLive(prefix = "", batch = 1000, pace?: () => Promise<void>): Promise<number> {
+    let n = 0;
+    for await (const e of this.scan(prefix, batch, pace)) if (e.value !== null) n++;
+    return n;
   }
 
   get #subjectPrefix(): string {

@@ -1,5 +1,7 @@
-import type { AccountRecord, ApiKeyRecord, CredentialsRecord } from "./records.ts";
-import type { StoreViews } from "./view.ts";
+import { UnavailableError } from "../errors.ts";
+import { Pacer } from "./pacer.ts";
+import { type AccountRecord, isTenantAccount } from "./records.ts";
+import type { Store } from "./store.ts";
 
 /** What `mnq.admin.v1.status` and the fleet gauges report. */
 export interface FleetCounts {
@@ -15,8 +17,14 @@ const CHEAP_MS = 1000;
 const FRESH_MS = 5000;
 /** However long a count takes, it is made again at least this often while asked for. */
 const STALE_MS = 5 * 60_000;
+/** Records per batch of a count's walk. */
+const WALK_BATCH = 1000;
+/** A count gives way to the traffic: after its first second it reads at most a fifth of the time. */
+const REST_FACTOR = 4;
 /** How long a scrape waits for a count. */
 const SCRAPE_WAIT_MS = 1000;
+/** How long a status request waits for the first count since the start before answering 503. */
+const FIRST_COUNT_WAIT_MS = 3000;
 
 /**
  * The fleet's size, counted by walking KV (batched direct gets, nothing held): no instance holds
@@ -28,19 +36,24 @@ export class FleetCounter {
   #last: (FleetCounts & { at: number; tookMs: number }) | undefined;
   #running: Promise<FleetCounts> | undefined;
 
-  constructor(private readonly views: Pick<StoreViews, "accounts" | "credentials" | "apiKeys">) {}
+  constructor(private readonly store: Pick<Store, "accounts" | "credentialKeys" | "apiKeys">) {}
 
   /** The counts: made now when the last is old and counting is cheap, else the last (and a new one begun when stale). */
   async current(): Promise<FleetCounts> {
     const last = this.#last;
     const age = last ? Date.now() - last.at : Number.POSITIVE_INFINITY;
-    if (!last) return this.#count();
+    if (!last) return within(this.#count(), FIRST_COUNT_WAIT_MS);
     if (age > STALE_MS || last.tookMs < TRIVIAL_MS || (age > FRESH_MS && last.tookMs < CHEAP_MS)) {
       const next = this.#count();
       if (last.tookMs < CHEAP_MS) return next;
       next.catch(() => undefined);
     }
     return last;
+  }
+
+  /** Begins the first count (at start, so that a status request later finds one). */
+  begin(): void {
+    if (!this.#last) this.#count().catch(() => undefined);
   }
 
   /** For a scrape, which must not wait long: `current()` within SCRAPE_WAIT_MS, else the last counts (zeros before the first). */
@@ -57,20 +70,23 @@ export class FleetCounter {
   #count(): Promise<FleetCounts> {
     this.#running ??= (async () => {
       const started = Date.now();
+      const { pace } = new Pacer(REST_FACTOR);
       try {
         const projects = new Set<string>();
         let accounts = 0;
-        for await (const { value } of this.views.accounts.scan()) {
-          const a: AccountRecord = value;
-          if (a.state !== "active" || a.kind) continue;
+        for await (const { value } of this.store.accounts.scan("", WALK_BATCH, pace)) {
+          if (value === null) continue;
+          const a = parseAccount(value);
+          if (!a || !isTenantAccount(a)) continue;
           accounts++;
           projects.add(a.project_id);
         }
         const counted = {
           projects: projects.size,
           nats_accounts: accounts,
-          nats_credentials: await tally<CredentialsRecord>(this.views.credentials.scan()),
-          api_keys: await tally<ApiKeyRecord>(this.views.apiKeys.scan()),
+          // the index (one small entry per credential, what the callout reads) rather than the records
+          nats_credentials: await this.store.credentialKeys.countLive("", WALK_BATCH, pace),
+          api_keys: await this.store.apiKeys.countLive("", WALK_BATCH, pace),
         };
         this.#last = { ...counted, at: Date.now(), tookMs: Date.now() - started };
         return counted;
@@ -82,8 +98,23 @@ export class FleetCounter {
   }
 }
 
-async function tally<T>(records: AsyncIterable<{ value: T }>): Promise<number> {
-  let n = 0;
-  for await (const _ of records) n++;
-  return n;
+/** `count` when it is over within `ms`, else UnavailableError (it goes on, for the next caller). */
+async function within(count: Promise<FleetCounts>, ms: number): Promise<FleetCounts> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    const counted = await Promise.race([count, late]);
+    if (counted) return counted;
+    throw new UnavailableError("the fleet is being counted for the first time since the start; retry in a minute");
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function parseAccount(raw: Uint8Array): AccountRecord | null {
+  try {
+    return JSON.parse(new TextDecoder().decode(raw)) as AccountRecord;
+  } catch {
+    return null;
+  }
 }

@@ -35,8 +35,6 @@ export interface AccountRecord {
    * which only imports the project's API subjects and events from MNQ (hidden from the API).
    */
   kind?: "api-clients";
-  /** Written by earlier versions (per-connection revocations); no longer read, dropped on the next change. */
-  session_revocations?: Record<string, number>;
 }
 
 /** Metadata of one set of credentials (never the seed or the file). Key `<project>.<credentials id>`. */
@@ -108,4 +106,9 @@ export interface QuotaStateRecord {
   /** 0, 80 or 100 (% of the storage quota). */
   level: 0 | 80 | 100;
   updated_at: string;
+}
+
+/** An active account of the API: not being created or deleted, not a project's api-clients account. */
+export function isTenantAccount(r: AccountRecord): boolean {
+  return r.state === "active" && !r.kind;
 }

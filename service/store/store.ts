@@ -24,13 +24,16 @@ export const BucketName = {
   accountOwners: "mnq-account-owners",
 } as const;
 
-/** Buckets earlier versions wrote and this one no longer reads: removed at start. */
-const RETIRED_BUCKETS = ["mnq-sessions"] as const;
-
 export interface StoreOptions {
   replicas: number;
   /** Per-operation timeout, ms. */
   timeout?: number;
+  /**
+   * The connection walks of whole key ranges (group loads, counts, reconcile rounds) read through:
+   * their batches then never queue ahead of the point reads the callout waits on in one socket.
+   * The store's own connection when not given.
+   */
+  bulk?: NatsConnection;
 }
 
 /** All of mnq's state: typed buckets and the key layout. */
@@ -50,8 +53,9 @@ export class Store {
     const timeout = opts.timeout ?? 5000;
     const js = jetstream(nc, { timeout });
     const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
+    const bulk = opts.bulk ? await jetstreamManager(opts.bulk, { timeout, checkAPI: false }) : jsm;
     const kvm = new Kvm(js);
-    const open = async <T>(name: string) => new RecordBucket<T>(await kvm.create(name, { replicas: opts.replicas, history: 1, timeout }), name, js, jsm, nc);
+    const open = async <T>(name: string) => new RecordBucket<T>(await kvm.create(name, { replicas: opts.replicas, history: 1, timeout }), name, js, jsm, nc, bulk);
     const [accounts, credentials, projects, apiKeys, credentialKeys, quota, accountOwners] = await Promise.all([
       open<AccountRecord>(BucketName.accounts),
       open<CredentialsRecord>(BucketName.credentials),
@@ -61,7 +65,6 @@ export class Store {
       open<QuotaStateRecord>(BucketName.quota),
       open<AccountOwnerRecord>(BucketName.accountOwners),
     ]);
-    await removeRetiredBuckets(nc);
     return new Store(accounts, credentials, projects, apiKeys, credentialKeys, quota, accountOwners);
   }
 
@@ -98,14 +101,4 @@ export class Store {
 /** The first token of an API key's key: its project, or `_admin` for admin keys (`*` is not a key token). */
 export function apiKeyProject(project: string): string {
   return project === ADMIN_PROJECT ? "_admin" : project;
-}
-
-/** Deletes the buckets of earlier versions (an upgrade); one that is not there is fine. */
-async function removeRetiredBuckets(nc: NatsConnection): Promise<void> {
-  const jsm = await jetstreamManager(nc, { checkAPI: false });
-  for (const name of RETIRED_BUCKETS) {
-    await jsm.streams.delete(`KV_${name}`).catch((err: unknown) => {
-      if (!/not found/i.test(String(err))) throw err;
-    });
-  }
 }

@@ -395,10 +395,10 @@ export class RecordView<T> implements CacheOwner {
     return group;
   }
 
-  /** Every record whose key starts with `prefix` ("" for all), read from KV batch by batch: a walk for background work, not held. */
-  async *scan(prefix = ""): AsyncGenerator<{ key: string; value: T }> {
+  /** Every record whose key starts with `prefix` ("" for all), read from KV batch by batch (`pace` awaited between two): a walk for background work, not held. */
+  async *scan(prefix = "", pace?: () => Promise<void>): AsyncGenerator<{ key: string; value: T }> {
     // small batches: a walk holds one batch at a time
-    for await (const e of this.bucket.scan(prefix, 500)) {
+    for await (const e of this.bucket.scan(prefix, 500, pace)) {
       if (e.value === null) continue;
       const value = parse<T>(e.value);
       if (value !== null) yield { key: e.key, value };

@@ -3,9 +3,8 @@ import type { Config } from "../config/index.ts";
 import { checkServerCertificate, readCertificates, type ServerCertificate } from "./check.ts";
 import { selfSignedFiles } from "./files.ts";
 
-export { checkServerCertificate, certificateCovers, readCertificates, TlsSettingError } from "./check.ts";
+export { TlsSettingError } from "./check.ts";
 export type { ServerCertificate } from "./check.ts";
-export { DEFAULT_NAMES, selfSignedFiles } from "./files.ts";
 
 /** Where mnq's own servers listen for clients (embedded and `mnq cluster`). */
 export const LISTEN_HOST = "127.0.0.1";
@@ -52,6 +51,15 @@ export function madeCaFile(cfg: Readonly<Pick<Config, "tls" | "dataDir">>): stri
 export function clientTls(cfg: Readonly<Pick<Config, "tls" | "dataDir">>): { tls?: { caFile: string } } {
   const caFile = clientCaFile(cfg);
   return caFile === undefined ? {} : { tls: { caFile } };
+}
+
+/**
+ * Checks the TLS settings before anything starts: MNQ_TLS_CA, and the certificate of the servers
+ * mnq starts, for `hosts` (null: mnq starts none). TlsSettingError naming the setting otherwise.
+ */
+export async function checkedTls(cfg: Readonly<Config>, hosts: readonly string[] | null = [LISTEN_HOST]): Promise<ServerCertificate | undefined> {
+  checkClientCa(cfg);
+  return hosts === null ? undefined : serverCertificate(cfg, hosts);
 }
 
 /** Checks that MNQ_TLS_CA (when set) is a readable PEM certificate bundle. */

@@ -67,6 +67,12 @@ export function assertReplySchema(schema: string, body: unknown): void {
   if (!fn(body)) throw new Error(`reply does not match ${schema}: ${JSON.stringify(fn.errors)} in ${JSON.stringify(body)}`);
 }
 
+/** Throws unless `body` matches the schema of event `type` (schemas/events/, the AsyncAPI document's). */
+export function assertEventSchema(type: string, body: unknown): void {
+  const fn = validator(`urn:mnq:events:${type}`);
+  if (!fn(body)) throw new Error(`event does not match ${type}: ${JSON.stringify(fn.errors)} in ${JSON.stringify(body)}`);
+}
+
 export interface MnqFixture {
   dataDir: string;
   server: RunningServer;
