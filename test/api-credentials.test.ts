@@ -7,7 +7,7 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { BucketName } from "../service/store/index.ts";
-import { validator } from "../service/validation.ts";
+import { validator } from "../service/contract/validation.ts";
 import { check } from "./helpers/check.ts";
 import { assertReplySchema, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 

@@ -8,7 +8,7 @@ import type { BootstrapOptions } from "../service/bootstrap/index.ts";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { decodeJwt, encodeJwt, hashSecret, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
 import { createCurveSeed } from "../service/identity/index.ts";
-import { validator } from "../service/validation.ts";
+import { validator } from "../service/contract/validation.ts";
 import { Store } from "../service/store/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { bounded } from "./helpers/load.ts";

@@ -42,8 +42,11 @@ describe("mnq API commands", () => {
   test("mnq status - the server version, one instance and what mnq holds", async () => {
     const r = await run("status", "--json");
     assert.equal(r.code, 0, r.err);
-    const s = JSON.parse(r.out) as { instances: number; server_version_ok: boolean; nats_accounts: number; api_keys: number };
+    const s = JSON.parse(r.out) as { instances: number; server_version_ok: boolean; nats_accounts: number; api_keys: number; servers: { name: string; version: string }[] };
     assert.equal(s.instances, 1);
+    assert.equal(s.servers.length, 1);
+    const table = await run("status");
+    assert.match(table.out, /^NAME\s+VERSION\s+VERSION_OK\n\S+\s+\d+\.\d+\.\d+\S*\s+true$/m);
     assert.equal(s.server_version_ok, true);
     assert.equal(typeof s.nats_accounts, "number");
   });
@@ -122,6 +125,33 @@ describe("mnq API commands", () => {
     assert.notEqual(soon.code, 0);
     assert.match(soon.err, /expires_at/);
     assert.equal(existsSync(join(home, "bad.creds")), false);
+  });
+
+  test("mnq creds list ACCOUNT_ID, creds get, create echoing permissions and expiry, rotate-key --retire-previous saying what it retired", async () => {
+    const p = ["--project", "cli-echo"];
+    const id = (JSON.parse((await run("account", "create", ...p, "--json")).out) as { id: string }).id;
+    const c = await run("creds", "create", id, ...p, "--out", join(home, "echo.creds"), "--allow-pub", "orders.>", "--expires", "30d");
+    assert.equal(c.code, 0, c.err);
+    assert.match(c.out, /^ID\s+NAME\s+PERMISSIONS\s+EXPIRES_AT\s+FILE/m);
+    assert.match(c.out, /pub orders\.>\s+20\d\d-\d\d-\d\dT/);
+    const credId = c.out.split("\n")[1]!.split(/\s+/)[0]!;
+    // the account as a plain argument, as create takes it
+    const listed = await run("creds", "list", id, ...p, "--json");
+    assert.equal(listed.code, 0, listed.err);
+    assert.deepEqual((JSON.parse(listed.out) as { nats_credentials: { id: string }[] }).nats_credentials.map((x) => x.id), [credId]);
+    const got = await run("creds", "get", credId, ...p, "--json");
+    assert.equal(got.code, 0, got.err);
+    assert.deepEqual(JSON.parse(got.out), { ...(JSON.parse(got.out) as object), id: credId, nats_account_id: id, credentials: null });
+    assert.match((await run("creds", "get", credId, ...p)).out, /pub orders\.>/);
+    const extra = await run("creds", "list", id, "another", ...p);
+    assert.notEqual(extra.code, 0);
+    assert.match(extra.err, /expected \[ACCOUNT_ID\]/);
+
+    assert.equal((await run("creds", "create", id, ...p, "--out", join(home, "echo2.creds"))).code, 0);
+    const rotated = await run("account", "rotate-key", id, ...p, "--retire-previous");
+    assert.equal(rotated.code, 0, rotated.err);
+    assert.match(rotated.err, /retired the previous signing keys: 2 credentials signed by them deleted, their connections closed/);
+    assert.equal((JSON.parse((await run("creds", "list", id, ...p, "--json")).out) as { total_count: number }).total_count, 0);
   });
 
   test("mnq commands - MNQ_PROJECT stands for --project", async () => {

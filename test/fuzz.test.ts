@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { adminEndpoints, projectEndpoints } from "../service/api/service.ts";
 import { createCurveSeed, encodeJwt, NKeyPair, XKey } from "../service/identity/index.ts";
-import { validator } from "../service/validation.ts";
+import { validator } from "../service/contract/validation.ts";
 import { bounded } from "./helpers/load.ts";
 import { calloutResponder, handOver, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 

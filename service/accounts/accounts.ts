@@ -1,11 +1,11 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { inBatches } from "../batches.ts";
 import { ConflictError, InvalidArgumentsError, NotFoundError } from "../errors.ts";
 import { type AccountLimits, isPublicKey, NKeyPair, type SeedVault } from "../identity/index.ts";
 import type { Logger } from "../log.ts";
 import { type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import type { ResolverClient } from "../resolver/index.ts";
-import { closeAdmittedConnections, credentialUserName, type RevokeDeps } from "../revocation/index.ts";
+import type { RevokeDeps } from "../revocation/index.ts";
+import { removeCredentials } from "../credentials/index.ts";
 import { accountGroup, type AccountRecord, BucketName, isTenantAccount, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
 import { ensureClientAccount } from "./client-accounts.ts";
 import { registerAccount } from "./create.ts";
@@ -41,8 +41,6 @@ export interface AccountsDeps {
 }
 
 
-/** KV writes a rotation sends at once. */
-const KV_BATCH = 64;
 
 /**
  * The account lifecycle: `creating → active → deleting`, crash-safe create and import, rename,
@@ -176,9 +174,11 @@ export class Accounts {
     return readAccountUsage(this.#deps.sys, rec.id, this.#deps.limits, this.#deps.requestTimeoutMs);
   }
 
-  /** Changes an account's record and JWT (see AccountPublisher.change). */
-  change(project: string, id: string, mutate: (current: AccountRecord) => Partial<AccountRecord> | null): Promise<AccountRecord> {
-    return this.publisher.change(project, id, mutate);
+  /** Revokes `userKey` (a creds file's user) in the account JWT, pushed to the resolvers: the servers close its connections. */
+  revokeUser(project: string, id: string, userKey: string): Promise<AccountRecord> {
+    return this.publisher.change(project, id, (cur) =>
+      cur.revocations[userKey] === undefined ? { revocations: { ...cur.revocations, [userKey]: Math.floor(Date.now() / 1000) } } : null,
+    );
   }
 
   /** The project's api-clients account (where its API keys' connections land), made on first use. */
@@ -212,17 +212,7 @@ export class Accounts {
     await views.credentials.sync();
     const retired = (await views.credentials.group(accountGroup(project, account.id))).filter((r) => r.signing_key === undefined || !trusted.has(r.signing_key));
     if (retired.length === 0) return [];
-    let revision = 0;
-    await inBatches(retired, KV_BATCH, async (r) => {
-      revision = Math.max(revision, await store.credentialKeys.delete(r.user_key));
-    });
-    await closeAdmittedConnections(revoke, {
-      account: account.id,
-      owners: retired.map((r) => r.user_key),
-      names: retired.map((r) => credentialUserName(r.id)),
-      release: { bucket: BucketName.credentialKeys, revision },
-    });
-    await inBatches(retired, KV_BATCH, (r) => store.credentials.delete(Store.credentialsKey(project, account.id, r.id)));
+    await removeCredentials(store, project, account.id, retired, { revoke });
     log.info({ project, account: account.id, credentials: retired.length }, "credentials of retired signing keys deleted");
     return retired;
   }

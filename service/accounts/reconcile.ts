@@ -30,6 +30,17 @@ export interface ReconcileDeps extends TeardownDeps {
   systemAccounts: readonly string[];
 }
 
+/** What the passes of one round share. */
+interface Round {
+  startup: boolean;
+  report: ReconcileReport;
+  pace: (() => Promise<void>) | undefined;
+  /** True when the same thing looked half-done, unchanged, in the previous round too. */
+  stuck: (mark: string, fingerprint: string) => boolean;
+  /** Runs a step, counted in the report as `what` when done, as failed (and logged) when not. */
+  attempt: (what: keyof ReconcileReport, ctx: Record<string, string>, step: () => Promise<unknown>) => Promise<void>;
+}
+
 /**
  * Keeps the resolvers and the records in line with KV, the source of truth. Every instance runs
  * it: at start-up, then every `intervalMs`; every step is safe to run twice or concurrently.
@@ -75,76 +86,95 @@ export class Reconciler {
   }
 
   /**
-   * One pass: push every active account a resolver lacks (it may have lost its directory), re-issue
-   * stale JWTs. `startup`: finish deletes at once (the instance that began them is gone, or resumes
-   * them itself).
+   * One round of three passes: the accounts (push to a resolver that lacks one, re-issue stale JWTs,
+   * finish deletes, undo dead creates), the JWTs no record describes, and the project places no
+   * record fills. `startup`: finish deletes at once (the instance that began them is gone, or
+   * resumes them itself), and walk without giving way to the traffic.
    */
   async round(startup: boolean): Promise<ReconcileReport> {
-    const { views, resolver, publisher } = this.deps;
     const report: ReconcileReport = { pushed: 0, reissued: 0, deleted: 0, rolledBack: 0, released: 0, orphans: 0, failed: 0 };
-    const resolvers = await resolver.listClaims();
     const suspects = new Map<string, string>();
-    // True when the same thing looked half-done, unchanged, in the previous round too.
-    const stuck = (mark: string, fingerprint: string) => {
-      suspects.set(mark, fingerprint);
-      return this.#suspects.get(mark) === fingerprint;
+    const r: Round = {
+      startup,
+      report,
+      // a round at start-up brings resolvers back at once; later ones give way to the traffic
+      pace: startup ? undefined : new Pacer().pace,
+      stuck: (mark, fingerprint) => {
+        suspects.set(mark, fingerprint);
+        return this.#suspects.get(mark) === fingerprint;
+      },
+      attempt: async (what, ctx, step) => {
+        try {
+          await step();
+          report[what]++;
+        } catch (err) {
+          report.failed++;
+          this.log.warn({ ...ctx, err: String(err) }, `reconcile: ${what} not done; will retry`);
+        }
+      },
     };
-    const attempt = async (what: keyof ReconcileReport, ctx: Record<string, string>, step: () => Promise<unknown>) => {
-      try {
-        await step();
-        report[what]++;
-      } catch (err) {
-        report.failed++;
-        this.log.warn({ ...ctx, err: String(err) }, `reconcile: ${what} not done; will retry`);
-      }
-    };
+    const resolvers = await this.deps.resolver.listClaims();
+    const { known, recorded } = await this.#accountsPass(r, resolvers);
+    await this.#orphansPass(r, resolvers, known);
+    await this.#placesPass(r, recorded);
+    this.#suspects = suspects;
+    return report;
+  }
 
-    // a round at start-up brings resolvers back at once; later ones give way to the traffic
-    const pace = startup ? undefined : new Pacer().pace;
+  /** Each account record: what it needs done. The ids seen, and the records' keys. */
+  async #accountsPass(r: Round, resolvers: readonly Set<string>[]): Promise<{ known: Set<string>; recorded: Set<string> }> {
+    const { views, publisher } = this.deps;
     const known = new Set<string>(this.deps.systemAccounts);
     const recorded = new Set<string>();
     // a walk over KV in batches (any replica answers): nothing of the fleet is held for it
-    for await (const { value: rec } of views.accounts.scan("", pace)) {
+    // the start's walk leaves the accounts held (within half the budget): first logins after a start read only their identity
+    for await (const { value: rec } of views.accounts.scan("", r.pace, r.startup)) {
       const { project_id: project, id } = rec;
       const key = Store.accountKey(project, id);
       const ctx = { account: id, project };
       known.add(id);
       recorded.add(key);
       if (rec.state === "deleting") {
-        if (startup || stuck(`deleting:${key}`, rec.updated_at)) await attempt("deleted", ctx, () => teardownAccount(this.deps, project, id));
+        if (r.startup || r.stuck(`deleting:${key}`, rec.updated_at)) await r.attempt("deleted", ctx, () => teardownAccount(this.deps, project, id));
       } else if (rec.state === "creating") {
-        if (stuck(`creating:${key}`, rec.updated_at)) {
-          await attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id, { rollback: true }));
+        if (r.stuck(`creating:${key}`, rec.updated_at)) {
+          await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id, { rollback: true }));
         }
       } else if (rec.kind === "api-clients" && (await views.projects.get(project))?.client_account !== id) {
-        if (stuck(`unclaimed:${key}`, rec.updated_at)) await attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id));
+        if (r.stuck(`unclaimed:${key}`, rec.updated_at)) await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id));
       } else if (publisher.isStale(rec)) {
-        await attempt("reissued", ctx, () => publisher.change(project, id, () => ({})));
+        await r.attempt("reissued", ctx, () => publisher.change(project, id, () => ({})));
       } else if (resolvers.some((held) => !held.has(id))) {
         // only where a resolver lacks it: pushing every account at every start would cost each
         // instance's start a round per account of the fleet (minutes at tens of thousands)
         const current = await this.deps.store.accounts.get(key);
-        if (current?.value.state === "active") await attempt("pushed", ctx, () => publisher.publish(current));
+        if (current?.value.state === "active") await r.attempt("pushed", ctx, () => publisher.publish(current));
       }
     }
+    return { known, recorded };
+  }
 
+  /** Account JWTs on a resolver that no record describes (seen so in two rounds): deleted. */
+  async #orphansPass(r: Round, resolvers: readonly Set<string>[], known: Set<string>): Promise<void> {
     for (const held of resolvers) {
       for (const id of held) {
-        if (known.has(id) || !stuck(`orphan:${id}`, "")) continue;
+        if (known.has(id) || !r.stuck(`orphan:${id}`, "")) continue;
         known.add(id); // one delete reaches every resolver
-        await attempt("orphans", { account: id }, () => resolver.delete([id]));
+        await r.attempt("orphans", { account: id }, () => this.deps.resolver.delete([id]));
       }
     }
+  }
 
-    for await (const { value: project } of views.projects.scan("", pace)) {
+  /** Project places held for accounts with no record (seen so in two rounds): released. */
+  async #placesPass(r: Round, recorded: Set<string>): Promise<void> {
+    // the start's walk leaves the projects held too: an API key's login then finds its client account held
+    for await (const { value: project } of this.deps.views.projects.scan("", r.pace, r.startup)) {
       for (const id of project.accounts) {
         const key = Store.accountKey(project.project_id, id);
-        if (recorded.has(key) || !stuck(`reserved:${key}`, "")) continue;
-        await attempt("released", { account: id, project: project.project_id }, () => this.release(project.project_id, id));
+        if (recorded.has(key) || !r.stuck(`reserved:${key}`, "")) continue;
+        await r.attempt("released", { account: id, project: project.project_id }, () => this.release(project.project_id, id));
       }
     }
-    this.#suspects = suspects;
-    return report;
   }
 
   /**

@@ -4,13 +4,12 @@ import { NKeyPair, type SeedVault, userJwt } from "../identity/index.ts";
 import { ConflictError } from "../errors.ts";
 import { accountGroup, type AccountRecord, Store, type StoreViews } from "../store/index.ts";
 import { inBatches } from "../batches.ts";
+import { removeCredentials } from "../credentials/index.ts";
 import { FaultPoint, faultPoint } from "../faults.ts";
 import type { AccountPublisher } from "./publisher.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 
 const REVOKE_AHEAD_SECONDS = 366 * 24 * 3600;
-/** KV deletes a teardown sends at once. */
-const KV_BATCH = 64;
 /** Stream deletes a teardown sends at once. */
 const STREAM_DELETES_AT_ONCE = 32;
 
@@ -90,9 +89,8 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
   await deps.resolver.delete([accountId]);
   faultPoint(FaultPoint.deleteUnpublished);
   await deps.views.credentials.sync();
-  const mine = await deps.views.credentials.group(accountGroup(project, accountId));
-  await inBatches(mine, KV_BATCH, (c) => deps.store.credentialKeys.delete(c.user_key));
-  await inBatches(mine, KV_BATCH, (c) => deps.store.credentials.delete(Store.credentialsKey(project, accountId, c.id)));
+  // every user of the account is revoked ("*") and its JWT gone: nothing is left to close
+  await removeCredentials(deps.store, project, accountId, await deps.views.credentials.group(accountGroup(project, accountId)));
   await deps.store.accounts.delete(key);
   await releasePlace(deps.store, project, accountId);
   await releaseClaim(deps.store, project, accountId);

@@ -6,7 +6,7 @@ import { newAccessKey, newSecretKey, type SecretMac } from "../identity/index.ts
 import { apiKeyUserName, closeAdmittedConnections } from "../revocation/index.ts";
 import { ADMIN_PROJECT, apiKeyProject, type ApiKeyRecord, BucketName, projectGroup, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
-import { generateName } from "./names.ts";
+import { generateName } from "./generated-names.ts";
 import { pageOf } from "./paging.ts";
 
 /** docs/api.md ApiKey; `secret_key` only in the reply to create. */

@@ -2,7 +2,7 @@ import type { AccountUsage } from "../quota/index.ts";
 import { type AccountRecord, isTenantAccount } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { credentialsDeleted } from "./nats-credentials.ts";
-import { generateName } from "./names.ts";
+import { generateName } from "./generated-names.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
 
 /** docs/api.md NatsAccount. */

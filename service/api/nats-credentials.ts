@@ -1,10 +1,9 @@
-import { buildCredentials } from "../credentials/index.ts";
+import { buildCredentials, checkRevocationRoom, removeCredentials } from "../credentials/index.ts";
 import { type CredentialPermissions, responsesEscalation } from "../identity/index.ts";
-import { InvalidArgumentsError, NotFoundError, QuotasExceededError } from "../errors.ts";
-import { closeAdmittedConnections, credentialUserName } from "../revocation/index.ts";
-import { accountGroup, type AccountRecord, BucketName, type CredentialsRecord, Store } from "../store/index.ts";
+import { InvalidArgumentsError, NotFoundError } from "../errors.ts";
+import { accountGroup, type CredentialsRecord, Store } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
-import { generateName } from "./names.ts";
+import { generateName } from "./generated-names.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
 
 /** docs/api.md NatsCredentials. */
@@ -70,7 +69,7 @@ export async function createCredentials(
   if (escalation) throw InvalidArgumentsError.one("permissions.allow_responses", "constraint", escalation);
   const exp = expirySeconds(req.expires_at, started);
   const account = await ctx.accounts.get(project, req.nats_account_id);
-  await checkRevocationRoom(ctx, account);
+  await checkRevocationRoom(ctx.views.credentials, account, ctx.cfg.maxRevocations);
   const signer = ctx.vault.signer(account.signing_seed, account.id, "account");
   const made = buildCredentials(account, signer, { name: req.name || generateName(), permissions: req.permissions, exp, now: started });
   const { record, file } = made;
@@ -106,32 +105,6 @@ export async function getCredentials(ctx: ApiContext, project: string, req: { na
   return toNatsCredentials(ctx, await getCredentialsRecord(ctx, project, req.nats_credentials_id));
 }
 
-/** Within this many of the bound, a create counts exactly (creates racing elsewhere stay inside it). */
-const NEAR_BOUND = 64;
-
-/**
- * Every credential of an account may one day be deleted, and each delete adds its user key to the
- * account JWT's revocations, which must stay far below the servers' max_payload: so credentials
- * plus revocations stay within `maxRevocations`, and every delete fits. A rotation with
- * `retire_previous` clears the revocations (the keys they were signed by are no longer trusted).
- */
-async function checkRevocationRoom(ctx: ApiContext, account: AccountRecord): Promise<void> {
-  const max = ctx.cfg.maxRevocations;
-  const revoked = Object.keys(account.revocations).length;
-  const view = ctx.views.credentials;
-  const group = accountGroup(account.project_id, account.id);
-  // Far from the bound the view's count suffices; near it, the view first catches up with KV.
-  if ((await view.count(group)) + revoked < max - NEAR_BOUND) return;
-  await view.sync();
-  const live = await view.count(group);
-  if (live + revoked < max) return;
-  throw new QuotasExceededError(
-    [{ resource: "nats_credentials", quota: max, current: live + revoked }],
-    `the account holds ${live} credentials and ${revoked} revoked ones, at most ${max} together (a deleted credential stays revoked); ` +
-      "rotate-signing-key with retire_previous: true clears the revocations, and invalidates every credential made before it",
-  );
-}
-
 /**
  * Stops the auth callout admitting the credential's nkey (index entry first), revokes its user key
  * in the account JWT and pushes it (the servers close its creds-file connections), closes the
@@ -143,22 +116,12 @@ export async function deleteCredentials(
   req: { nats_credentials_id: string },
 ): Promise<Record<string, never>> {
   const rec = await getCredentialsRecord(ctx, project, req.nats_credentials_id);
-  const revision = await ctx.store.credentialKeys.delete(rec.user_key);
-  const revokeFile = ctx.accounts
-    .change(project, rec.nats_account_id, (cur) =>
-      cur.revocations[rec.user_key] === undefined ? { revocations: { ...cur.revocations, [rec.user_key]: Math.floor(Date.now() / 1000) } } : null,
-    )
-    .catch((err: unknown) => {
+  // the creds file's user key revoked in the account JWT, beside the callout's connections closing
+  const revokeFile = () =>
+    ctx.accounts.revokeUser(project, rec.nats_account_id, rec.user_key).catch((err: unknown) => {
       if (!(err instanceof NotFoundError)) throw err; // an account going away admits nobody
     });
-  const closeAdmitted = closeAdmittedConnections(ctx.revoke, {
-    account: rec.nats_account_id,
-    owners: [rec.user_key],
-    names: [credentialUserName(rec.id)],
-    release: { bucket: BucketName.credentialKeys, revision },
-  });
-  await Promise.all([revokeFile, closeAdmitted]);
-  await ctx.store.credentials.delete(Store.credentialsKey(project, rec.nats_account_id, rec.id));
+  await removeCredentials(ctx.store, project, rec.nats_account_id, [rec], { revoke: ctx.revoke, beside: revokeFile });
   ctx.log.info({ project, account: rec.nats_account_id, credentials: rec.id }, "nats credentials deleted");
   credentialsDeleted(ctx, project, rec);
   return {};

@@ -3,7 +3,7 @@ import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { InvalidArgumentsError, QuotasExceededError } from "../errors.ts";
 import type { InFlight } from "../in-flight.ts";
 import { isReplyInbox } from "../identity/index.ts";
-import { validateRequest } from "../validation.ts";
+import { validateRequest } from "../contract/validation.ts";
 import type { ApiContext } from "./context.ts";
 import { actorOf } from "./events.ts";
 import { ADMIN_OPERATIONS, ADMIN_PREFIX, type AdminOperation, API_PREFIX, PROJECT_OPERATIONS, type ProjectOperation, projectOfApiSubject } from "../contract/subjects.ts";

@@ -1,5 +1,5 @@
 import { decodeJwt, JwtError, type XKey } from "../identity/index.ts";
-import { validator } from "../validation.ts";
+import { validator } from "../contract/validation.ts";
 import type { ServerKeys } from "./server-keys.ts";
 
 /** The audience of every authorization request a nats-server sends. */

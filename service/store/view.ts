@@ -395,14 +395,31 @@ export class RecordView<T> implements CacheOwner {
     return group;
   }
 
-  /** Every record whose key starts with `prefix` ("" for all), read from KV batch by batch (`pace` awaited between two): a walk for background work, not held. */
-  async *scan(prefix = "", pace?: () => Promise<void>): AsyncGenerator<{ key: string; value: T }> {
+  /**
+   * Every record whose key starts with `prefix` ("" for all), read from KV batch by batch (`pace`
+   * awaited between two): a walk for background work, not held unless `warm` (see `#warm`).
+   */
+  async *scan(prefix = "", pace?: () => Promise<void>, warm = false): AsyncGenerator<{ key: string; value: T }> {
     // small batches: a walk holds one batch at a time
     for await (const e of this.bucket.scan(prefix, 500, pace)) {
       if (e.value === null) continue;
       const value = parse<T>(e.value);
-      if (value !== null) yield { key: e.key, value };
+      if (value === null) continue;
+      if (warm) this.#warm(e.key, value, e.revision, e.value.length);
+      yield { key: e.key, value };
     }
+  }
+
+  /**
+   * Holds a record a walk read, as a read-through would (`#fill`), while the budget is less than half
+   * full and the key is neither held nor being read, nor written lately at a newer revision (then
+   * the walk's copy may be older than what the feed applied): the start's walk over the accounts
+   * leaves them held, so a first login into an account costs one read, of its identity.
+   */
+  #warm(key: string, value: T, revision: number, raw: number): void {
+    if (this.#budget.stats().bytes > this.#budget.maxBytes / 2) return;
+    if (this.#held.has(key) || this.#filling.has(key) || revision < (this.#recent.get(key) ?? 0)) return;
+    this.#hold(key, value, revision, raw);
   }
 
   /** The record as held, else as a replica holds it (a direct get), then held. */

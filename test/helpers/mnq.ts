@@ -11,7 +11,7 @@ import { encodeJwt, NKeyPair, type XKey } from "../../service/identity/index.ts"
 import { createLogger } from "../../service/log.ts";
 import { type MnqService, startService } from "../../service/main.ts";
 import type { RunningServer } from "../../service/server/launcher.ts";
-import { validator } from "../../service/validation.ts";
+import { validator } from "../../service/contract/validation.ts";
 import { waitForJetStream } from "../../service/server/cluster.ts";
 import { type Cluster, freshDataDir, removeDir, startCluster, startNode } from "./servers.ts";
 

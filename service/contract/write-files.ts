@@ -2,9 +2,9 @@
 // (service/config/settings.ts) and docs/asyncapi.json from schemas/ and the subjects (service/contract/).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { asyncApiText } from "../contract/asyncapi.ts";
-import { projectRoot } from "./project-root.ts";
-import { configSchema } from "./settings.ts";
+import { asyncApiText } from "./asyncapi.ts";
+import { projectRoot } from "../config/project-root.ts";
+import { configSchema } from "../config/settings.ts";
 
 const version = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { version: string }).version;
 writeFileSync(join(projectRoot, "schemas", "config.json"), `${JSON.stringify(configSchema, null, 2)}\n`);
