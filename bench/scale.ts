@@ -20,7 +20,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DataFile, loadTrust } from "../service/bootstrap/index.ts";
-import { apiKeyRecord } from "../service/api/api-keys.ts";
+import { apiKeyRecord } from "../service/api-keys/index.ts";
 import { buildCredentials } from "../service/credentials/index.ts";
 import { parseCreds, SecretMac, SeedVault } from "../service/identity/index.ts";
 import { type AccountRecord, Store } from "../service/store/index.ts";

@@ -15,9 +15,11 @@ import type { Logger } from "./log.ts";
 import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { InFlight } from "./in-flight.ts";
 import { ConnectionTable, ResolverClient } from "./resolver/index.ts";
-import { AdmissionGate, Fence, serveFence } from "./revocation/index.ts";
+import { AdmissionGate, Fence, type RevokeDeps, serveFence } from "./revocation/index.ts";
 import { type AccountRecord, FleetCounter, type OpenedViews, openViews, ResetReason, Store, type StoreViews, VIEWED_BUCKETS } from "./store/index.ts";
 import { frozenView } from "./faults.ts";
+import { ApiKeys } from "./api-keys/index.ts";
+import { Credentials } from "./credentials/index.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -30,6 +32,14 @@ export interface MnqService {
   readonly sys: NatsConnection;
   readonly service: Service;
   readonly ctx: ApiContext;
+  /** The KV buckets (all of the state). */
+  readonly store: Store;
+  /** The instance's bounded copies of them. */
+  readonly views: StoreViews;
+  /** The `$SYS` wire to the servers' resolvers. */
+  readonly resolver: ResolverClient;
+  /** The fence and the connection tables a delete closes an owner's connections through. */
+  readonly revoke: RevokeDeps;
   /** The storage quota check publishing quota events. */
   readonly quota: QuotaMonitor;
   /** `<data dir>/admin-api-key.json`: the admin API key made on the first start. */
@@ -140,7 +150,10 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     });
     const events = new EventPublisher(nc, metrics);
     counts = new FleetCounter(store);
-    const ctx: ApiContext = { cfg, version: VERSION, accounts, store, views, vault, secrets, resolver, revoke, log, events, observe, counts };
+    const credentials = new Credentials({ store, views, vault, accounts, revoke, maxRevocations: cfg.maxRevocations, log });
+    const apiKeys = new ApiKeys({ store, views, secrets, accounts, revoke, log });
+    const servers = () => resolver.servers();
+    const ctx: ApiContext = { cfg, version: VERSION, accounts, credentials, apiKeys, servers, log, events, observe, counts };
     // Every account pushed to the resolvers, half-done deletes finished: in the background, a walk
     // over the fleet that readiness does not wait for (a resolver that lost an account gets it back
     // a moment after the start instead of holding every instance's start up).
@@ -217,6 +230,10 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       sys,
       service,
       ctx,
+      store,
+      views,
+      resolver,
+      revoke,
       adminKeyFile,
       quota,
       inFlight,

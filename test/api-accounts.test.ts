@@ -28,7 +28,7 @@ describe("nats-accounts", () => {
     assert.equal(r.body.project_id, "acc-create");
     assert.equal(r.body.region, "local");
     assert.match(r.body.id, /^A[A-Z2-7]{55}$/);
-    const served = await f.mnq.ctx.resolver.lookup(r.body.id);
+    const served = await f.mnq.resolver.lookup(r.body.id);
     assert.ok(served?.startsWith("eyJ"), "the resolver serves the account JWT");
   });
 
@@ -135,11 +135,11 @@ describe("nats-accounts", () => {
     assert.ok(renamed.every((r) => r.code === undefined || r.code === 409), "every rename answers or reports a conflict");
     const list = await f.api<Page>("acc-race", "nats-accounts.list", { page_size: 100 });
     assert.equal(list.body.total_count, 10);
-    const project = await f.mnq.ctx.store.projects.get("acc-race");
+    const project = await f.mnq.store.projects.get("acc-race");
     assert.deepEqual([...(project?.value.accounts ?? [])].sort(), ok.map((a) => a.id).sort());
     for (const a of list.body.nats_accounts) {
-      const rec = await f.mnq.ctx.store.accounts.get(Store.accountKey("acc-race", a.id));
-      const served = await f.mnq.ctx.resolver.lookup(a.id);
+      const rec = await f.mnq.store.accounts.get(Store.accountKey("acc-race", a.id));
+      const served = await f.mnq.resolver.lookup(a.id);
       assert.equal(served, rec?.value.jwt, "the resolver serves the newest JWT of the record");
       const claims = JSON.parse(Buffer.from(served!.split(".")[1]!, "base64url").toString()) as { name: string };
       assert.equal(claims.name, a.name);

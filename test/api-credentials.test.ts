@@ -159,10 +159,10 @@ describe("nats-credentials", () => {
     await check(() => filesUnder(storeDir).filter((p) => statSync(p).size > 0).length === 0, 5000);
     assert.equal((await f.api("cr-acct-del", "nats-accounts.get", { nats_account_id: a.id })).code, 404);
     assert.equal((await f.api("cr-acct-del", "nats-credentials.get", { nats_credentials_id: c.id })).code, 404);
-    assert.equal(await f.mnq.ctx.resolver.lookup(a.id), null, "the resolver no longer serves the account");
+    assert.equal(await f.mnq.resolver.lookup(a.id), null, "the resolver no longer serves the account");
     assert.equal((await f.api("cr-acct-del", "nats-accounts.delete", { nats_account_id: a.id })).code, 404);
     // The place in the project is free again.
-    const project = await f.mnq.ctx.store.projects.get("cr-acct-del");
+    const project = await f.mnq.store.projects.get("cr-acct-del");
     assert.deepEqual(project?.value.accounts, []);
   });
 

@@ -98,7 +98,7 @@ describe("nats-accounts rotate-signing-key and import", () => {
     assert.deepEqual(codes.sort(), [409, undefined].sort());
     const got = await f.api<Account>("imp-race", "nats-accounts.get", { nats_account_id: kp.getPublicKey() });
     assert.equal(got.code, undefined, got.message);
-    const project = await f.mnq.ctx.store.projects.get("imp-race");
+    const project = await f.mnq.store.projects.get("imp-race");
     assert.deepEqual(project?.value.accounts, [kp.getPublicKey()]);
   });
 
@@ -112,13 +112,13 @@ describe("nats-accounts rotate-signing-key and import", () => {
     assert.deepEqual(replies.filter((r) => r.code !== undefined && r.code !== 409), [], "the others are 409");
     const owner = won[0]!.p;
     const other = owner === "imp-own-a" ? "imp-own-b" : "imp-own-a";
-    const records = (await f.mnq.ctx.store.accounts.list(">")).filter((r) => r.value.id === id);
+    const records = (await f.mnq.store.accounts.list(">")).filter((r) => r.value.id === id);
     assert.deepEqual(records.map((r) => [r.value.project_id, r.value.state]), [[owner, "active"]]);
     assert.equal((await f.api(other, "nats-accounts.get", { nats_account_id: id })).code, 404);
-    assert.equal((await f.mnq.ctx.store.accountOwners.get(id))?.value.project_id, owner);
+    assert.equal((await f.mnq.store.accountOwners.get(id))?.value.project_id, owner);
     // the owner's delete frees the id
     assert.equal((await f.api(owner, "nats-accounts.delete", { nats_account_id: id })).code, undefined);
-    assert.equal(await f.mnq.ctx.store.accountOwners.get(id), null);
+    assert.equal(await f.mnq.store.accountOwners.get(id), null);
     const again = await f.api(other, "nats-accounts.import", body);
     assert.equal(again.code, undefined, again.message);
   });
@@ -147,6 +147,6 @@ describe("nats-accounts rotate-signing-key and import", () => {
       assert.equal(r.body.details?.[0]?.argument_name, field, JSON.stringify(body));
       assert.ok(!JSON.stringify(r.body).includes(seed), "the seed never appears in an error");
     }
-    assert.deepEqual(await f.mnq.ctx.store.accounts.keys("imp-bad.*"), []);
+    assert.deepEqual(await f.mnq.store.accounts.keys("imp-bad.*"), []);
   });
 });

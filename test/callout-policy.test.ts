@@ -72,6 +72,15 @@ describe("callout policy", () => {
     assert.deepEqual(d.kind === "allow" && d.grant.permissions?.pub?.allow, ["mnq.api.v1.>", "mnq.admin.v1.>", "$SRV.>"]);
   });
 
+  test("decide - an account or owner a delete has fenced is refused whatever its records say", () => {
+    const client = account("p1", { kind: "api-clients" });
+    const req = request({ user: "MNQAAAAAAAAAAAAAAAAA", pass: "s" });
+    const base = facts({ request: req, apiKey: { record: apiKey("p1"), secretValid: true, clientAccount: client } });
+    assert.equal(decide({ ...base, fenced: () => false }).kind, "allow");
+    assert.deepEqual(decide({ ...base, fenced: (id) => id === client.id }), { kind: "deny", reason: DenyReason.accountGone });
+    assert.deepEqual(decide({ ...base, fenced: (id) => id === "MNQAAAAAAAAAAAAAAAAA" }), { kind: "deny", reason: DenyReason.unknownApiKey });
+  });
+
   test("decide - each failure has its reason", () => {
     const key = request({ user: "MNQAAAAAAAAAAAAAAAAA", pass: "s" });
     const nk = request({ nkey: "UX", sig: "s" }, "n");

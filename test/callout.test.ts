@@ -60,7 +60,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
     };
     const info = async (nc: NatsConnection) => (await nc.request("$SYS.REQ.USER.INFO", "")).json<UserInfo>().data;
     /** The connections every server lists for the user name the callout gave them (CONNZ). */
-    const listed = async (account: string, name: string) => (await f.mnq.ctx.revoke.connections.find(account, new Set([name]))).length;
+    const listed = async (account: string, name: string) => (await f.mnq.revoke.connections.find(account, new Set([name]))).length;
 
     test("api keys - the admin key is written 0600 on first start and may create project keys", async () => {
       const mode = statSync(join(f.dataDir, DataFile.adminApiKey)).mode & 0o777;
@@ -153,10 +153,10 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
     test("api keys - an earlier version's hash (no tag): a source whose scrypt checks keep failing is throttled, another source's right secret is not", async () => {
       const key = await projectKey("cb-legacy");
       const stored = Store.apiKeyKey("cb-legacy", key.access_key);
-      const rec = (await f.mnq.ctx.store.apiKeys.get(stored))!;
+      const rec = (await f.mnq.store.apiKeys.get(stored))!;
       const legacy = (await hashSecret(key.secret_key)).split("$").slice(0, 6).join("$");
-      await f.mnq.ctx.store.apiKeys.update(stored, { ...rec.value, secret_hash: legacy }, rec.revision);
-      await check(async () => (await f.mnq.ctx.views.apiKeys.lookup(Store.apiKeyPattern(key.access_key)))?.secret_hash === legacy);
+      await f.mnq.store.apiKeys.update(stored, { ...rec.value, secret_hash: legacy }, rec.revision);
+      await check(async () => (await f.mnq.views.apiKeys.lookup(Store.apiKeyPattern(key.access_key)))?.secret_hash === legacy);
       const { responder, trust } = calloutResponder(f);
       const sealer = XKey.fromSeed(createCurveSeed());
       const ask = (secret: string, host: string) => handOver(responder, trust, sealer, apiKeyRequest(key.access_key, secret, host));
@@ -246,17 +246,17 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       );
       t.diagnostic(`300 first logins in ${(performance.now() - started).toFixed(0)} ms`);
       assert.deepEqual(outcomes.filter((o) => o !== "ok").slice(0, 3), []);
-      const stored = (await f.mnq.ctx.views.apiKeys.find(Store.apiKeyPattern(keys[0]!.access_key)));
+      const stored = (await f.mnq.views.apiKeys.find(Store.apiKeyPattern(keys[0]!.access_key)));
       assert.match(stored!.value.secret_hash, /^hmac\$/);
     });
 
     test("callout - an API key stored by an earlier version (scrypt) logs in, and its record then holds the HMAC", async () => {
       const k = await projectKey("cb-scrypt");
-      const store = f.mnq.ctx.store.apiKeys;
+      const store = f.mnq.store.apiKeys;
       const key = Store.apiKeyKey("cb-scrypt", k.access_key);
       const rec = (await store.get(key))!;
       await store.update(key, { ...rec.value, secret_hash: await hashSecret(k.secret_key) }, rec.revision);
-      await f.mnq.ctx.views.apiKeys.sync();
+      await f.mnq.views.apiKeys.sync();
       await (await userPass(k)).close();
       await check(async () => /^hmac\$/.test((await store.get(key))?.value.secret_hash ?? ""), 5000, 50);
       await (await userPass(k)).close();
@@ -300,7 +300,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       // A delete's fence reaches the instance before its copy of KV shows the delete (here: never).
       const pending = gate.block([kp.getPublicKey()], { bucket: "mnq-credential-keys", revision: Number.MAX_SAFE_INTEGER });
       assert.ok(pending >= 2000, `the grant just sent may still be acted on for the server's auth timeout (${pending} ms)`);
-      assert.ok(f.mnq.ctx.views.credentialKeys.peek(kp.getPublicKey()), "the copy still shows the credential");
+      assert.ok(f.mnq.views.credentialKeys.peek(kp.getPublicKey()), "the copy still shows the credential");
       const after = await ask();
       assert.equal(after.code, 401);
       assert.equal(outcome(after).jwt, undefined);

@@ -33,7 +33,7 @@ describe("cluster", () => {
     const info = await (await jetstreamManager(mnq.nc)).streams.info(`KV_${BucketName.accounts}`);
     assert.equal(info.config.num_replicas, 3);
     assert.equal(info.cluster?.replicas?.length, 2);
-    assert.equal(await mnq.ctx.resolver.serverCount(true), 3);
+    assert.equal(await mnq.resolver.serverCount(true), 3);
 
     const account = await callApi<{ id: string }>(admin, "mnq.api.v1.cl.nats-accounts.create", { name: "everywhere" });
     assert.equal(account.code, undefined);
@@ -75,13 +75,13 @@ describe("cluster", () => {
 
   // Last: it takes a node down.
   test("cluster - with a node killed, creates still answer (two resolver acks); the node serves the account when it returns", async () => {
-    const before = await mnq.ctx.store.accounts.list("cl.*");
-    assert.equal(await mnq.ctx.resolver.push(before[0]!.value.jwt), 3);
+    const before = await mnq.store.accounts.list("cl.*");
+    assert.equal(await mnq.resolver.push(before[0]!.value.jwt), 3);
     await cluster.nodes[2]!.kill();
     // while the streams whose leader was on that node elect another, calls may answer 503 or time out
     const account = await callApiRetrying<{ id: string }>(admin, "mnq.api.v1.cl.nats-accounts.create", { name: "while-down" });
     assert.equal(account.code, undefined, account.message);
-    assert.equal(await mnq.ctx.resolver.serverCount(true), 2);
+    assert.equal(await mnq.resolver.serverCount(true), 2);
     const creds = await callApiRetrying<{ credentials: { content: string } }>(admin, "mnq.api.v1.cl.nats-credentials.create", {
       nats_account_id: account.body.id,
     });

@@ -68,8 +68,8 @@ describe("faults: SIGKILL inside account create and delete", () => {
         const svc = mnq;
         await svc.reconciled;
         await check(() => assertConsistent(svc, dir), 10_000, 100);
-        assert.deepEqual((await svc.ctx.store.projects.get(project))?.value.accounts ?? [], [], "no place is held");
-        assert.equal((await svc.ctx.store.accounts.list(`${project}.*`)).length, 0, "no record is left");
+        assert.deepEqual((await svc.store.projects.get(project))?.value.accounts ?? [], [], "no place is held");
+        assert.equal((await svc.store.accounts.list(`${project}.*`)).length, 0, "no record is left");
         const again = await create(project);
         assert.equal(again.code, undefined, again.message);
         await assertConsistent(svc, dir);
@@ -102,9 +102,9 @@ describe("faults: SIGKILL inside account create and delete", () => {
         const svc = mnq;
         await svc.reconciled;
         await check(() => assertConsistent(svc, dir), 10_000, 100);
-        assert.equal(await svc.ctx.store.accounts.get(Store.accountKey(project, account.body.id)), null, "the record is gone");
-        assert.equal(await svc.ctx.resolver.lookup(account.body.id), null, "the JWT is gone");
-        assert.equal((await svc.ctx.store.credentials.list(`${project}.>`)).length, 0, "the credentials are gone");
+        assert.equal(await svc.store.accounts.get(Store.accountKey(project, account.body.id)), null, "the record is gone");
+        assert.equal(await svc.resolver.lookup(account.body.id), null, "the JWT is gone");
+        assert.equal((await svc.store.credentials.list(`${project}.>`)).length, 0, "the credentials are gone");
         await closed;
         await assert.rejects(connectWithCreds(server.url, creds.body.credentials.content, { reconnect: false }), "the credentials are refused");
       } finally {

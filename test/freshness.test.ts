@@ -85,8 +85,8 @@ describe("views: copies that heal themselves (one node)", () => {
     t.diagnostic(`both logged in ${(performance.now() - started).toFixed(0)} ms after the consumers were deleted`);
     // every copy is made anew and then holds exactly what KV holds
     await check(async () => (await resets(BucketName.credentialKeys)) > before, 10_000, 100);
-    const store = f.mnq.ctx.store;
-    const views = f.mnq.ctx.views;
+    const store = f.mnq.store;
+    const views = f.mnq.views;
     const pairs: [RecordBucket<unknown>, { applied: number; get(key: string): Promise<unknown> }][] = [
       [store.apiKeys, views.apiKeys],
       [store.credentialKeys, views.credentialKeys],
@@ -105,8 +105,8 @@ describe("views: copies that heal themselves (one node)", () => {
   test("views - a copy whose consumer is gone and cannot be made again (as while the meta leader is elected) catches up by direct gets", async () => {
     const project = "fr-catch-up";
     const account = (await f.api<{ id: string }>(project, "nats-accounts.create", {})).body.id;
-    const bucket = f.mnq.ctx.store.credentialKeys;
-    const view = f.mnq.ctx.views.credentialKeys;
+    const bucket = f.mnq.store.credentialKeys;
+    const view = f.mnq.views.credentialKeys;
     const consumers = bucket.jsm.consumers;
     const add = consumers.add.bind(consumers);
     // credentials the copy holds (each looked up once), deleted while no consumer can feed it
@@ -148,7 +148,7 @@ describe("views: copies that heal themselves (one node)", () => {
   });
 
   test("store - a revision-checked change whose reads come from a replica that never catches up still lands (the leader is asked after a conflict)", async () => {
-    const store = f.mnq.ctx.store;
+    const store = f.mnq.store;
     await store.projects.modify("fr-stale", () => ({ project_id: "fr-stale", accounts: [] }));
     const stale = await store.projects.get("fr-stale");
     await store.projects.modify("fr-stale", (cur) => ({ ...cur!.value, accounts: ["A1"] }));

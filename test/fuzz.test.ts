@@ -51,7 +51,7 @@ describe("fuzz: malformed and random input", () => {
   let f: MnqFixture;
   let accountId: string;
   const buckets = () => {
-    const s = f.mnq.ctx.store;
+    const s = f.mnq.store;
     return Promise.all([s.accounts, s.credentials, s.projects, s.apiKeys, s.credentialKeys, s.quota].map((b) => b.lastSequence()));
   };
   before(async () => {

@@ -185,11 +185,11 @@ describe("observability", () => {
   test("upgrade - an api-clients account issued without the shared API import is issued again by the reconcile; events then name the key", async () => {
     const project = "ob-upgrade";
     const key = await newKey(project);
-    const clientId = (await f.mnq.ctx.store.projects.get(project))!.value.client_account!;
+    const clientId = (await f.mnq.store.projects.get(project))!.value.client_account!;
     const recordKey = Store.accountKey(project, clientId);
     const trust = loadTrust(f.dataDir);
     // what an earlier version issued: the same imports, the API one not sharing its caller
-    const old = await f.mnq.ctx.store.accounts.modify(recordKey, (cur) => {
+    const old = await f.mnq.store.accounts.modify(recordKey, (cur) => {
       const r = cur!.value;
       const claims = peekClaims<{ limits: AccountLimits }>(r.jwt).nats as { limits: AccountLimits };
       const imports = [
@@ -200,14 +200,14 @@ describe("observability", () => {
       const jwt = accountJwt({ name: r.name, account: r.id, signingKeys: [r.signing_key], limits: claims.limits, imports, iat }, trust.operatorSigner);
       return { ...r, jwt, jwt_iat: iat };
     });
-    await f.mnq.ctx.resolver.push(old!.value.jwt);
+    await f.mnq.resolver.push(old!.value.jwt);
     const events: Msg[] = [];
     const sub = f.admin.subscribe(`mnq.events.v1.${project}.>`, { callback: (_e, m) => void events.push(m) });
     await f.admin.flush();
     const caller = await login(key);
     await callApi(caller, `mnq.api.v1.${project}.nats-accounts.create`, { name: "before" });
     await f.mnq.ctx.accounts.reconcile(false);
-    const shared = peekClaims<{ imports: { subject: string; share?: boolean }[] }>((await f.mnq.ctx.store.accounts.get(recordKey))!.value.jwt).nats.imports;
+    const shared = peekClaims<{ imports: { subject: string; share?: boolean }[] }>((await f.mnq.store.accounts.get(recordKey))!.value.jwt).nats.imports;
     assert.equal(shared?.find((i) => i.subject === `mnq.api.v1.${project}.>`)?.share, true);
     await callApi(caller, `mnq.api.v1.${project}.nats-accounts.create`, { name: "after" });
     await f.admin.flush();

@@ -26,7 +26,7 @@ test("reconcile - a server that lost its resolver directory serves every account
   const doomed = (await callApi<{ id: string }>(admin, "mnq.api.v1.rec.nats-accounts.create", { name: "doomed" })).body;
   // A delete that stopped half-way: the record is marked, nothing else happened.
   const key = Store.accountKey("rec", doomed.id);
-  await mnq.ctx.store.accounts.modify(key, (cur) => (cur ? { ...cur.value, state: "deleting" } : null));
+  await mnq.store.accounts.modify(key, (cur) => (cur ? { ...cur.value, state: "deleting" } : null));
   await admin.close();
   await mnq.stop();
   await server.stop();
@@ -44,13 +44,13 @@ test("reconcile - a server that lost its resolver directory serves every account
   assert.equal(who.data.account, account.id);
   await nc.close();
 
-  assert.equal(await mnq.ctx.store.accounts.get(key), null, "the half-done delete was completed");
-  assert.equal(await mnq.ctx.resolver.lookup(doomed.id), null);
+  assert.equal(await mnq.store.accounts.get(key), null, "the half-done delete was completed");
+  assert.equal(await mnq.resolver.lookup(doomed.id), null);
   admin = await connectWithCreds(server.url, adminCreds);
   defer(() => admin.close());
   const list = await callApi<{ total_count: number }>(admin, "mnq.api.v1.rec.nats-accounts.list", {});
   assert.equal(list.body.total_count, 1);
-  const project = await mnq.ctx.store.projects.get("rec");
+  const project = await mnq.store.projects.get("rec");
   assert.deepEqual(project?.value.accounts, [account.id]);
 });
 
@@ -68,7 +68,7 @@ test("reconcile - a changed storage quota re-issues every account JWT at start",
   mnq = await startService(testConfig(dir, { MNQ_ACCOUNT_STORAGE_BYTES: "1048576" }), createLogger("silent"), server.url);
   defer(() => mnq.stop());
   await mnq.reconciled;
-  const served = await mnq.ctx.resolver.lookup(account.id);
+  const served = await mnq.resolver.lookup(account.id);
   const claims = JSON.parse(Buffer.from(served!.split(".")[1]!, "base64url").toString()) as { nats: { limits: { disk_storage: number } } };
   assert.equal(claims.nats.limits.disk_storage, 1_048_576);
 });
@@ -86,16 +86,16 @@ test("reconcile - in steady state, a JWT missing from the resolvers comes back a
   const account = (await callApi<{ id: string }>(admin, "mnq.api.v1.steady.nats-accounts.create", {})).body;
 
   // Lost from the resolvers behind mnq's back: pushed again within a round or two.
-  assert.equal(await mnq.ctx.resolver.delete([account.id]), 1);
-  await check(async () => (await mnq.ctx.resolver.lookup(account.id)) !== null, 5000, 50);
+  assert.equal(await mnq.resolver.delete([account.id]), 1);
+  await check(async () => (await mnq.resolver.lookup(account.id)) !== null, 5000, 50);
 
   // A JWT of this operator that no record describes (a create that died after its push, with its
   // record gone): deleted once seen in two rounds.
   const stray = NKeyPair.create("account");
   const trust = loadTrust(dir);
   const jwt = accountJwt({ name: "stray", account: stray.getPublicKey(), signingKeys: [], limits: accountLimits(mnq.ctx.cfg.quota) }, trust.operatorSigner);
-  assert.equal(await mnq.ctx.resolver.push(jwt), 1);
-  assert.ok(await mnq.ctx.resolver.lookup(stray.getPublicKey()));
-  await check(async () => (await mnq.ctx.resolver.lookup(stray.getPublicKey())) === null, 5000, 50);
-  assert.ok(await mnq.ctx.resolver.lookup(account.id), "the recorded account stays");
+  assert.equal(await mnq.resolver.push(jwt), 1);
+  assert.ok(await mnq.resolver.lookup(stray.getPublicKey()));
+  await check(async () => (await mnq.resolver.lookup(stray.getPublicKey())) === null, 5000, 50);
+  assert.ok(await mnq.resolver.lookup(account.id), "the recorded account stays");
 });

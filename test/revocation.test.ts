@@ -99,7 +99,7 @@ describe("revocation through the servers' connection tables (one node)", () => {
     await closing;
     await refused(dial({ authenticator: nkeyAuth(seed) }));
     await refused(connectWithCreds(f.server.url, creds.credentials.content, { reconnect: false }));
-    const jwt = (await f.mnq.ctx.store.accounts.get(Store.accountKey("rv-churn", account)))!.value.jwt;
+    const jwt = (await f.mnq.store.accounts.get(Store.accountKey("rv-churn", account)))!.value.jwt;
     const revocations = peekClaims<{ revocations?: Record<string, number> }>(jwt).nats.revocations ?? {};
     assert.deepEqual(Object.keys(revocations), [NKeyPair.fromSeed(parseCreds(creds.credentials.content).seed, "user").getPublicKey()], "only the creds file's user is revoked");
     assert.equal(await listed(sys, 1, account, `nats-credentials-${creds.id}`), 0);
@@ -151,7 +151,7 @@ describe("revocation through the servers' connection tables (one node)", () => {
     const conns = await bounded(1100, 20, () => dial({ authenticator: nkeyAuth(seed), timeout: 10_000 }));
     const name = `nats-credentials-${creds.id}`;
     // two names: the servers cannot filter by user, every connection of the account is read
-    const found = await f.mnq.ctx.revoke.connections.find(account, new Set([name, "nats-credentials-none"]));
+    const found = await f.mnq.revoke.connections.find(account, new Set([name, "nats-credentials-none"]));
     assert.equal(found.length, 1100);
     assert.equal(new Set(found.map((c) => c.cid)).size, 1100, "no connection twice");
     assert.equal((await f.api("rv-many", "nats-credentials.delete", { nats_credentials_id: creds.id })).code, undefined);
@@ -173,7 +173,7 @@ describe("revocation through the servers' connection tables (one node)", () => {
     for (const c of made.slice(0, 4)) assert.equal((await f.api("rv-bound", "nats-credentials.delete", { nats_credentials_id: c.id })).code, undefined);
     assert.equal((await f.api("rv-bound", "nats-credentials.create", { nats_account_id: account })).code, 429);
     assert.equal((await f.api("rv-bound", "nats-accounts.rotate-signing-key", { nats_account_id: account, retire_previous: true })).code, undefined);
-    const rec = (await f.mnq.ctx.store.accounts.get(Store.accountKey("rv-bound", account)))!.value;
+    const rec = (await f.mnq.store.accounts.get(Store.accountKey("rv-bound", account)))!.value;
     assert.deepEqual(rec.revocations, {});
     assert.equal((await f.api("rv-bound", "nats-credentials.create", { nats_account_id: account })).code, undefined);
   });

@@ -89,7 +89,7 @@ describe("scale-out: two mnq instances on the 3-node cluster of deploy/cluster",
     // The probe reads KV by direct gets, which a replica that has just come back may answer
     // before it has caught up: the records are read again until they agree, 30 s at most.
     const accounted = async () => {
-      const records = (await probe.ctx.store.accounts.list(">")).map((r) => r.value).filter((r) => !r.kind);
+      const records = (await probe.store.accounts.list(">")).map((r) => r.value).filter((r) => !r.kind);
       const mine = records.filter((r) => r.project_id.startsWith(`${tag}-`));
       const extra = mine.filter((r) => !answered.has(r.id)).map((r) => `${r.project_id}/${r.name} ${r.created_at}`);
       const lost = [...answered].filter((id) => !mine.some((r) => r.id === id));

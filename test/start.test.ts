@@ -28,7 +28,7 @@ describe("start-up checks", () => {
 
   test("start - an admin key file this KV does not know is replaced by one that works, never advertised stale", async () => {
     const stale = adminKey();
-    await f.mnq.ctx.store.apiKeys.delete(Store.apiKeyKey(ADMIN_PROJECT, stale.access_key)); // as if the data dir met a fresh KV
+    await f.mnq.store.apiKeys.delete(Store.apiKeyKey(ADMIN_PROJECT, stale.access_key)); // as if the data dir met a fresh KV
     const second = await startService(testConfig(f.dataDir), createLogger("silent"), f.server.url);
     try {
       const fresh = adminKey();

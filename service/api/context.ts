@@ -1,32 +1,27 @@
 import type { Accounts } from "../accounts/index.ts";
+import type { ApiKeys } from "../api-keys/index.ts";
 import type { Config } from "../config/index.ts";
-import type { SecretMac, SeedVault } from "../identity/index.ts";
+import type { Credentials } from "../credentials/index.ts";
 import type { Logger } from "../log.ts";
 import type { Observe } from "../observe/index.ts";
-import type { ResolverClient } from "../resolver/index.ts";
-import type { RevokeDeps } from "../revocation/index.ts";
-import type { FleetCounter, Store, StoreViews } from "../store/index.ts";
+import type { FleetCounter } from "../store/index.ts";
 import type { Actor, EventPublisher } from "./events.ts";
 
-/** What every API handler may use; built once in main.ts. */
+/** What the API handlers call: the domain objects, built once in main.ts, and nothing below them. */
 export interface ApiContext {
   readonly cfg: Readonly<Config>;
   /** The service's version (package.json). */
   readonly version: string;
   /** The account lifecycle: every change of an account goes through it. */
   readonly accounts: Accounts;
-  readonly store: Store;
-  /** Bounded copies of the buckets, kept current by their writes: list pages and the callout read them. */
-  readonly views: StoreViews;
+  /** The accounts' credentials: made, read, listed and deleted within their bound. */
+  readonly credentials: Credentials;
+  /** The keys that call the API. */
+  readonly apiKeys: ApiKeys;
   /** The fleet's size (`mnq.admin.v1.status`, the gauges). */
   readonly counts: FleetCounter;
-  readonly vault: SeedVault;
-  /** API secrets as stored: an HMAC under a key derived from the master key. */
-  readonly secrets: SecretMac;
-  /** The `$SYS` wire to the servers' resolvers. */
-  readonly resolver: ResolverClient;
-  /** Closes the connections the auth callout admitted for a deleted owner. */
-  readonly revoke: RevokeDeps;
+  /** Every nats-server that answers a ping, with its version (`mnq.admin.v1.status`). */
+  readonly servers: () => Promise<{ name: string; version: string }[]>;
   readonly log: Logger;
   /** Lifecycle events (`mnq.events.v1.<project>.…`). */
   readonly events: EventPublisher;

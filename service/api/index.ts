@@ -1,4 +1,4 @@
-export { MAX_REQUEST_BYTES, parseBody, SERVICE_NAME, projectEndpoints, startApiService } from "./service.ts";
+export { parseBody, SERVICE_NAME, projectEndpoints, startApiService } from "./service.ts";
 export type { ApiContext } from "./context.ts";
 export type { NatsAccount } from "./nats-accounts.ts";
 export type { NatsCredentials } from "./nats-credentials.ts";

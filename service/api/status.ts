@@ -14,6 +14,6 @@ export interface ServiceStatus {
 }
 
 export async function serviceStatus(ctx: ApiContext): Promise<ServiceStatus> {
-  const [counts, servers] = await Promise.all([ctx.counts.current(), ctx.resolver.servers()]);
+  const [counts, servers] = await Promise.all([ctx.counts.current(), ctx.servers()]);
   return { version: ctx.version, region: ctx.cfg.region, endpoint: ctx.cfg.endpoint, ...counts, servers };
 }

@@ -57,6 +57,11 @@ export interface Facts {
    * `throttled` when the secret was not checked because its source failed too often (see Throttle).
    */
   apiKey?: { record: ApiKeyRecord | null; secretValid: boolean; clientAccount: AccountRecord | null; throttled?: boolean };
+  /**
+   * True for an owner or account a delete has fenced off (the admission gate): asked when deciding,
+   * so the responder must reply with no await after `decide`.
+   */
+  fenced?: (id: string) => boolean;
   /** nkey: whether the nonce signature verified, the credential's index entry and its account. */
   credential?: { signatureValid: boolean; index: CredentialKeyRecord | null; account: AccountRecord | null };
 }
@@ -87,6 +92,16 @@ const deny = (reason: DenyReason): Decision => ({ kind: "deny", reason });
  * a credential's nkey goes to the credential's account with the access of its creds file.
  */
 export function decide(f: Facts): Decision {
+  const d = fromRecords(f);
+  if (d.kind === "deny" || !f.fenced) return d;
+  // a delete under way (its fence, on any instance) wins over what the records said
+  if (f.fenced(d.grant.accountId)) return deny(DenyReason.accountGone);
+  if (f.fenced(d.grant.owner)) return deny(d.grant.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey);
+  return d;
+}
+
+/** The decision the records make. */
+function fromRecords(f: Facts): Decision {
   if (f.presented.kind === "none") return deny(DenyReason.noIdentity);
   const exp = f.nowSec + f.sessionTtlSeconds;
 

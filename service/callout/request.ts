@@ -7,7 +7,7 @@ export const REQUEST_AUDIENCE = "nats-authorization-request";
 /** Header carrying the sending server's curve key when the request is sealed. */
 export const SERVER_XKEY_HEADER = "Nats-Server-Xkey";
 /** Larger than any request a server sends (a CONNECT fits in max_control_line). */
-const MAX_REQUEST_BYTES = 64 * 1024;
+const MAX_AUTH_REQUEST_BYTES = 64 * 1024;
 
 /** The claims mnq reads from an authorization request (schemas/callout/authorization-request.json). */
 export interface AuthorizationRequest {
@@ -56,7 +56,7 @@ const td = new TextDecoder("utf-8", { fatal: true });
  * `server_id.id`; audience; not expired. Throws InvalidRequestError.
  */
 export function openRequest(data: Uint8Array, headerXkey: string | undefined, opts: OpenOptions): OpenedRequest {
-  if (data.length === 0 || data.length > MAX_REQUEST_BYTES) throw new InvalidRequestError("request size out of range");
+  if (data.length === 0 || data.length > MAX_AUTH_REQUEST_BYTES) throw new InvalidRequestError("request size out of range");
   let token: Uint8Array = data;
   const serverXkey = headerXkey || null;
   if (opts.sealed && !serverXkey) throw new InvalidRequestError("request not sealed, but the callout requires it");

@@ -16,7 +16,7 @@ import type { Logger } from "../log.ts";
 import type { AuthMethod, AuthResult, Observe } from "../observe/index.ts";
 import { AdmissionGate } from "../revocation/index.ts";
 import { type AccountRecord, ADMIN_PROJECT, Store, type StoreViews } from "../store/index.ts";
-import { type Decision, decide, DenyReason, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
+import { decide, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
 import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKEY_HEADER } from "./request.ts";
 import { ServerKeys } from "./server-keys.ts";
 import { Throttle } from "./throttle.ts";
@@ -140,23 +140,14 @@ export class CalloutResponder {
     };
     const now = Date.now();
     const nowSec = Math.floor(now / 1000);
-    let req: AuthorizationRequest;
-    let serverXkey: string | null;
-    try {
-      ({ claims: req, serverXkey } = openRequest(msg.data, msg.headers?.get(SERVER_XKEY_HEADER), {
-        xkey: this.deps.xkey,
-        sealed: this.deps.sealed,
-        nowSec,
-        serverKeys: this.#serverKeys,
-      }));
-    } catch (err) {
-      // Not a genuine request of a server: nothing to sign an answer for.
-      const reason = err instanceof InvalidRequestError ? err.message : "request could not be read";
-      this.deps.log.warn({ reason }, "auth callout: request rejected");
+    const opened = this.#open(msg, nowSec);
+    if (!opened) {
+      // not a genuine request of a server: nothing to sign an answer for
       msg.respondError(400, "invalid authorization request");
       done("error", 400, "invalid authorization request");
       return;
     }
+    const { req, serverXkey } = opened;
     const userNkey = req.nats.user_nkey;
     const who = presented(req);
     method = who.kind;
@@ -166,21 +157,21 @@ export class CalloutResponder {
       this.answer(msg, req, serverXkey, { error: "authorization service unavailable" }, 503);
       done("error", 503, "authorization service unavailable");
     };
-    let decision: Decision;
+    let facts: Facts;
     try {
-      decision = await this.evaluate(req, who, now, nowSec);
+      facts = await this.#facts(req, who, now, nowSec);
     } catch (err) {
       fail(err);
       return;
     }
-    const id = identityOf(who);
-    const deny = (reason: DenyReason) => {
-      this.#denials.denied(sourceOf(req), { identity: id, reason, server: req.nats.server_id.name });
-      this.answer(msg, req, serverXkey, { error: reason }, 401);
-      done("denied", 401, reason);
-    };
+    // From the decision to the reply nothing awaits: a delete's fence either came first (decide
+    // refuses) or learns of this grant, recorded right before the reply (and looks for its connection).
+    const gate = this.deps.gate;
+    const decision = decide({ ...facts, fenced: (id) => gate.blocked(id) });
     if (decision.kind === "deny") {
-      deny(decision.reason);
+      this.#denials.denied(sourceOf(req), { identity: identityOf(who), reason: decision.reason, server: req.nats.server_id.name });
+      this.answer(msg, req, serverXkey, { error: decision.reason }, 401);
+      done("denied", 401, decision.reason);
       return;
     }
     const { grant } = decision;
@@ -191,29 +182,34 @@ export class CalloutResponder {
       fail(err); // e.g. an account seed that does not open: a 503, never the end of the process
       return;
     }
-    // Checked and recorded right before the reply, with no await in between: a delete's fence
-    // either came first (refused here) or learns of this grant (and looks for its connection).
     const sent = Date.now();
-    // Fenced: the owner (a delete of it) or the account (its teardown) is going away.
-    const gate = this.deps.gate;
-    if (gate.blocked(grant.accountId)) {
-      deny(DenyReason.accountGone);
-      return;
-    }
-    if (gate.blocked(grant.owner)) {
-      deny(grant.owner.startsWith("U") ? DenyReason.unknownCredential : DenyReason.unknownApiKey);
-      return;
-    }
     const actedOnUntil = sent + Math.min(MAX_PENDING_MS, Math.max(DEFAULT_AUTH_TIMEOUT_MS, req.exp * 1000 - sent) + EXPIRY_ROUNDING_MS);
     gate.granted(grant.owner, actedOnUntil, sent);
     gate.granted(grant.accountId, actedOnUntil, sent);
-    if (this.deps.log.isLevelEnabled("debug")) log().debug({ identity: id, account: grant.accountId }, "auth callout: allowed");
+    if (this.deps.log.isLevelEnabled("debug")) log().debug({ identity: identityOf(who), account: grant.accountId }, "auth callout: allowed");
     msg.respond(response);
     done("allowed");
   }
 
-  /** Looks up what the presented identity needs and decides. */
-  private async evaluate(req: AuthorizationRequest, who: Presented, now: number, nowSec: number): Promise<Decision> {
+  /** The request opened and checked, or undefined (logged) when it is not a genuine server's. */
+  #open(msg: CalloutMsg, nowSec: number): { req: AuthorizationRequest; serverXkey: string | null } | undefined {
+    try {
+      const { claims, serverXkey } = openRequest(msg.data, msg.headers?.get(SERVER_XKEY_HEADER), {
+        xkey: this.deps.xkey,
+        sealed: this.deps.sealed,
+        nowSec,
+        serverKeys: this.#serverKeys,
+      });
+      return { req: claims, serverXkey };
+    } catch (err) {
+      const reason = err instanceof InvalidRequestError ? err.message : "request could not be read";
+      this.deps.log.warn({ reason }, "auth callout: request rejected");
+      return undefined;
+    }
+  }
+
+  /** Looks up what the presented identity needs (what `decide` reads). */
+  async #facts(req: AuthorizationRequest, who: Presented, now: number, nowSec: number): Promise<Facts> {
     const facts: Facts = {
       request: req,
       presented: who,
@@ -223,7 +219,7 @@ export class CalloutResponder {
     };
     if (who.kind === "api_key") facts.apiKey = await this.lookupApiKey(who, sourceOf(req), now);
     if (who.kind === "nkey") facts.credential = await this.lookupCredential(who);
-    return decide(facts);
+    return facts;
   }
 
   /**

@@ -1,4 +1,5 @@
 export { buildCredentials } from "./build.ts";
 export type { BuiltCredentials, CredentialsSpec } from "./build.ts";
 export { removeCredentials } from "./remove.ts";
-export { checkRevocationRoom } from "./bound.ts";
+export { Credentials } from "./credentials.ts";
+export type { CredentialAccounts, CredentialsDeps, NewCredentials } from "./credentials.ts";

@@ -154,7 +154,7 @@ export class RecordBucket<T> {
     const h = headers();
     h.set("KV-Operation", "DEL");
     const expect = revision === undefined ? undefined : { lastSubjectSequence: revision };
-    const ack = await guard(() => this.js.publish(`$KV.${this.name}.${key}`, undefined, { headers: h, expect }));
+    const ack = await guard(() => this.js.publish(`$KV.${this.name}.${key}`, undefined, { headers: h, expect }), expect === undefined);
     return this.#wrote(ack.seq);
   }
 
@@ -209,8 +209,11 @@ const NO_LEADER_RETRY_MS = 4000;
 /**
  * Maps JetStream failures to API errors: 10071 → ConflictError, timeouts → UnavailableError;
  * "no responders" (the call reached no stream leader) is first retried for NO_LEADER_RETRY_MS.
+ * A `repeatable` call (a delete that expects no revision) is retried after a timeout too:
+ * done twice it leaves what once does, and during an election a timeout is what a client would
+ * otherwise meet.
  */
-async function guard<R>(op: () => Promise<R>): Promise<R> {
+async function guard<R>(op: () => Promise<R>, repeatable = false): Promise<R> {
   const deadline = Date.now() + NO_LEADER_RETRY_MS;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -222,7 +225,7 @@ async function guard<R>(op: () => Promise<R>): Promise<R> {
       const text = errorChain(err);
       if (/wrong last sequence/i.test(text)) throw new ConflictError(undefined, { cause: err });
       // "no responders": nobody received the call (no stream leader yet), so it is safe to repeat
-      if (/no ?responders|\b503\b/i.test(text) && Date.now() < deadline) {
+      if ((repeatable ? /timeout|no ?responders|\b503\b/i : /no ?responders|\b503\b/i).test(text) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
         continue;
       }

@@ -7,12 +7,12 @@ import type { Store } from "../../service/store/index.ts";
  * each account record is `active`, each project reserves exactly its tenant accounts, and each
  * resolver holds exactly the recorded accounts plus MNQ and SYS. Reads KV and the servers directly.
  */
-export async function assertConsistent(mnq: { ctx: { store: Store; resolver: ResolverClient } }, dataDir: string): Promise<{ accounts: number; resolvers: number }> {
+export async function assertConsistent(mnq: { store: Store; resolver: ResolverClient }, dataDir: string): Promise<{ accounts: number; resolvers: number }> {
   const trust = loadTrust(dataDir);
   const problems: string[] = [];
-  const records = (await mnq.ctx.store.accounts.list(">")).map((r) => r.value);
+  const records = (await mnq.store.accounts.list(">")).map((r) => r.value);
   for (const r of records) if (r.state !== "active") problems.push(`${r.project_id}.${r.id} is ${r.state}`);
-  const projects = await mnq.ctx.store.projects.list(">");
+  const projects = await mnq.store.projects.list(">");
   const projectIds = new Set([...projects.map((p) => p.value.project_id), ...records.map((r) => r.project_id)]);
   for (const project of projectIds) {
     const reserved = [...(projects.find((p) => p.value.project_id === project)?.value.accounts ?? [])].sort();
@@ -20,7 +20,7 @@ export async function assertConsistent(mnq: { ctx: { store: Store; resolver: Res
     if (reserved.join() !== tenants.join()) problems.push(`project ${project} reserves [${reserved.join()}] but records [${tenants.join()}]`);
   }
   const expected = new Set([trust.mnqAccount, trust.sysAccount, ...records.map((r) => r.id)]);
-  const resolvers = await mnq.ctx.resolver.listClaims();
+  const resolvers = await mnq.resolver.listClaims();
   if (resolvers.length === 0) problems.push("no resolver answered CLAIMS.LIST");
   resolvers.forEach((held, i) => {
     for (const id of held) if (!expected.has(id)) problems.push(`resolver ${i} holds ${id}, which has no record`);

@@ -269,72 +269,79 @@ export async function measureFault(world: FaultWorld, name: string, before: { ke
       await sleep(250);
     }
   })();
-  await sleep(2000); // a load before the fault
-  faultAt = Date.now();
-  const apiTrail: string[] = [];
-  const getList = (async () => {
-    let streak = 0;
-    let since = 0;
-    const deadline = Date.now() + 60_000;
-    while (streak < 10 && Date.now() < deadline) {
-      const t0 = Date.now();
-      const [get, list] = await Promise.all([
-        callApi(world.admin, `mnq.api.v1.${before.project}.nats-accounts.get`, { nats_account_id: before.account }, 2000).catch((e: unknown) => String(e)),
-        callApi(world.admin, `mnq.api.v1.${before.project}.nats-credentials.list`, { nats_account_id: before.account }, 2000).catch((e: unknown) => String(e)),
-      ]);
-      const ok = (r: typeof get) => typeof r !== "string" && r.code === undefined;
-      if (ok(get) && ok(list)) {
-        if (streak++ === 0) since = t0;
-      } else {
-        streak = 0;
-        const what = (r: typeof get) => (typeof r === "string" ? r.slice(0, 40) : `${r.code ?? 200} ${r.message ?? ""}`.slice(0, 80));
-        if (apiTrail.length < 12) apiTrail.push(`+${t0 - faultAt} ms get ${what(get)}, list ${what(list)} (${Date.now() - t0} ms)`);
+  // the loops stop whatever happens below: a failed measure must not keep the process alive
+  const stopLoops = async () => {
+    loading = false;
+    sampling = false;
+    await load;
+    await sampler;
+  };
+  try {
+    await sleep(2000); // a load before the fault
+    faultAt = Date.now();
+    const apiTrail: string[] = [];
+    const getList = (async () => {
+      let streak = 0;
+      let since = 0;
+      const deadline = Date.now() + 60_000;
+      while (streak < 10 && Date.now() < deadline) {
+        const t0 = Date.now();
+        const [get, list] = await Promise.all([
+          callApi(world.admin, `mnq.api.v1.${before.project}.nats-accounts.get`, { nats_account_id: before.account }, 2000).catch((e: unknown) => String(e)),
+          callApi(world.admin, `mnq.api.v1.${before.project}.nats-credentials.list`, { nats_account_id: before.account }, 2000).catch((e: unknown) => String(e)),
+        ]);
+        const ok = (r: typeof get) => typeof r !== "string" && r.code === undefined;
+        if (ok(get) && ok(list)) {
+          if (streak++ === 0) since = t0;
+        } else {
+          streak = 0;
+          const what = (r: typeof get) => (typeof r === "string" ? r.slice(0, 40) : `${r.code ?? 200} ${r.message ?? ""}`.slice(0, 80));
+          if (apiTrail.length < 12) apiTrail.push(`+${t0 - faultAt} ms get ${what(get)}, list ${what(list)} (${Date.now() - t0} ms)`);
+        }
+        await sleep(50);
       }
-      await sleep(50);
+      return streak >= 10 ? Math.max(0, since - faultAt) / 1000 : Number.POSITIVE_INFINITY;
+    })();
+    await fault();
+    await sleep(Math.max(0, faultAt + 2000 - Date.now()));
+    // new identities 2 s after the fault: made as a careful client makes them (503 retried)
+    const made = await makeRetrying(world, before.project, before.account);
+    const createdAt = Date.now();
+    const inARow = async (who: Identity): Promise<number> => {
+      let streak = 0;
+      const deadline = Date.now() + 60_000;
+      while (streak < 10 && Date.now() < deadline) {
+        streak = (await loginOnce(pick(), who)) === "ok" ? streak + 1 : 0;
+        if (streak === 0) await sleep(100);
+      }
+      return streak >= 10 ? (Date.now() - createdAt) / 1000 : Number.POSITIVE_INFINITY;
+    };
+    const [newKeyLoginS, newCredLoginS, getListS] = await Promise.all([inARow(made.key), inARow(made.cred), getList]);
+    // a credential deleted after the fault
+    const del = await callApi(world.admin, `mnq.api.v1.${before.project}.nats-credentials.delete`, { nats_credentials_id: made.cred.id }, 15_000);
+    if (del.code !== undefined) throw new Error(`delete after the fault: ${del.code} ${del.message}`);
+    const deleted = { tried: 0, refused: 0 };
+    for (let i = 0; i < 10; i++) {
+      deleted.tried++;
+      if ((await loginOnce(pick(), made.cred)) === "refused") deleted.refused++;
     }
-    return streak >= 10 ? Math.max(0, since - faultAt) / 1000 : Number.POSITIVE_INFINITY;
-  })();
-  await fault();
-  await sleep(Math.max(0, faultAt + 2000 - Date.now()));
-  // new identities 2 s after the fault: made as a careful client makes them (503 retried)
-  const made = await makeRetrying(world, before.project, before.account);
-  const createdAt = Date.now();
-  const inARow = async (who: Identity): Promise<number> => {
-    let streak = 0;
-    const deadline = Date.now() + 60_000;
-    while (streak < 10 && Date.now() < deadline) {
-      streak = (await loginOnce(pick(), who)) === "ok" ? streak + 1 : 0;
-      if (streak === 0) await sleep(100);
-    }
-    return streak >= 10 ? (Date.now() - createdAt) / 1000 : Number.POSITIVE_INFINITY;
-  };
-  const [newKeyLoginS, newCredLoginS, getListS] = await Promise.all([inARow(made.key), inARow(made.cred), getList]);
-  // a credential deleted after the fault
-  const del = await callApi(world.admin, `mnq.api.v1.${before.project}.nats-credentials.delete`, { nats_credentials_id: made.cred.id }, 15_000);
-  if (del.code !== undefined) throw new Error(`delete after the fault: ${del.code} ${del.message}`);
-  const deleted = { tried: 0, refused: 0 };
-  for (let i = 0; i < 10; i++) {
-    deleted.tried++;
-    if ((await loginOnce(pick(), made.cred)) === "refused") deleted.refused++;
+    await stopLoops();
+    if (existing.refused > 0) existing.errors.push(...world.logs.filter((l) => /failed|denied/.test(l)).slice(-6));
+    return {
+      fault: name,
+      apiTrail,
+      existing,
+      newKeyLoginS,
+      newCredLoginS,
+      getListS,
+      deleted,
+      maxLagS,
+      resets: (await resetsAt()) - resetsBefore,
+      notReadyS: notReadyMs / 1000,
+    };
+  } finally {
+    await stopLoops();
   }
-  loading = false;
-  await load;
-  sampling = false;
-  await sampler;
-
-  if (existing.refused > 0) existing.errors.push(...world.logs.filter((l) => /failed|denied/.test(l)).slice(-6));
-  return {
-    fault: name,
-    apiTrail,
-    existing,
-    newKeyLoginS,
-    newCredLoginS,
-    getListS,
-    deleted,
-    maxLagS,
-    resets: (await resetsAt()) - resetsBefore,
-    notReadyS: notReadyMs / 1000,
-  };
 }
 
 async function makeRetrying(world: FaultWorld, project: string, account: string) {

@@ -8,7 +8,8 @@ import { join } from "node:path";
 
 /** KV and the resolvers seen from outside the instances (service and system users), for checks. */
 export interface Probe {
-  ctx: { store: Store; resolver: ResolverClient };
+  store: Store;
+  resolver: ResolverClient;
   close(): Promise<void>;
 }
 
@@ -19,7 +20,8 @@ export async function openProbe(dataDir: string, servers: string[], replicas: nu
   const store = await Store.open(nc, { replicas, timeout: 10_000 });
   const resolver = new ResolverClient(sys, trust.operatorSigner, 5000);
   return {
-    ctx: { store, resolver },
+    store,
+    resolver,
     async close() {
       await nc.close();
       await sys.close();
