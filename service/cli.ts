@@ -7,8 +7,7 @@ import { CliError } from "./commands/connection.ts";
 import { MIN_SERVER_VERSION, runStatus } from "./commands/status.ts";
 import { ConfigError, type Config, loadConfig, settings } from "./config/index.ts";
 import { createLogger } from "./log.ts";
-import { startService, VERSION } from "./main.ts";
-import { startEmbeddedServer } from "./server/embedded.ts";
+import { VERSION } from "./version.ts";
 import { findNatsServer, type RunningServer } from "./server/launcher.ts";
 import { writeClusterTls } from "./server/cluster.ts";
 import { checkedTls, clientCaFile, dialedHosts, TlsSettingError } from "./tls/index.ts";
@@ -103,6 +102,8 @@ async function runStart(cfg: Readonly<Config>): Promise<void> {
       fail(String((err as Error).message));
     }
     try {
+      // the service and its server are loaded only to run them: every other command starts in a blink
+      const { startEmbeddedServer } = await import("./server/embedded.ts");
       server = await startEmbeddedServer(cfg, bin, tls);
     } catch (err) {
       fail((err as Error).message);
@@ -114,6 +115,7 @@ async function runStart(cfg: Readonly<Config>): Promise<void> {
   const ca = clientCaFile(cfg);
   let svc;
   try {
+    const { startService } = await import("./main.ts");
     svc = await startService(cfg, log, url);
   } catch (err) {
     await server?.stop();

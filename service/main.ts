@@ -1,7 +1,6 @@
 import { type NatsConnection, nuid } from "@nats-io/nats-core";
 import type { Service } from "@nats-io/services";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
-import pkg from "../package.json" with { type: "json" };
 import { Accounts } from "./accounts/index.ts";
 import { EventPublisher } from "./api/events.ts";
 import { clientTls } from "./tls/index.ts";
@@ -21,7 +20,9 @@ import { frozenView } from "./faults.ts";
 import { ApiKeys } from "./api-keys/index.ts";
 import { Credentials } from "./credentials/index.ts";
 
-export const VERSION: string = pkg.version;
+import { VERSION } from "./version.ts";
+
+export { VERSION };
 
 /** `/readyz` answers 503 while a view is further behind its stream than this. */
 const MAX_READY_LAG_SECONDS = 2;

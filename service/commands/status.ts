@@ -18,16 +18,23 @@ export async function runStatus(cfg: Readonly<Config>, flags: ConnectionFlags & 
   const nc = await connectApi(cfg, flags);
   try {
     const version = nc.info?.version ?? "unknown";
-    const instances: { id: string; version: string }[] = [];
-    for await (const m of await nc.requestMany("$SRV.PING.mnq", "", { strategy: "stall", stall: 200, maxWait: 3000 })) {
-      try {
-        instances.push(m.json<{ id: string; version: string }>());
-      } catch {
-        // not a micro ping reply
+    // the instances' pings and the status call at once; instances answer a ping within a few ms of each other
+    const ping = async () => {
+      const instances: { id: string; version: string }[] = [];
+      for await (const m of await nc.requestMany("$SRV.PING.mnq", "", { strategy: "stall", stall: 50, maxWait: 3000 })) {
+        try {
+          instances.push(m.json<{ id: string; version: string }>());
+        } catch {
+          // not a micro ping reply
+        }
       }
-    }
+      return instances;
+    };
+    const statusCall = callApi<Record<string, unknown> & { servers?: { name: string; version: string }[] }>(nc, adminSubject("status"), {});
+    statusCall.catch(() => undefined); // awaited below, once an instance is known to answer
+    const instances = await ping();
     if (instances.length === 0) throw new CliError(`nats-server ${version} at ${nc.getServer()} answers, but no mnq instance does`);
-    const { servers = [], ...counts } = await callApi<Record<string, unknown> & { servers?: { name: string; version: string }[] }>(nc, adminSubject("status"), {});
+    const { servers = [], ...counts } = await statusCall;
     const old = servers.filter((sv) => !versionAtLeast(sv.version, MIN_SERVER_VERSION));
     const ok = versionAtLeast(version, MIN_SERVER_VERSION) && old.length === 0;
     const status = { server: nc.getServer(), server_version: version, server_version_ok: ok, instances: instances.length, ...counts };
