@@ -166,8 +166,9 @@ async function measure(n: number): Promise<Row> {
     const coldKeys: ClientAuth[] = [];
     let keys = 0;
     for (const project of keyProjects) {
+      const client = (await store.projects.get(project))?.value.client_account;
       await bounded(keysPer, 256, async () => {
-        const k = apiKeyRecord(project, `k${keys}`, secrets);
+        const k = apiKeyRecord(project, `k${keys}`, secrets, client);
         await store.apiKeys.create(Store.apiKeyKey(project, k.record.access_key), k.record);
         const seq = keys++;
         const who: ClientAuth = { kind: "userpass", user: k.record.access_key, pass: k.secret };

@@ -74,6 +74,30 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.equal(JSON.stringify(list.body).includes(r.body.secret_key), false, "list never shows a secret");
     });
 
+    test("api keys - a key's record names its project's client account, where its connection lands; a record without it still logs in", async () => {
+      const k = await projectKey("cb-client");
+      const key = Store.apiKeyKey("cb-client", k.access_key);
+      const rec = (await f.mnq.store.apiKeys.get(key))!;
+      const client = (await f.mnq.store.projects.get("cb-client"))?.value.client_account;
+      assert.ok(client, "the project has a client account");
+      assert.equal(rec.value.client_account, client);
+      // a call reaches the API only through the client account's import
+      const calls = async () => {
+        const nc = await userPass(k);
+        try {
+          const r = await callApi(nc, "mnq.api.v1.cb-client.nats-accounts.list", "{}");
+          assert.equal(r.code, undefined, r.message);
+        } finally {
+          await nc.close();
+        }
+      };
+      await calls();
+      const { client_account: _, ...earlier } = rec.value;
+      await f.mnq.store.apiKeys.update(key, earlier, rec.revision);
+      await f.mnq.views.apiKeys.sync();
+      await calls();
+    });
+
     test("api keys - the docs/api.md example: user and password alone create an account in the key's project", async () => {
       const nc = await userPass(await projectKey("my-project"));
       const r = await callApi<{ id: string; project_id: string }>(nc, "mnq.api.v1.my-project.nats-accounts.create", '{"name":"orders"}');

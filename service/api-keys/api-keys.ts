@@ -7,7 +7,7 @@ import { ADMIN_PROJECT, apiKeyProject, type ApiKeyRecord, BucketName, projectGro
 /** What API keys need of the accounts (accounts/ provides it). */
 export interface KeyAccounts {
   /** The project's api-clients account, where its keys' connections land: made on first use. */
-  clientAccount(project: string): Promise<unknown>;
+  clientAccount(project: string): Promise<{ id: string }>;
   /** That account's id (MNQ's for admin keys), if there is one. */
   clientAccountId(project: string, admin: boolean): Promise<string | undefined>;
 }
@@ -22,9 +22,10 @@ export interface ApiKeysDeps {
 }
 
 /** A new API key of `project` (`*`: admin): the record to store, and its secret (never stored). */
-export function apiKeyRecord(project: string, name: string, secrets: SecretMac): { record: ApiKeyRecord; secret: string } {
+export function apiKeyRecord(project: string, name: string, secrets: SecretMac, clientAccount?: string): { record: ApiKeyRecord; secret: string } {
   const secret = newSecretKey();
   const record: ApiKeyRecord = { access_key: newAccessKey(), name, project_id: project, created_at: new Date().toISOString(), secret_hash: secrets.digest(secret) };
+  if (clientAccount) record.client_account = clientAccount;
   return { record, secret };
 }
 
@@ -37,8 +38,8 @@ export class ApiKeys {
 
   /** A new key; its secret is returned here only. A project's api-clients account exists before anyone holds the key. */
   async create(project: string, name: string): Promise<{ record: ApiKeyRecord; secret: string }> {
-    if (project !== ADMIN_PROJECT) await this.deps.accounts.clientAccount(project);
-    const made = apiKeyRecord(project, name, this.deps.secrets);
+    const client = project === ADMIN_PROJECT ? undefined : (await this.deps.accounts.clientAccount(project)).id;
+    const made = apiKeyRecord(project, name, this.deps.secrets, client);
     await this.deps.store.apiKeys.create(Store.apiKeyKey(project, made.record.access_key), made.record);
     this.deps.log.info({ project, access_key: made.record.access_key }, "api key created");
     return made;

@@ -239,8 +239,12 @@ export class CalloutResponder {
     if (hashing && !secretValid && this.#throttle.fail(source, now)) this.deps.log.warn({ client: source }, "auth callout: source throttled");
     let clientAccount: AccountRecord | null = null;
     if (secretValid && record.project_id !== ADMIN_PROJECT) {
-      const client = (await views.projects.lookup(record.project_id))?.client_account;
-      if (client) clientAccount = await views.accounts.lookup(Store.accountKey(record.project_id, client));
+      // the key names its account (one read); a key written before it did, through its project
+      if (record.client_account) clientAccount = await views.accounts.lookup(Store.accountKey(record.project_id, record.client_account));
+      if (!clientAccount) {
+        const client = (await views.projects.lookup(record.project_id))?.client_account;
+        if (client) clientAccount = await views.accounts.lookup(Store.accountKey(record.project_id, client));
+      }
     }
     return { record, secretValid, clientAccount };
   }

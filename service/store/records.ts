@@ -76,6 +76,11 @@ export interface ApiKeyRecord {
   created_at: string;
   /** `hmac$<HMAC-SHA-256>` base64url; earlier versions': `scrypt$<N>$<r>$<p>$<salt>$<hash>[$<tag>]`, replaced at their next successful check. */
   secret_hash: string;
+  /**
+   * A project key's api-clients account (where its connections land), so the auth callout finds it
+   * with the key; absent on admin keys and on keys written before it was kept here.
+   */
+  client_account?: string;
 }
 
 /** Finds a credential by its user public key (auth callout). Key `<user key>` in `mnq-credential-keys`. */
