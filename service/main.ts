@@ -19,10 +19,7 @@ import { type AccountRecord, FleetCounter, type OpenedViews, openViews, ResetRea
 import { frozenView } from "./faults.ts";
 import { ApiKeys } from "./api-keys/index.ts";
 import { Credentials } from "./credentials/index.ts";
-
 import { VERSION } from "./version.ts";
-
-export { VERSION };
 
 /** `/readyz` answers 503 while a view is further behind its stream than this. */
 const MAX_READY_LAG_SECONDS = 2;

@@ -62,8 +62,8 @@ export class ApiKeys {
     if (!rec) throw new NotFoundError("api_key", accessKey);
     const revision = await this.deps.store.apiKeys.delete(rec.key);
     const project = rec.value.project_id;
-    // in the project's api-clients account, or MNQ for an admin key
-    const account = await this.deps.accounts.clientAccountId(project, project === ADMIN_PROJECT);
+    // in the account its record names, else the project's api-clients account, or MNQ for an admin key
+    const account = rec.value.client_account ?? (await this.deps.accounts.clientAccountId(project, project === ADMIN_PROJECT));
     if (account) {
       await closeAdmittedConnections(this.deps.revoke, {
         account,
