@@ -31,6 +31,11 @@ export class ResponderCount {
     return this.#last.count;
   }
 
+  /** The last count taken, without pinging (0 before the first). */
+  get known(): number {
+    return this.#last.count;
+  }
+
   /** Pings now (or joins the ping under way); nobody answering counts as 0. */
   refresh(): Promise<number> {
     this.#counting ??= (async () => {

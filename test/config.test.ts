@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { ConfigError, configSchema, loadConfig, settings } from "../service/config/index.ts";
+import { settingsValidatorSource, VALIDATOR_FILE } from "../service/config/validator-source.ts";
 import { projectRoot } from "../service/config/project-root.ts";
 import { CLUSTER_DATA_DIR, clusterConfig } from "../service/commands/cluster.ts";
 
@@ -64,6 +65,10 @@ test("config - settings that contradict each other are refused", () => {
 test("config - schemas/config.json is the settings table's schema (npm run schemas writes it)", () => {
   const file = JSON.parse(readFileSync(join(projectRoot, "schemas", "config.json"), "utf8"));
   assert.deepEqual(file, JSON.parse(JSON.stringify(configSchema)));
+});
+
+test("config - the precompiled validator is what npm run schemas makes of the settings table today", () => {
+  assert.equal(readFileSync(join(projectRoot, VALIDATOR_FILE), "utf8"), settingsValidatorSource(), `${VALIDATOR_FILE} is out of date: run npm run schemas`);
 });
 
 test("config - the README's table lists every setting with its default", () => {

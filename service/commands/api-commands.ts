@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { writeSecretFile } from "../bootstrap/index.ts";
+import { writeSecretFile } from "../bootstrap/files.ts";
 import type { Config } from "../config/index.ts";
 import { clientCaFile, madeCaFile } from "../tls/index.ts";
 import { callApi, CliError, CONNECTION_HELP, connectApi, type ConnectionFlags } from "./connection.ts";

@@ -7,21 +7,8 @@ import { type RunningInstance, startInstance } from "../server/instance.ts";
 import { findNatsServer } from "../server/launcher.ts";
 import { checkedTls, clientTls } from "../tls/index.ts";
 import { CliError } from "./connection.ts";
+import { CLUSTER_HELP } from "./help.ts";
 
-export const CLUSTER_HELP = `Usage: mnq cluster [--instances N] [--client-ports P1,P2,P3] [--route-ports P1,P2,P3]
-
-Runs mnq scaled out on this machine: the 3-node JetStream cluster of deploy/cluster (nodes on
-127.0.0.1:4222-4224, routes on 6222-6224, each node a full resolver; configs copied beside
-MNQ_DATA_DIR/server/trust.conf, stores under MNQ_DATA_DIR/n1..n3; MNQ_DATA_DIR defaults to
-.mnq-cluster here, apart from npm start's .mnq) and N mnq instances (default 2,
-each its own process, KV buckets at 3 replicas). With MNQ_TLS_CERT/KEY (or MNQ_TLS=self-signed)
-the client ports and the routes take TLS only. Ctrl-C stops the instances (each answers what it
-took), then the nodes.
-
-  --instances N              how many mnq instances to run (1-8) [2]
-  --client-ports P1,P2,P3    the nodes' client ports instead of 4222-4224
-  --route-ports P1,P2,P3     the nodes' route ports instead of 6222-6224
-`;
 
 /** Where `mnq cluster` keeps its keys and stores when MNQ_DATA_DIR is not set (`npm start` keeps .mnq). */
 export const CLUSTER_DATA_DIR = ".mnq-cluster";

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
-import { DataFile } from "../bootstrap/index.ts";
+import { DataFile } from "../bootstrap/files.ts";
 import type { Config } from "../config/index.ts";
 import { clientTls, madeCaFile } from "../tls/index.ts";
 

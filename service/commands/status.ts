@@ -1,10 +1,11 @@
+import { parseArgs } from "node:util";
 import type { Config } from "../config/index.ts";
+import { MIN_SERVER_VERSION } from "../version.ts";
 import { callApi, CliError, connectApi, type ConnectionFlags } from "./connection.ts";
+import { HELP } from "./help.ts";
 import { print } from "./output.ts";
 import { adminSubject } from "../contract/subjects.ts";
 
-/** The oldest nats-server mnq runs on (NATS-FACTS: version floors). */
-export const MIN_SERVER_VERSION = "2.11.2";
 
 export function versionAtLeast(version: string, floor: string): boolean {
   const parse = (v: string) => v.replace(/^v/, "").split(/[.-]/).slice(0, 3).map((n) => Number.parseInt(n, 10) || 0);
@@ -14,7 +15,8 @@ export function versionAtLeast(version: string, floor: string): boolean {
 }
 
 /** `mnq status`: the server (reachable, version), the service instances, and what mnq holds. */
-export async function runStatus(cfg: Readonly<Config>, flags: ConnectionFlags & { json?: boolean }): Promise<void> {
+export async function runStatus(cfg: Readonly<Config>, argv: string[]): Promise<void> {
+  const flags = statusFlags(argv);
   const nc = await connectApi(cfg, flags);
   try {
     const version = nc.info?.version ?? "unknown";
@@ -49,5 +51,17 @@ export async function runStatus(cfg: Readonly<Config>, flags: ConnectionFlags & 
     if (!ok) throw new CliError(`nats-server ${old.map((sv) => `${sv.name} ${sv.version}`).join(", ") || version} is older than ${MIN_SERVER_VERSION}; upgrade it`);
   } finally {
     await nc.close();
+  }
+}
+
+function statusFlags(argv: string[]): ConnectionFlags & { json?: boolean } {
+  try {
+    return parseArgs({
+      args: argv,
+      strict: true,
+      options: { server: { type: "string" }, creds: { type: "string" }, "api-key": { type: "string" }, json: { type: "boolean" } },
+    }).values;
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}\n${HELP.status}`);
   }
 }

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
-import { Ajv } from "ajv";
-import { type DeclaredConfig, type SettingDeclaration, type SettingName, configSchema, settingTable } from "./settings.ts";
+import type { ValidateFunction } from "ajv";
+import precompiled from "./settings-validator.ts";
+import { type DeclaredConfig, type SettingDeclaration, type SettingName, settingTable } from "./settings.ts";
 
 export { configSchema } from "./settings.ts";
 
@@ -26,9 +27,9 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 const declarations: ReadonlyArray<[SettingName, SettingDeclaration]> = Object.entries(settingTable) as [SettingName, SettingDeclaration][];
 
-// Environment values are strings: coerce them to the schema's types, and fill in defaults.
-const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true });
-const validateSettings = ajv.compile<Record<SettingName, unknown>>(configSchema);
+// Environment values are strings: the validator coerces them to the schema's types, and fills in
+// defaults. It is compiled ahead (npm run schemas), so no command pays for ajv at start.
+const validateSettings = precompiled as ValidateFunction<Record<SettingName, unknown>>;
 
 /** The configuration settings with their defaults and descriptions, for help text and docs. */
 export const settings: ReadonlyArray<{ name: SettingName; default: unknown; description: string }> = declarations.map(([name, d]) => ({

@@ -39,9 +39,14 @@ export class ResolverClient {
     this.#servers = new ResponderCount(sys, "$SYS.REQ.SERVER.PING", { ttlMs: SERVER_COUNT_TTL_MS, stallMs: PING_STALL_MS, maxWaitMs: timeoutMs });
   }
 
-  /** Every server that answers a ping (`$SYS.REQ.SERVER.PING`): its name and version, by name. */
+  /**
+   * Every server that answers a ping (`$SYS.REQ.SERVER.PING`): its name and version, by name.
+   * Done as soon as as many have answered as the last count found (a node added since is listed
+   * once the count is taken again), else after the stall.
+   */
   async servers(): Promise<{ name: string; version: string }[]> {
     const out: { name: string; version: string }[] = [];
+    const expected = this.#servers.known;
     const replies = await this.sys.requestMany("$SYS.REQ.SERVER.PING", "", { strategy: "stall", stall: PING_STALL_MS, maxWait: this.timeoutMs });
     for await (const m of replies) {
       try {
@@ -50,6 +55,7 @@ export class ResolverClient {
       } catch {
         // not a ping reply
       }
+      if (expected > 0 && out.length >= expected) break;
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
