@@ -95,8 +95,13 @@ async function measure(n: number): Promise<Row> {
     const big = await api<{ id: string }>(admin, "mnq.api.v1.big.nats-accounts.create", { name: "big" });
     const second = await api<{ id: string }>(admin, "mnq.api.v1.big.nats-accounts.create", { name: "second" });
     const keyProjects = accounts.filter((_, i) => i % 20 === 0).map((a) => a.project);
-    // one key through the API per key project: it makes the project's api-clients account
-    await bounded(keyProjects.length, 16, (i) => api(admin, "mnq.admin.v1.api-keys.create", { project_id: keyProjects[i] }));
+    // one key through the API per key project: it makes the key's own api-clients account, which
+    // the seeded keys of that project share below (a simulation: each real key has its own)
+    const clientOf = new Map<string, string>();
+    await bounded(keyProjects.length, 16, async (i) => {
+      const made = await api<{ access_key: string }>(admin, "mnq.admin.v1.api-keys.create", { project_id: keyProjects[i] });
+      clientOf.set(keyProjects[i]!, made.access_key);
+    });
     await admin.close();
     await mnq.stop();
 
@@ -166,9 +171,9 @@ async function measure(n: number): Promise<Row> {
     const coldKeys: ClientAuth[] = [];
     let keys = 0;
     for (const project of keyProjects) {
-      const client = (await store.projects.get(project))?.value.client_account;
+      const client = (await store.apiKeys.get(Store.apiKeyKey(project, clientOf.get(project)!)))?.value.client_account;
       await bounded(keysPer, 256, async () => {
-        const k = apiKeyRecord(project, `k${keys}`, secrets, client);
+        const k = apiKeyRecord(project, `k${keys}`, secrets, { clientAccount: client });
         await store.apiKeys.create(Store.apiKeyKey(project, k.record.access_key), k.record);
         const seq = keys++;
         const who: ClientAuth = { kind: "userpass", user: k.record.access_key, pass: k.secret };

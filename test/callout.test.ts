@@ -74,28 +74,29 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.equal(JSON.stringify(list.body).includes(r.body.secret_key), false, "list never shows a secret");
     });
 
-    test("api keys - a key's record names its project's client account, where its connection lands; a record without it still logs in", async () => {
+    test("api keys - a key lands in an account of its own, which its record names; a record of an earlier version (no account) lands in its project's shared one", async () => {
       const k = await projectKey("cb-client");
       const key = Store.apiKeyKey("cb-client", k.access_key);
       const rec = (await f.mnq.store.apiKeys.get(key))!;
-      const client = (await f.mnq.store.projects.get("cb-client"))?.value.client_account;
-      assert.ok(client, "the project has a client account");
-      assert.equal(rec.value.client_account, client);
-      // a call reaches the API only through the client account's import
-      const calls = async () => {
+      const own = (await f.mnq.store.accounts.get(Store.accountKey("cb-client", rec.value.client_account!)))?.value;
+      assert.deepEqual([own?.kind, own?.access_key], ["api-clients", k.access_key], "the key's own account");
+      // a call reaches the API only through the account's import
+      const callsFrom = async (account: string) => {
         const nc = await userPass(k);
         try {
           const r = await callApi(nc, "mnq.api.v1.cb-client.nats-accounts.list", "{}");
           assert.equal(r.code, undefined, r.message);
+          assert.equal(await listed(account, `api-key-${k.access_key}`), 1, "the connection is in that account");
         } finally {
           await nc.close();
         }
       };
-      await calls();
+      await callsFrom(own!.id);
+      const shared = await f.mnq.ctx.accounts.clientAccount("cb-client");
       const { client_account: _, ...earlier } = rec.value;
       await f.mnq.store.apiKeys.update(key, earlier, rec.revision);
       await f.mnq.views.apiKeys.sync();
-      await calls();
+      await callsFrom(shared.id);
     });
 
     test("api keys - the docs/api.md example: user and password alone create an account in the key's project", async () => {

@@ -174,6 +174,26 @@ describe("mnq API commands", () => {
     assert.match((await run("api-key", "list", "--project", "cli-keys")).out, new RegExp(key.access_key));
   });
 
+  test("mnq api-key create --role issuer --account: a narrowed key; mnq context works with it, account create does not", async () => {
+    const made = await run("account", "create", "--project", "cli-scope", "--name", "ci-target", "--json");
+    const id = (JSON.parse(made.out) as { id: string }).id;
+    const file = join(home, "issuer.json");
+    const r = await run("api-key", "create", "--project", "cli-scope", "--role", "issuer", "--account", id, "--out", file, "--json");
+    assert.equal(r.code, 0, r.err);
+    const shown = JSON.parse(r.out) as { role: string; nats_account_ids: string[] };
+    assert.deepEqual([shown.role, shown.nats_account_ids], ["issuer", [id]]);
+    assert.match((await run("api-key", "list", "--project", "cli-scope")).out, /issuer/);
+    const ctx = await run("context", id, "--project", "cli-scope", "--api-key", file, "--context", "issuer-ctx");
+    assert.equal(ctx.code, 0, ctx.err);
+    const refused = await run("account", "create", "--project", "cli-scope", "--api-key", file);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /permission denied: create on nats_account/);
+    const bad = await run("api-key", "create", "--project", "cli-scope", "--role", "admin", "--out", join(home, "never.json"));
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /--role must be owner, issuer or reader/);
+    assert.ok(!existsSync(join(home, "never.json")));
+  });
+
   test("mnq account get / usage / rotate-key / import / delete, creds list / delete, api-key delete", async () => {
     const json = async <T>(...args: string[]) => {
       const r = await run(...args, "--json");

@@ -182,10 +182,10 @@ describe("observability", () => {
     assert.match(String(refused), /permissions violation/i, "its subscription was refused");
   });
 
-  test("upgrade - an api-clients account issued without the shared API import is issued again by the reconcile; events then name the key", async () => {
+  test("reconcile - an api-clients account issued without the shared API import is issued again; until then its calls are refused (the caller is not named), then events name the key", async () => {
     const project = "ob-upgrade";
     const key = await newKey(project);
-    const clientId = (await f.mnq.store.projects.get(project))!.value.client_account!;
+    const clientId = (await f.mnq.store.apiKeys.get(Store.apiKeyKey(project, key.access_key)))!.value.client_account!;
     const recordKey = Store.accountKey(project, clientId);
     const trust = loadTrust(f.dataDir);
     // what an earlier version issued: the same imports, the API one not sharing its caller
@@ -205,7 +205,8 @@ describe("observability", () => {
     const sub = f.admin.subscribe(`mnq.events.v1.${project}.>`, { callback: (_e, m) => void events.push(m) });
     await f.admin.flush();
     const caller = await login(key);
-    await callApi(caller, `mnq.api.v1.${project}.nats-accounts.create`, { name: "before" });
+    const refused = await callApi(caller, `mnq.api.v1.${project}.nats-accounts.create`, { name: "before" });
+    assert.equal(refused.code, 403, "a caller the service cannot name reaches nothing");
     await f.mnq.ctx.accounts.reconcile(false);
     const shared = peekClaims<{ imports: { subject: string; share?: boolean }[] }>((await f.mnq.store.accounts.get(recordKey))!.value.jwt).nats.imports;
     assert.equal(shared?.find((i) => i.subject === `mnq.api.v1.${project}.>`)?.share, true);
@@ -213,7 +214,7 @@ describe("observability", () => {
     await f.admin.flush();
     sub.unsubscribe();
     const actors = events.map((m) => m.json<{ name: string; actor?: string }>()).map((b) => [b.name, b.actor]);
-    assert.deepEqual(actors, [["before", undefined], ["after", key.access_key]]);
+    assert.deepEqual(actors, [["after", key.access_key]]);
   });
 
   test("dashboard - every query of deploy/grafana/mnq.json names a metric the service exports", async () => {

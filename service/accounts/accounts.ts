@@ -7,7 +7,7 @@ import type { ResolverClient } from "../resolver/index.ts";
 import type { RevokeDeps } from "../revocation/index.ts";
 import { removeCredentials } from "../credentials/index.ts";
 import { accountGroup, type AccountRecord, BucketName, isTenantAccount, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
-import { ensureClientAccount } from "./client-accounts.ts";
+import { createKeyAccount, ensureClientAccount } from "./client-accounts.ts";
 import { registerAccount } from "./create.ts";
 import { AccountPublisher } from "./publisher.ts";
 import { Reconciler, type ReconcileReport } from "./reconcile.ts";
@@ -181,9 +181,32 @@ export class Accounts {
     );
   }
 
-  /** The project's api-clients account (where its API keys' connections land), made on first use. */
+  /** The project's shared api-clients account, where keys of earlier versions land, made on first use. */
   clientAccount(project: string): Promise<AccountRecord> {
     return ensureClientAccount(this.#inner, project);
+  }
+
+  /** An API key's own api-clients account (see createKeyAccount). */
+  keyAccount(project: string, accessKey: string, events: boolean): Promise<AccountRecord> {
+    return createKeyAccount(this.#inner, project, accessKey, events);
+  }
+
+  /**
+   * Removes an API key's own account once the key is gone and its connections are closed: it holds
+   * no data (its limits allow no streams) and no user but the key's, so marking it, taking its JWT
+   * off the resolvers and deleting the record is all. Cut short, the reconcile finishes the
+   * `deleting` record as any other.
+   */
+  async removeKeyAccount(project: string, id: string): Promise<void> {
+    const key = Store.accountKey(project, id);
+    const marked = await this.#deps.store.accounts.modify(key, (cur) =>
+      cur?.value.kind === "api-clients" && cur.value.access_key !== undefined && cur.value.state !== "deleting"
+        ? { ...cur.value, state: "deleting", updated_at: new Date().toISOString() }
+        : null,
+    );
+    if (!marked) return;
+    await this.#deps.resolver.delete([id]);
+    await this.#deps.store.accounts.delete(key);
   }
 
   /** The account a project's API keys connect into, if it has one yet (MNQ for the admin keys). */

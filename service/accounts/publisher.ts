@@ -1,3 +1,4 @@
+import type { Export, Import } from "@nats-io/jwt";
 import { accountJwt, type AccountLimits, type NKeyPair, peekClaims, type SeedVault } from "../identity/index.ts";
 import { NotFoundError } from "../errors.ts";
 import { type AccountRecord, Store, type Versioned } from "../store/index.ts";
@@ -5,6 +6,10 @@ import type { ResolverClient } from "../resolver/index.ts";
 import { projectApi, projectEvents } from "../contract/subjects.ts";
 
 const CONVERGE_ROUNDS = 5;
+
+type JwtImport = Partial<Import>;
+type JwtExport = Partial<Export>;
+const RESPONSE_TYPES = { singleton: "Singleton", stream: "Stream", chunked: "Chunked" } as const;
 
 interface PendingChange {
   mutate: (current: AccountRecord) => Partial<AccountRecord> | null;
@@ -25,11 +30,35 @@ function clientAccountLimits(tenant: AccountLimits): AccountLimits {
  * API import shares the caller (`Nats-Request-Info`: its account and access key), which names the
  * `actor` of lifecycle events.
  */
-function clientImports(project: string, mnqAccount: string) {
+function clientImports(record: Pick<AccountRecord, "project_id" | "api_events">, mnqAccount: string): JwtImport[] {
+  const project = record.project_id;
   return [
     { name: "mnq-api", subject: projectApi(project), account: mnqAccount, type: "service" as const, share: true },
-    { name: "mnq-events", subject: projectEvents(project), account: mnqAccount, type: "stream" as const },
+    ...(record.api_events === false ? [] : [{ name: "mnq-events", subject: projectEvents(project), account: mnqAccount, type: "stream" as const }]),
   ];
+}
+
+/** A tenant account's imports as its JWT carries them: the exporter's subject, seen at `local_subject`. */
+function tenantImports(record: Pick<AccountRecord, "imports">): JwtImport[] | undefined {
+  if (!record.imports?.length) return undefined;
+  return record.imports.map((i) => ({
+    name: i.name ?? `${i.type}:${i.subject}`,
+    subject: i.subject,
+    account: i.nats_account_id,
+    type: i.type,
+    ...(i.local_subject !== undefined && i.local_subject !== i.subject ? { local_subject: i.local_subject } : {}),
+  }));
+}
+
+/** A tenant account's exports as its JWT carries them (public: any account of the operator may import, the service checks the project). */
+function tenantExports(record: Pick<AccountRecord, "exports">): JwtExport[] | undefined {
+  if (!record.exports?.length) return undefined;
+  return record.exports.map((e) => ({
+    name: e.name ?? `${e.type}:${e.subject}`,
+    subject: e.subject,
+    type: e.type,
+    ...(e.type === "service" ? { response_type: RESPONSE_TYPES[e.response_type ?? "singleton"] } : {}),
+  }));
 }
 
 /**
@@ -65,7 +94,8 @@ export class AccountPublisher {
         signingKeys: [record.signing_key, ...(record.previous_signing_keys ?? [])],
         limits: this.limitsOf(record),
         revocations: record.revocations,
-        imports: record.kind === "api-clients" ? clientImports(record.project_id, this.mnqAccount) : undefined,
+        imports: record.kind === "api-clients" ? clientImports(record, this.mnqAccount) : tenantImports(record),
+        exports: record.kind === "api-clients" ? undefined : tenantExports(record),
         iat,
       },
       this.operatorSigner,
@@ -83,7 +113,7 @@ export class AccountPublisher {
     const want: AccountLimits = { max_bytes_required: false, ...this.limitsOf(record) };
     if ((Object.keys(want) as (keyof AccountLimits)[]).some((k) => (limits[k] ?? false) !== want[k])) return true;
     if (record.kind !== "api-clients") return false;
-    const expected = clientImports(record.project_id, this.mnqAccount);
+    const expected = clientImports(record, this.mnqAccount);
     const held = nats.imports ?? [];
     return expected.some((e) => !held.some((h) => h.subject === e.subject && (h.share ?? false) === (e.share ?? false)));
   }
@@ -182,7 +212,7 @@ export class AccountPublisher {
 export function newAccountRecord(
   deps: { vault: SeedVault; publisher: AccountPublisher },
   keys: { account: NKeyPair; signing: NKeyPair },
-  fields: { project_id: string; name: string; kind?: AccountRecord["kind"] },
+  fields: Pick<AccountRecord, "project_id" | "name" | "kind" | "access_key" | "api_events">,
   state: "creating" | "active" = "active",
 ): AccountRecord {
   const id = keys.account.getPublicKey();

@@ -25,7 +25,7 @@ export interface ReconcileDeps extends TeardownDeps {
   store: Store;
   publisher: AccountPublisher;
   resolver: ResolverClient;
-  views: Pick<StoreViews, "accounts" | "projects" | "credentials">;
+  views: Pick<StoreViews, "accounts" | "projects" | "credentials" | "apiKeys">;
   /** Accounts of the operator that no record describes: MNQ and SYS. */
   systemAccounts: readonly string[];
 }
@@ -47,7 +47,7 @@ interface Round {
  *
  * - an active account a resolver lacks (or every one, at start-up) is pushed again;
  * - a `deleting` record is torn down to the end;
- * - a `creating` record, an api-clients account its project never claimed, a project place with no
+ * - a `creating` record, an api-clients account its project never claimed or whose key is gone, a project place with no
  *   record, and a JWT on a resolver with no record are each the trace of a create that died: they
  *   are undone once seen unchanged in two rounds in a row (a create in progress changes within
  *   one round), so a live create on another instance is not taken for a dead one.
@@ -140,7 +140,8 @@ export class Reconciler {
         if (r.stuck(`creating:${key}`, rec.updated_at)) {
           await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id, { rollback: true }));
         }
-      } else if (rec.kind === "api-clients" && (await views.projects.get(project))?.client_account !== id) {
+      } else if (rec.kind === "api-clients" && (rec.access_key !== undefined ? (await views.apiKeys.find(Store.apiKeyPattern(rec.access_key))) === null : (await views.projects.get(project))?.client_account !== id)) {
+        // an API key's account whose key is gone (a create that died before storing the key, a delete before the teardown), or a project's never claimed
         if (r.stuck(`unclaimed:${key}`, rec.updated_at)) await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id));
       } else if (publisher.isStale(rec)) {
         await r.attempt("reissued", ctx, () => publisher.change(project, id, () => ({})));

@@ -1,15 +1,34 @@
-import { NotFoundError } from "../errors.ts";
+import { InvalidArgumentsError, NotFoundError } from "../errors.ts";
 import { newAccessKey, newSecretKey, type SecretMac } from "../identity/index.ts";
 import type { Logger } from "../log.ts";
 import { apiKeyUserName, closeAdmittedConnections, type RevokeDeps } from "../revocation/index.ts";
-import { ADMIN_PROJECT, apiKeyProject, type ApiKeyRecord, BucketName, projectGroup, Store, type StoreViews } from "../store/index.ts";
+import { ADMIN_PROJECT, apiKeyProject, type ApiKeyRecord, type ApiKeyRole, BucketName, projectGroup, Store, type StoreViews } from "../store/index.ts";
 
 /** What API keys need of the accounts (accounts/ provides it). */
 export interface KeyAccounts {
-  /** The project's api-clients account, where its keys' connections land: made on first use. */
-  clientAccount(project: string): Promise<{ id: string }>;
-  /** That account's id (MNQ's for admin keys), if there is one. */
+  /** A key's own api-clients account, where its connections land (with the project's events, or not). */
+  keyAccount(project: string, accessKey: string, events: boolean): Promise<{ id: string }>;
+  /** Tears that account down once its key is gone. */
+  removeKeyAccount(project: string, id: string): Promise<void>;
+  /** The account keys of earlier versions connect into (MNQ's for admin keys), if there is one. */
   clientAccountId(project: string, admin: boolean): Promise<string | undefined>;
+  /** The ids of a project's tenant accounts. */
+  ids(project: string): Promise<string[]>;
+}
+
+/** How far a key reaches (docs/api.md "Scoped API keys"). */
+export interface KeyScope {
+  role: ApiKeyRole;
+  /** null: every account of the project. */
+  nats_account_ids: string[] | null;
+}
+
+/** What an admin key, `admin.creds` and a key made before scopes may do. */
+export const OWNER_SCOPE: KeyScope = Object.freeze({ role: "owner", nats_account_ids: null });
+
+/** The scope a key's record gives it. */
+export function keyScope(rec: Pick<ApiKeyRecord, "role" | "nats_account_ids">): KeyScope {
+  return { role: rec.role ?? "owner", nats_account_ids: rec.nats_account_ids ?? null };
 }
 
 export interface ApiKeysDeps {
@@ -22,10 +41,17 @@ export interface ApiKeysDeps {
 }
 
 /** A new API key of `project` (`*`: admin): the record to store, and its secret (never stored). */
-export function apiKeyRecord(project: string, name: string, secrets: SecretMac, clientAccount?: string): { record: ApiKeyRecord; secret: string } {
+export function apiKeyRecord(
+  project: string,
+  name: string,
+  secrets: SecretMac,
+  opts: { accessKey?: string; clientAccount?: string; scope?: KeyScope } = {},
+): { record: ApiKeyRecord; secret: string } {
   const secret = newSecretKey();
-  const record: ApiKeyRecord = { access_key: newAccessKey(), name, project_id: project, created_at: new Date().toISOString(), secret_hash: secrets.digest(secret) };
-  if (clientAccount) record.client_account = clientAccount;
+  const record: ApiKeyRecord = { access_key: opts.accessKey ?? newAccessKey(), name, project_id: project, created_at: new Date().toISOString(), secret_hash: secrets.digest(secret) };
+  if (opts.clientAccount) record.client_account = opts.clientAccount;
+  if (opts.scope && opts.scope.role !== "owner") record.role = opts.scope.role;
+  if (opts.scope?.nats_account_ids) record.nats_account_ids = opts.scope.nats_account_ids;
   return { record, secret };
 }
 
@@ -36,13 +62,47 @@ const byCreation = (a: ApiKeyRecord, b: ApiKeyRecord) =>
 export class ApiKeys {
   constructor(private readonly deps: ApiKeysDeps) {}
 
-  /** A new key; its secret is returned here only. A project's api-clients account exists before anyone holds the key. */
-  async create(project: string, name: string): Promise<{ record: ApiKeyRecord; secret: string }> {
-    const client = project === ADMIN_PROJECT ? undefined : (await this.deps.accounts.clientAccount(project)).id;
-    const made = apiKeyRecord(project, name, this.deps.secrets, client);
-    await this.deps.store.apiKeys.create(Store.apiKeyKey(project, made.record.access_key), made.record);
-    this.deps.log.info({ project, access_key: made.record.access_key }, "api key created");
+  /**
+   * A new key; its secret is returned here only. A project key gets an account of its own before
+   * anyone holds it (undone when the key cannot be stored). `scope` narrows a project key; an
+   * admin key reaches everything.
+   */
+  async create(project: string, name: string, scope: KeyScope = OWNER_SCOPE): Promise<{ record: ApiKeyRecord; secret: string }> {
+    if (project === ADMIN_PROJECT) {
+      if (scope.role !== "owner") throw InvalidArgumentsError.one("role", "constraint", "an admin key (project_id \"*\") is always owner");
+      if (scope.nats_account_ids) throw InvalidArgumentsError.one("nats_account_ids", "constraint", "an admin key (project_id \"*\") reaches every account");
+      const made = apiKeyRecord(project, name, this.deps.secrets);
+      await this.deps.store.apiKeys.create(Store.apiKeyKey(project, made.record.access_key), made.record);
+      this.deps.log.info({ project, access_key: made.record.access_key }, "api key created");
+      return made;
+    }
+    if (scope.nats_account_ids) {
+      const known = new Set(await this.deps.accounts.ids(project));
+      const i = scope.nats_account_ids.findIndex((id) => !known.has(id));
+      if (i >= 0) throw InvalidArgumentsError.one(`nats_account_ids[${i}]`, "constraint", `is not an account of project ${project}`);
+    }
+    const accessKey = newAccessKey();
+    const account = await this.deps.accounts.keyAccount(project, accessKey, scope.nats_account_ids === null);
+    const made = apiKeyRecord(project, name, this.deps.secrets, { accessKey, clientAccount: account.id, scope });
+    try {
+      await this.deps.store.apiKeys.create(Store.apiKeyKey(project, accessKey), made.record);
+    } catch (err) {
+      // nobody holds the key: its account goes (or the reconcile takes it, if this fails too)
+      await this.deps.accounts.removeKeyAccount(project, account.id).catch(() => undefined);
+      throw err;
+    }
+    this.deps.log.info({ project, access_key: accessKey, role: scope.role, narrowed: scope.nats_account_ids !== null }, "api key created");
     return made;
+  }
+
+  /**
+   * What the key `accessKey` may do in `project`, read from its record (the caller identity the
+   * server wrote into the request names it); null when it is no key of that project (any more).
+   */
+  async scope(accessKey: string, project: string): Promise<KeyScope | null> {
+    const rec = await this.deps.views.apiKeys.find(Store.apiKeyPattern(accessKey));
+    if (!rec || rec.value.project_id !== project) return null;
+    return keyScope(rec.value);
   }
 
   /** A project's keys (every key without one: an operator's rare call, walked in KV), oldest first. */
@@ -71,6 +131,8 @@ export class ApiKeys {
         names: [apiKeyUserName(accessKey)],
         release: { bucket: BucketName.apiKeys, revision },
       });
+      // its own account goes with it (a project's shared one of earlier keys stays)
+      if (rec.value.client_account) await this.deps.accounts.removeKeyAccount(project, rec.value.client_account);
     }
     this.deps.log.info({ project, access_key: accessKey }, "api key deleted");
     return rec.value;

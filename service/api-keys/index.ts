@@ -1,2 +1,2 @@
-export { apiKeyRecord, ApiKeys } from "./api-keys.ts";
-export type { ApiKeysDeps, KeyAccounts } from "./api-keys.ts";
+export { apiKeyRecord, ApiKeys, keyScope, OWNER_SCOPE } from "./api-keys.ts";
+export type { ApiKeysDeps, KeyAccounts, KeyScope } from "./api-keys.ts";

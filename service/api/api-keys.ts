@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DataFile, writeSecretFile } from "../bootstrap/index.ts";
-import { ADMIN_PROJECT, type ApiKeyRecord } from "../store/index.ts";
+import { keyScope, type KeyScope } from "../api-keys/index.ts";
+import { ADMIN_PROJECT, type ApiKeyRecord, type ApiKeyRole } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./generated-names.ts";
 import { pageOf } from "./paging.ts";
@@ -12,22 +13,28 @@ export interface ApiKey {
   name: string;
   project_id: string;
   created_at: string;
+  role: ApiKeyRole;
+  nats_account_ids: string[] | null;
   secret_key?: string;
 }
 
 function toApiKey(r: ApiKeyRecord): ApiKey {
-  return { access_key: r.access_key, name: r.name, project_id: r.project_id, created_at: r.created_at };
+  return { access_key: r.access_key, name: r.name, project_id: r.project_id, created_at: r.created_at, ...keyScope(r) };
 }
 
-async function newKey(ctx: ApiContext, project: string, name: string): Promise<ApiKey> {
-  const { record, secret } = await ctx.apiKeys.create(project, name);
+async function newKey(ctx: ApiContext, project: string, name: string, scope?: KeyScope): Promise<ApiKey> {
+  const { record, secret } = await ctx.apiKeys.create(project, name, scope);
   if (project !== ADMIN_PROJECT) ctx.events.publish(project, { type: "api-keys.created", access_key: record.access_key, name }, ctx.actor);
   return { ...toApiKey(record), secret_key: secret };
 }
 
-/** `mnq.admin.v1.api-keys.create`: a key for one project; its secret is in this reply only. */
-export async function createApiKey(ctx: ApiContext, _project: string, req: { project_id: string; name?: string }): Promise<ApiKey> {
-  return newKey(ctx, req.project_id, req.name || generateName());
+/** `mnq.admin.v1.api-keys.create`: a key for one project, narrowed to a role and accounts or not; its secret is in this reply only. */
+export async function createApiKey(
+  ctx: ApiContext,
+  _project: string,
+  req: { project_id: string; name?: string; role?: ApiKeyRole; nats_account_ids?: string[] | null },
+): Promise<ApiKey> {
+  return newKey(ctx, req.project_id, req.name || generateName(), { role: req.role ?? "owner", nats_account_ids: req.nats_account_ids ?? null });
 }
 
 export async function listApiKeys(

@@ -1,5 +1,5 @@
 import type { Accounts } from "../accounts/index.ts";
-import type { ApiKeys } from "../api-keys/index.ts";
+import type { ApiKeys, KeyScope } from "../api-keys/index.ts";
 import type { Config } from "../config/index.ts";
 import type { Credentials } from "../credentials/index.ts";
 import type { Logger } from "../log.ts";
@@ -29,4 +29,6 @@ export interface ApiContext {
   readonly observe?: Observe;
   /** Who made the request being handled (set per request). */
   readonly actor?: Actor;
+  /** How far the caller reaches (set per request; the owner's whole project when absent). */
+  readonly scope?: KeyScope;
 }

@@ -9,7 +9,7 @@ export type Actor = string;
 
 /** docs/api.md lifecycle events: `mnq.events.v1.<project>.<resource>.<event>`. */
 export type LifecycleEvent =
-  | { type: "nats-accounts.created" | "nats-accounts.deleted"; nats_account_id: string; name: string }
+  | { type: "nats-accounts.created" | "nats-accounts.deleted" | "nats-accounts.updated"; nats_account_id: string; name: string }
   | { type: "nats-credentials.created" | "nats-credentials.deleted"; nats_account_id: string; nats_credentials_id: string; name: string }
   | { type: "api-keys.created" | "api-keys.deleted"; access_key: string; name: string };
 

@@ -1,9 +1,10 @@
 import type { AccountUsage } from "../quota/index.ts";
-import { type AccountRecord, isTenantAccount } from "../store/index.ts";
+import { type AccountExport, type AccountImport, type AccountRecord, isTenantAccount } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { credentialsDeleted } from "./nats-credentials.ts";
 import { generateName } from "./generated-names.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
+import { covers, requireAccount, scopeOf } from "./scope.ts";
 
 /** docs/api.md NatsAccount. */
 export interface NatsAccount {
@@ -16,6 +17,9 @@ export interface NatsAccount {
   updated_at: string;
   /** How many signing keys the account trusts (1, more after a rotation until retired). */
   signing_keys: number;
+  /** What it shares with the project's other accounts, and takes from them. */
+  exports: AccountExport[];
+  imports: AccountImport[];
 }
 
 export function toNatsAccount(ctx: ApiContext, r: AccountRecord): NatsAccount {
@@ -28,6 +32,8 @@ export function toNatsAccount(ctx: ApiContext, r: AccountRecord): NatsAccount {
     created_at: r.created_at,
     updated_at: r.updated_at,
     signing_keys: 1 + (r.previous_signing_keys?.length ?? 0),
+    exports: r.exports ?? [],
+    imports: r.imports ?? [],
   };
 }
 
@@ -55,6 +61,7 @@ export async function rotateSigningKey(
   project: string,
   req: { nats_account_id: string; retire_previous?: boolean },
 ): Promise<NatsAccount> {
+  requireAccount(scopeOf(ctx), req.nats_account_id);
   const { account, retired } = await ctx.accounts.rotateSigningKey(project, req.nats_account_id, req.retire_previous ?? false);
   for (const c of retired) credentialsDeleted(ctx, project, c);
   return toNatsAccount(ctx, account);
@@ -66,11 +73,13 @@ export async function listAccounts(
   req: ListOptions,
 ): Promise<{ total_count: number; nats_accounts: NatsAccount[] }> {
   const { order, compare } = ordering<AccountRecord>(req);
-  const page = pageOf(await ctx.accounts.list(project, order, compare), req, isTenantAccount);
+  const scope = scopeOf(ctx);
+  const page = pageOf(await ctx.accounts.list(project, order, compare), req, (r) => isTenantAccount(r) && covers(scope, r.id));
   return { total_count: page.total_count, nats_accounts: page.items.map((r) => toNatsAccount(ctx, r)) };
 }
 
 export async function getAccount(ctx: ApiContext, project: string, req: { nats_account_id: string }): Promise<NatsAccount> {
+  requireAccount(scopeOf(ctx), req.nats_account_id);
   return toNatsAccount(ctx, await ctx.accounts.get(project, req.nats_account_id));
 }
 
@@ -79,13 +88,17 @@ export async function updateAccount(
   project: string,
   req: { nats_account_id: string; name?: string },
 ): Promise<NatsAccount> {
-  const account = req.name
-    ? await ctx.accounts.rename(project, req.nats_account_id, req.name)
-    : await ctx.accounts.get(project, req.nats_account_id);
+  requireAccount(scopeOf(ctx), req.nats_account_id);
+  const before = await ctx.accounts.get(project, req.nats_account_id);
+  const account = req.name ? await ctx.accounts.rename(project, req.nats_account_id, req.name) : before;
+  if (account.updated_at !== before.updated_at) {
+    ctx.events.publish(project, { type: "nats-accounts.updated", nats_account_id: account.id, name: account.name }, ctx.actor);
+  }
   return toNatsAccount(ctx, account);
 }
 
 export async function deleteAccount(ctx: ApiContext, project: string, req: { nats_account_id: string }): Promise<Record<string, never>> {
+  requireAccount(scopeOf(ctx), req.nats_account_id);
   const gone = await ctx.accounts.delete(project, req.nats_account_id);
   ctx.events.publish(project, { type: "nats-accounts.deleted", nats_account_id: gone.id, name: gone.name }, ctx.actor);
   return {};
@@ -93,5 +106,6 @@ export async function deleteAccount(ctx: ApiContext, project: string, req: { nat
 
 /** `nats-accounts.usage`: live from the servers, with the quota the account's JWT carries. */
 export async function accountUsage(ctx: ApiContext, project: string, req: { nats_account_id: string }): Promise<AccountUsage> {
+  requireAccount(scopeOf(ctx), req.nats_account_id);
   return ctx.accounts.usage(project, req.nats_account_id);
 }

@@ -1,9 +1,10 @@
 import { type CredentialPermissions, responsesEscalation } from "../identity/index.ts";
-import { InvalidArgumentsError } from "../errors.ts";
+import { InvalidArgumentsError, NotFoundError } from "../errors.ts";
 import type { CredentialsRecord } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./generated-names.ts";
 import { type ListOptions, ordering, pageOf } from "./paging.ts";
+import { covers, requireAccount, scopeOf } from "./scope.ts";
 
 /** docs/api.md NatsCredentials. */
 export interface NatsCredentials {
@@ -54,6 +55,7 @@ export async function createCredentials(
   project: string,
   req: { nats_account_id: string; name?: string; permissions?: CredentialPermissions; expires_at?: string },
 ): Promise<NatsCredentials> {
+  requireAccount(scopeOf(ctx), req.nats_account_id);
   const now = new Date();
   const escalation = req.permissions ? responsesEscalation(req.permissions) : undefined;
   if (escalation) throw InvalidArgumentsError.one("permissions.allow_responses", "constraint", escalation);
@@ -68,17 +70,28 @@ export async function listCredentials(
   project: string,
   req: ListOptions & { nats_account_id?: string },
 ): Promise<{ total_count: number; nats_credentials: NatsCredentials[] }> {
+  const scope = scopeOf(ctx);
+  if (req.nats_account_id !== undefined) requireAccount(scope, req.nats_account_id);
   const { order, compare } = ordering<CredentialsRecord>(req);
-  const page = pageOf(await ctx.credentials.list(project, req.nats_account_id, order, compare), req);
+  const keep = scope.nats_account_ids === null ? undefined : (r: CredentialsRecord) => covers(scope, r.nats_account_id);
+  const page = pageOf(await ctx.credentials.list(project, req.nats_account_id, order, compare), req, keep);
   return { total_count: page.total_count, nats_credentials: page.items.map((r) => toNatsCredentials(ctx, r)) };
 }
 
 export async function getCredentials(ctx: ApiContext, project: string, req: { nats_credentials_id: string }): Promise<NatsCredentials> {
-  return toNatsCredentials(ctx, await ctx.credentials.get(project, req.nats_credentials_id));
+  return toNatsCredentials(ctx, await credentialsInScope(ctx, project, req.nats_credentials_id));
+}
+
+/** The credentials, when the caller reaches their account; else `not_found`, as if there were none. */
+async function credentialsInScope(ctx: ApiContext, project: string, id: string): Promise<CredentialsRecord> {
+  const rec = await ctx.credentials.get(project, id);
+  if (!covers(scopeOf(ctx), rec.nats_account_id)) throw new NotFoundError("nats_credentials", id);
+  return rec;
 }
 
 /** `nats-credentials.delete` (see Credentials.delete); the event once the credentials' connections are closed. */
 export async function deleteCredentials(ctx: ApiContext, project: string, req: { nats_credentials_id: string }): Promise<Record<string, never>> {
+  if (scopeOf(ctx).nats_account_ids !== null) await credentialsInScope(ctx, project, req.nats_credentials_id);
   credentialsDeleted(ctx, project, await ctx.credentials.delete(project, req.nats_credentials_id));
   return {};
 }

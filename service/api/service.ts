@@ -1,11 +1,13 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
+import { OWNER_SCOPE, type KeyScope } from "../api-keys/index.ts";
 import { InvalidArgumentsError, QuotasExceededError } from "../errors.ts";
 import type { InFlight } from "../in-flight.ts";
 import { isReplyInbox } from "../identity/index.ts";
 import { validateRequest } from "../contract/validation.ts";
 import type { ApiContext } from "./context.ts";
-import { actorOf } from "./events.ts";
+import { type Actor, actorOf } from "./events.ts";
+import { checkRole, denied } from "./scope.ts";
 import { ADMIN_OPERATIONS, ADMIN_PREFIX, type AdminOperation, API_PREFIX, PROJECT_OPERATIONS, type ProjectOperation, projectOfApiSubject } from "../contract/subjects.ts";
 import * as apiKeys from "./api-keys.ts";
 import * as accounts from "./nats-accounts.ts";
@@ -137,6 +139,19 @@ export async function startApiService(nc: NatsConnection, ctx: ApiContext, versi
   return svc;
 }
 
+/**
+ * How far the caller of a project endpoint reaches, from the identity the server wrote into the
+ * request (never from the body): an admin everywhere, a project key as its record says. A call
+ * outside its role is refused here, before anything is read or changed.
+ */
+async function callerScope(ctx: ApiContext, actor: Actor | undefined, project: string, operation: ProjectOperation): Promise<KeyScope> {
+  const scope = actor === "admin" ? OWNER_SCOPE : actor !== undefined ? await ctx.apiKeys.scope(actor, project) : null;
+  // a caller the service cannot name (a key deleted a moment ago): nothing
+  if (!scope) throw denied(operation);
+  checkRole(scope, operation);
+  return scope;
+}
+
 /** Answers one request: the error it answered with, if it did. */
 async function handle(ctx: ApiContext, def: EndpointDef, schema: string, msg: ServiceMsg, scoped: boolean): Promise<{ code: number; description: string } | undefined> {
   const project = scoped ? projectOfApiSubject(msg.subject) : "";
@@ -145,9 +160,10 @@ async function handle(ctx: ApiContext, def: EndpointDef, schema: string, msg: Se
     if (scoped && !PROJECT_ID.test(project)) {
       throw InvalidArgumentsError.one("project_id", "format", "the project id in the subject must be 1-64 of [a-z0-9-]");
     }
-    const req = validateRequest<never>(`${schema}.request`, parseBody(msg.data));
     const actor = actorOf(msg.headers, ctx.accounts.mnqAccount);
-    replyJson(msg, await def.handler({ ...ctx, log, actor }, project, req));
+    const scope = scoped ? await callerScope(ctx, actor, project, def.subject as ProjectOperation) : OWNER_SCOPE;
+    const req = validateRequest<never>(`${schema}.request`, parseBody(msg.data));
+    replyJson(msg, await def.handler({ ...ctx, log, actor, scope }, project, req));
     return undefined;
   } catch (err) {
     return replyError(msg, err, log);

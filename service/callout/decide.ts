@@ -126,6 +126,10 @@ function fromRecords(f: Facts): Decision {
     }
     const client = key.clientAccount;
     if (!client || client.state !== "active" || client.project_id !== project) return deny(DenyReason.noClientAccount);
+    // a key's own account is that key's alone
+    if (client.access_key !== undefined && client.access_key !== accessKey) return deny(DenyReason.noClientAccount);
+    // a key narrowed to accounts gets no events: an event subject does not name its account
+    const narrowed = key.record.nats_account_ids !== undefined;
     return {
       kind: "allow",
       grant: {
@@ -134,7 +138,7 @@ function fromRecords(f: Facts): Decision {
         name: apiKeyUserName(accessKey),
         permissions: {
           pub: { allow: [projectApi(project)] },
-          sub: { allow: ["_INBOX.>", projectEvents(project)] },
+          sub: { allow: narrowed ? ["_INBOX.>"] : ["_INBOX.>", projectEvents(project)] },
         },
         exp,
         owner: accessKey,

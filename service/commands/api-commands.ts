@@ -37,7 +37,7 @@ interface ApiCommand {
 
 const ACCOUNT_COLUMNS = ["id", "name", "project_id", "signing_keys", "created_at"];
 const CREDS_COLUMNS = ["id", "name", "nats_account_id", "permissions", "expires_at", "checksum", "created_at"];
-const KEY_COLUMNS = ["access_key", "name", "project_id", "created_at"];
+const KEY_COLUMNS = ["access_key", "name", "project_id", "role", "nats_account_ids", "created_at"];
 
 const project = (r: Run): string => {
   const p = (r.values.project as string | undefined) ?? r.cfg.project;
@@ -254,16 +254,24 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
   },
   "api-key": {
     create: {
-      usage: "mnq api-key create --project P [--name N] [--out FILE] [--force]",
+      usage: "mnq api-key create --project P [--name N] [--role owner|issuer|reader] [--account ACCOUNT_ID]… [--out FILE] [--force]",
       summary: "an API key for a project, written 0600 as JSON to --out (default ./mnq-api-key-<project>.json)",
-      options: { ...PROJECT, name: { type: "string" }, out: { type: "string" }, force: { type: "boolean" } },
+      help: `  --role R            owner (default: everything), issuer (read accounts; create, read and delete
+                      credentials) or reader (list, get and usage only)
+  --account A…        the only accounts the key sees and acts on (repeat for more); such a key
+                      cannot subscribe to events`,
+      options: { ...PROJECT, name: { type: "string" }, role: { type: "string" }, account: { type: "string", multiple: true }, out: { type: "string" }, force: { type: "boolean" } },
       async run(r) {
         const p = project(r);
         const out = resolve((r.values.out as string | undefined) ?? `mnq-api-key-${p}.json`);
+        const role = r.values.role as string | undefined;
+        if (role !== undefined && !["owner", "issuer", "reader"].includes(role)) throw new CliError(`--role must be owner, issuer or reader (got '${role}')`);
+        const accounts = r.values.account as string[] | undefined;
+        const body = { project_id: p, ...(r.values.name ? { name: r.values.name } : {}), ...(role ? { role } : {}), ...(accounts?.length ? { nats_account_ids: accounts } : {}) };
         const k = await createWithSecret(
           out,
           r.values.force === true,
-          () => callApi<{ access_key: string; secret_key: string }>(r.nc, adminSubject("api-keys.create"), { project_id: p, ...(r.values.name ? { name: r.values.name } : {}) }),
+          () => callApi<{ access_key: string; secret_key: string }>(r.nc, adminSubject("api-keys.create"), body),
           (made) => ({ path: out, content: `${JSON.stringify({ access_key: made.access_key, secret_key: made.secret_key }, null, 2)}\n` }),
           (made) => callApi(r.nc, adminSubject("api-keys.delete"), { access_key: made.access_key }),
         );

@@ -82,9 +82,12 @@ export async function callApi<T>(nc: NatsConnection, subject: string, body: obje
   if (code) {
     let detail = m.headers?.get("Nats-Service-Error") ?? "";
     try {
-      const b = m.json<{ details?: { argument_name: string; help_message?: string }[]; resource?: string; resource_id?: string }>();
+      const b = m.json<{ message?: string; details?: { argument_name?: string; help_message?: string }[]; resource?: string; resource_id?: string }>();
+      const args = b.details?.filter((d) => d.argument_name !== undefined) ?? [];
       // the help message names its argument already
-      if (b.details?.length) detail = b.details.map((d) => d.help_message ?? d.argument_name).join("; ");
+      if (args.length) detail = args.map((d) => d.help_message ?? d.argument_name).join("; ");
+      // a 403 says which action on what the key may not do
+      else if (code === "403" && b.message) detail = `${b.message} (the API key's role or accounts do not allow it)`;
       // a 404 names what was not found, and where
       else if (code === "404" && b.resource) detail = `${b.resource.replace(/_/g, " ")} ${b.resource_id ?? ""} not found${projectOf(subject)}`.replace(/ {2,}/g, " ");
     } catch {

@@ -39,6 +39,7 @@ export type AdminOperation = (typeof ADMIN_OPERATIONS)[number];
 export const EVENT_TYPES = [
   "nats-accounts.created",
   "nats-accounts.deleted",
+  "nats-accounts.updated",
   "nats-accounts.quota",
   "nats-credentials.created",
   "nats-credentials.deleted",

@@ -35,6 +35,31 @@ export interface AccountRecord {
    * which only imports the project's API subjects and events from MNQ (hidden from the API).
    */
   kind?: "api-clients";
+  /** An api-clients account of one API key (made with it, torn down with it): that key. */
+  access_key?: string;
+  /** An api-clients account: false when it does not import the project's events (a key narrowed to accounts). */
+  api_events?: boolean;
+  /** What the account shares with the project's other accounts (docs/api.md "Sharing between accounts"). */
+  exports?: AccountExport[];
+  /** What it takes from them. */
+  imports?: AccountImport[];
+}
+
+/** docs/api.md Export. */
+export interface AccountExport {
+  subject: string;
+  type: "stream" | "service";
+  response_type?: "singleton" | "stream" | "chunked";
+  name?: string;
+}
+
+/** docs/api.md Import. */
+export interface AccountImport {
+  nats_account_id: string;
+  subject: string;
+  type: "stream" | "service";
+  local_subject?: string;
+  name?: string;
 }
 
 /** Metadata of one set of credentials (never the seed or the file). Key `<project>.<credentials id>`. */
@@ -77,11 +102,18 @@ export interface ApiKeyRecord {
   /** `hmac$<HMAC-SHA-256>` base64url; earlier versions': `scrypt$<N>$<r>$<p>$<salt>$<hash>[$<tag>]`, replaced at their next successful check. */
   secret_hash: string;
   /**
-   * A project key's api-clients account (where its connections land), so the auth callout finds it
-   * with the key; absent on admin keys and on keys written before it was kept here.
+   * A project key's api-clients account, where its connections land: its own, made with it (on keys
+   * of earlier versions the project's, or absent: found through the project); absent on admin keys.
    */
   client_account?: string;
+  /** What the key may do (absent: owner). */
+  role?: ApiKeyRole;
+  /** The only accounts the key sees and acts on (absent: every account of its project). */
+  nats_account_ids?: string[];
 }
+
+/** docs/api.md "Scoped API keys". */
+export type ApiKeyRole = "owner" | "issuer" | "reader";
 
 /** Finds a credential by its user public key (auth callout). Key `<user key>` in `mnq-credential-keys`. */
 export interface CredentialKeyRecord {
