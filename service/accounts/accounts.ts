@@ -6,10 +6,11 @@ import { type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 import type { RevokeDeps } from "../revocation/index.ts";
 import { removeCredentials } from "../credentials/index.ts";
-import { accountGroup, type AccountRecord, BucketName, isTenantAccount, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
+import { accountGroup, type AccountExport, type AccountImport, type AccountRecord, BucketName, isTenantAccount, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
 import { createKeyAccount, ensureClientAccount } from "./client-accounts.ts";
 import { registerAccount } from "./create.ts";
 import { AccountPublisher } from "./publisher.ts";
+import { checkExports, checkImported, checkImports, sameList } from "./sharing.ts";
 import { Reconciler, type ReconcileReport } from "./reconcile.ts";
 import { teardownAccount, type TeardownDeps } from "./teardown.ts";
 
@@ -130,10 +131,56 @@ export class Accounts {
     return record;
   }
 
-  /** Renames an account (its JWT's name); the record as it stands when the name is already that. */
-  async rename(project: string, id: string, name: string): Promise<AccountRecord> {
+  /**
+   * Changes an account's name, exports or imports (absent: unchanged) in one JWT, after the
+   * sharing checks (see sharing.ts): imports only of what another account of the project exports,
+   * and no export removed or narrowed while others import it. The record as it stands when
+   * nothing changes.
+   */
+  async update(project: string, id: string, change: { name?: string; exports?: AccountExport[]; imports?: AccountImport[] }): Promise<AccountRecord> {
     await this.get(project, id);
-    return this.publisher.change(project, id, (cur) => (cur.name === name ? null : { name, updated_at: new Date().toISOString() }));
+    if (change.exports) checkExports(change.exports);
+    if (change.exports || change.imports) {
+      const peers = await this.#peers(project, id);
+      if (change.imports) checkImports(id, change.imports, peers);
+      if (change.exports) checkImported(id, change.exports, peers);
+    }
+    return this.publisher.change(project, id, (cur) => {
+      const fields: Partial<AccountRecord> = {};
+      if (change.name !== undefined && change.name !== cur.name) fields.name = change.name;
+      if (change.exports && !sameList(change.exports, cur.exports)) fields.exports = change.exports;
+      if (change.imports && !sameList(change.imports, cur.imports)) fields.imports = change.imports;
+      return Object.keys(fields).length === 0 ? null : { ...fields, updated_at: new Date().toISOString() };
+    });
+  }
+
+  /** The project's other active tenant accounts, read from KV (not a copy): what an update's checks weigh. */
+  async #peers(project: string, self: string): Promise<Map<string, AccountRecord>> {
+    const ids = (await this.ids(project)).filter((a) => a !== self);
+    const peers = new Map<string, AccountRecord>();
+    for (const rec of await Promise.all(ids.map((a) => this.#deps.store.accounts.get(Store.accountKey(project, a))))) {
+      if (rec && isTenantAccount(rec.value)) peers.set(rec.value.id, rec.value);
+    }
+    return peers;
+  }
+
+  /** Removes every import of `gone` from the project's other accounts (each JWT re-issued and pushed): the accounts changed. */
+  async #dropImportsOf(project: string, gone: string): Promise<AccountRecord[]> {
+    const changed: AccountRecord[] = [];
+    for (const peer of (await this.#peers(project, gone)).values()) {
+      if (!peer.imports?.some((i) => i.nats_account_id === gone)) continue;
+      const updated = await this.publisher
+        .change(project, peer.id, (cur) => {
+          const kept = (cur.imports ?? []).filter((i) => i.nats_account_id !== gone);
+          return kept.length === (cur.imports ?? []).length ? null : { imports: kept, updated_at: new Date().toISOString() };
+        })
+        .catch((err: unknown) => {
+          if (err instanceof NotFoundError) return null; // deleted meanwhile
+          throw err;
+        });
+      if (updated) changed.push(updated);
+    }
+    return changed;
   }
 
   /**
@@ -159,13 +206,17 @@ export class Accounts {
     return { account: updated, retired };
   }
 
-  /** Deletes a tenant account completely (see teardown.ts): the record it had; NotFoundError when there is none. */
-  async delete(project: string, id: string): Promise<AccountRecord> {
+  /**
+   * Deletes a tenant account completely (see teardown.ts), then every import of it from the
+   * project's other accounts: the record it had, and the accounts whose imports changed.
+   * NotFoundError when there is none.
+   */
+  async delete(project: string, id: string): Promise<{ deleted: AccountRecord; importers: AccountRecord[] }> {
     const rec = await this.#deps.store.accounts.get(Store.accountKey(project, id));
     // A project's api-clients account is not a NATS account of the API.
     if (!rec || rec.value.kind || !(await teardownAccount(this.#inner, project, id))) throw new NotFoundError("nats_account", id);
     this.#deps.log.info({ project, account: id }, "nats account deleted");
-    return rec.value;
+    return { deleted: rec.value, importers: await this.#dropImportsOf(project, id) };
   }
 
   /** Live usage from the servers, with the quota the account's JWT carries. */

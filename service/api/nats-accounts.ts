@@ -1,3 +1,4 @@
+import { InvalidArgumentsError } from "../errors.ts";
 import type { AccountUsage } from "../quota/index.ts";
 import { type AccountExport, type AccountImport, type AccountRecord, isTenantAccount } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
@@ -83,24 +84,33 @@ export async function getAccount(ctx: ApiContext, project: string, req: { nats_a
   return toNatsAccount(ctx, await ctx.accounts.get(project, req.nats_account_id));
 }
 
+/** `nats-accounts.update`: name, exports, imports (see Accounts.update); `nats-accounts.updated` when something changed. */
 export async function updateAccount(
   ctx: ApiContext,
   project: string,
-  req: { nats_account_id: string; name?: string },
+  req: { nats_account_id: string; name?: string; exports?: AccountExport[]; imports?: AccountImport[] },
 ): Promise<NatsAccount> {
-  requireAccount(scopeOf(ctx), req.nats_account_id);
+  const scope = scopeOf(ctx);
+  requireAccount(scope, req.nats_account_id);
+  // an account the key does not reach is, to it, no account of the project: the same 400
+  req.imports?.forEach((imp, i) => {
+    if (!covers(scope, imp.nats_account_id)) throw InvalidArgumentsError.one(`imports[${i}].nats_account_id`, "constraint", "is not an account of this project");
+  });
   const before = await ctx.accounts.get(project, req.nats_account_id);
-  const account = req.name ? await ctx.accounts.rename(project, req.nats_account_id, req.name) : before;
-  if (account.updated_at !== before.updated_at) {
-    ctx.events.publish(project, { type: "nats-accounts.updated", nats_account_id: account.id, name: account.name }, ctx.actor);
-  }
+  const account = await ctx.accounts.update(project, req.nats_account_id, { name: req.name || undefined, exports: req.exports, imports: req.imports });
+  if (account.updated_at !== before.updated_at) updated(ctx, project, account);
   return toNatsAccount(ctx, account);
+}
+
+function updated(ctx: ApiContext, project: string, r: AccountRecord): void {
+  ctx.events.publish(project, { type: "nats-accounts.updated", nats_account_id: r.id, name: r.name }, ctx.actor);
 }
 
 export async function deleteAccount(ctx: ApiContext, project: string, req: { nats_account_id: string }): Promise<Record<string, never>> {
   requireAccount(scopeOf(ctx), req.nats_account_id);
-  const gone = await ctx.accounts.delete(project, req.nats_account_id);
-  ctx.events.publish(project, { type: "nats-accounts.deleted", nats_account_id: gone.id, name: gone.name }, ctx.actor);
+  const { deleted, importers } = await ctx.accounts.delete(project, req.nats_account_id);
+  ctx.events.publish(project, { type: "nats-accounts.deleted", nats_account_id: deleted.id, name: deleted.name }, ctx.actor);
+  for (const r of importers) updated(ctx, project, r);
   return {};
 }
 
