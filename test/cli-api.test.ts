@@ -194,6 +194,34 @@ describe("mnq API commands", () => {
     assert.ok(!existsSync(join(home, "never.json")));
   });
 
+  test("mnq account update --export / --import / --file, and account get shows what is shared", async () => {
+    const p = ["--project", "cli-share"];
+    const id = async (name: string) => (JSON.parse((await run("account", "create", ...p, "--name", name, "--json")).out) as { id: string }).id;
+    const a = await id("exporter");
+    const b = await id("importer");
+    const exported = await run("account", "update", a, ...p, "--export", "svc.orders.>:service", "--export", "feed.*:stream");
+    assert.equal(exported.code, 0, exported.err);
+    assert.match(exported.out, /EXPORTS\nSUBJECT\s+TYPE[^\n]*\nsvc\.orders\.>\s+service/);
+    const imported = await run("account", "update", b, ...p, "--import", `${a}:svc.orders.new`, "--import", `${a}:feed.*:upstream.*`, "--json");
+    assert.equal(imported.code, 0, imported.err);
+    assert.deepEqual((JSON.parse(imported.out) as { imports: unknown[] }).imports, [
+      { nats_account_id: a, subject: "svc.orders.new", type: "service" },
+      { nats_account_id: a, subject: "feed.*", type: "stream", local_subject: "upstream.*" },
+    ]);
+    const shown = await run("account", "get", b, ...p);
+    assert.match(shown.out, new RegExp(`IMPORTS\\n.*\\n${a}\\s+svc\\.orders\\.new\\s+service`));
+    const narrowing = await run("account", "update", a, ...p, "--export", "feed.*:stream");
+    assert.equal(narrowing.code, 1);
+    assert.match(narrowing.err, /409/);
+    const unknown = await run("account", "update", b, ...p, "--import", `${a}:nothing.here`);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /exports nothing that nothing\.here lies within/);
+    const file = join(home, "share.json");
+    writeFileSync(file, JSON.stringify({ imports: [] }));
+    assert.equal((await run("account", "update", b, ...p, "--file", file)).code, 0);
+    assert.equal((await run("account", "update", a, ...p, "--export", "feed.*:stream")).code, 0, "narrowing once nobody imports it");
+  });
+
   test("mnq account get / usage / rotate-key / import / delete, creds list / delete, api-key delete", async () => {
     const json = async <T>(...args: string[]) => {
       const r = await run(...args, "--json");

@@ -10,6 +10,8 @@ import { clientCaFile, madeCaFile } from "../tls/index.ts";
 import { callApi, CliError, CONNECTION_HELP, connectApi, type ConnectionFlags } from "./connection.ts";
 import { LIMIT_HELP, LIMIT_OPTIONS, LIMIT_USAGE, limitsFromFlags, summarizePermissions } from "./credential-limits.ts";
 import { print } from "./output.ts";
+import { printAccount, SHARING_HELP, SHARING_OPTIONS, sharingFromFlags } from "./sharing-flags.ts";
+import type { AccountExport } from "../store/index.ts";
 import { adminSubject, apiSubject, type ProjectOperation } from "../contract/subjects.ts";
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -126,7 +128,19 @@ export const API_COMMANDS: Record<string, Record<string, ApiCommand>> = {
       options: PROJECT,
       args: ["ACCOUNT_ID"],
       async run(r) {
-        print(await callApi(r.nc, api(r, "nats-accounts.get"), { nats_account_id: r.args[0] }), r.json, [...ACCOUNT_COLUMNS, "endpoint"]);
+        printAccount(await callApi(r.nc, api(r, "nats-accounts.get"), { nats_account_id: r.args[0] }), r.json, [...ACCOUNT_COLUMNS, "endpoint"]);
+      },
+    },
+    update: {
+      usage: "mnq account update ACCOUNT_ID --project P [--name N] [--export SUBJECT:TYPE]… [--import ACCOUNT_ID:SUBJECT[:LOCAL]]… [--file FILE]",
+      summary: "rename an account, or set what it shares with the project's other accounts",
+      help: SHARING_HELP,
+      options: { ...PROJECT, ...SHARING_OPTIONS },
+      args: ["ACCOUNT_ID"],
+      async run(r) {
+        const exportsOf = async (id: string) => (await callApi<{ exports: AccountExport[] }>(r.nc, api(r, "nats-accounts.get"), { nats_account_id: id })).exports;
+        const body = await sharingFromFlags(r.values, exportsOf);
+        printAccount(await callApi(r.nc, api(r, "nats-accounts.update"), { nats_account_id: r.args[0], ...body }), r.json, ACCOUNT_COLUMNS);
       },
     },
     delete: {

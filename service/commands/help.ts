@@ -28,9 +28,9 @@ Commands:
               is set), serve the API; Ctrl-C stops both
   cluster     run a 3-node JetStream cluster (deploy/cluster) and N mnq instances on this machine
   status      server reachable and recent enough, mnq instances, accounts/credentials/keys held
-  account     create | list | get | delete | usage | rotate-key | import   (NATS accounts)
-  creds       create | list | delete                                        (credentials files)
-  api-key     create | list | delete                                        (API keys, admin)
+  account     create | list | get | update | delete | usage | rotate-key | import   (NATS accounts)
+  creds       create | list | get | delete                                           (credentials files)
+  api-key     create | list | delete                                                 (API keys, admin)
   context     ACCOUNT_ID: new credentials + a nats CLI context, so 'nats --context NAME' works
   help        show this text, or 'mnq help <command>'
 
