@@ -166,6 +166,8 @@ describe("scoped API keys (docs/api.md \"Scoped API keys\")", () => {
       { project_id: "*", nats_account_ids: [a1.id] },
       { project_id: P, role: "superuser" },
       { project_id: P, nats_account_ids: [] },
+      { project_id: P, nats_account_ids: Array.from({ length: 101 }, () => a1.id) },
+      { project_id: P, nats_account_ids: [a1.id, a1.id] },
     ]) {
       const r = await callApi<ErrorBody>(f.admin, "mnq.admin.v1.api-keys.create", body);
       assert.equal(r.code, 400, JSON.stringify(body));

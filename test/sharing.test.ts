@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { parseCreds } from "../service/identity/index.ts";
+import { Store } from "../service/store/index.ts";
 import { check } from "./helpers/check.ts";
 import { type ApiReply, assertEventSchema, assertReplySchema, callApi, connectWithCreds, type MnqClusterFixture, type MnqFixture, startMnq, startMnqCluster } from "./helpers/mnq.ts";
 
@@ -79,6 +80,9 @@ describe("sharing between accounts (one server)", () => {
     await unanswered(server, "svc.shop.x");
     const got = (await f.api<Account>(P, "nats-accounts.get", { nats_account_id: orders.id })).body;
     assert.deepEqual(got.exports, [{ subject: "svc.orders.>", type: "service" }]);
+    // and once the import is removed, the same open connections reach nothing of orders again
+    assert.equal((await update(P, { nats_account_id: shop.id, imports: [] })).code, undefined);
+    for (const nc of [byCreds, byNkey]) await unanswered(nc, "svc.orders.new");
   });
 
   test("a stream export reaches the importer under its local_subject; an update publishes nats-accounts.updated", async () => {
@@ -162,6 +166,22 @@ describe("sharing between accounts (one server)", () => {
     sub.unsubscribe();
     const types = events.map((m) => m.json<{ type: string; nats_account_id: string }>()).map((e) => `${e.type} ${e.nats_account_id}`);
     assert.deepEqual(types, [`nats-accounts.deleted ${a.id}`, `nats-accounts.updated ${b.id}`]);
+  });
+
+  test("reconcile - an import of an account a delete left behind (the instance stopped before removing it) is removed", async () => {
+    const P = "sh-heal";
+    const a = await account(P, "gone");
+    const b = await account(P, "left");
+    await update(P, { nats_account_id: a.id, exports: [{ subject: "x.>", type: "stream" }] });
+    const imports = [{ nats_account_id: a.id, subject: "x.>", type: "stream" as const }];
+    await update(P, { nats_account_id: b.id, imports });
+    assert.equal((await f.api(P, "nats-accounts.delete", { nats_account_id: a.id })).code, undefined);
+    // what a delete that stopped after the teardown leaves: the import still on the record
+    await f.mnq.store.accounts.modify(Store.accountKey(P, b.id), (cur) => ({ ...cur!.value, imports }));
+    assert.equal((await f.api<Account>(P, "nats-accounts.get", { nats_account_id: b.id })).body.imports.length, 1);
+    const report = await f.mnq.ctx.accounts.reconcile(false);
+    assert.equal(report.unlinked, 1);
+    assert.deepEqual((await f.api<Account>(P, "nats-accounts.get", { nats_account_id: b.id })).body.imports, []);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Logger } from "../log.ts";
 import { Rounds } from "../rounds.ts";
-import { Pacer, Store, type StoreViews } from "../store/index.ts";
+import { type AccountRecord, Pacer, Store, type StoreViews } from "../store/index.ts";
 import type { AccountPublisher } from "./publisher.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 import { releasePlace, type TeardownDeps, teardownAccount } from "./teardown.ts";
@@ -18,6 +18,8 @@ export interface ReconcileReport {
   released: number;
   /** Account JWTs on a resolver with no record in KV, deleted. */
   orphans: number;
+  /** Accounts whose imports of a deleted account were removed (a delete that stopped before it did). */
+  unlinked: number;
   failed: number;
 }
 
@@ -47,6 +49,7 @@ interface Round {
  *
  * - an active account a resolver lacks (or every one, at start-up) is pushed again;
  * - a `deleting` record is torn down to the end;
+ * - an import of an account that has no record any more is removed (the delete stopped before);
  * - a `creating` record, an api-clients account its project never claimed or whose key is gone, a project place with no
  *   record, and a JWT on a resolver with no record are each the trace of a create that died: they
  *   are undone once seen unchanged in two rounds in a row (a create in progress changes within
@@ -79,8 +82,8 @@ export class Reconciler {
   }
 
   private report(r: ReconcileReport): void {
-    const { pushed, reissued, deleted, rolledBack, released, orphans, failed } = r;
-    if (pushed + reissued + deleted + rolledBack + released + orphans + failed > 0) {
+    const { pushed, reissued, deleted, rolledBack, released, orphans, unlinked, failed } = r;
+    if (pushed + reissued + deleted + rolledBack + released + orphans + unlinked + failed > 0) {
       this.log.info(r, "reconcile: resolvers and records brought in line with KV");
     }
   }
@@ -92,7 +95,7 @@ export class Reconciler {
    * resumes them itself), and walk without giving way to the traffic.
    */
   async round(startup: boolean): Promise<ReconcileReport> {
-    const report: ReconcileReport = { pushed: 0, reissued: 0, deleted: 0, rolledBack: 0, released: 0, orphans: 0, failed: 0 };
+    const report: ReconcileReport = { pushed: 0, reissued: 0, deleted: 0, rolledBack: 0, released: 0, orphans: 0, unlinked: 0, failed: 0 };
     const suspects = new Map<string, string>();
     const r: Round = {
       startup,
@@ -134,6 +137,7 @@ export class Reconciler {
       const ctx = { account: id, project };
       known.add(id);
       recorded.add(key);
+      const gone = new Set(rec.state === "active" && !rec.kind ? await this.#goneImports(project, rec.imports) : []);
       if (rec.state === "deleting") {
         if (r.startup || r.stuck(`deleting:${key}`, rec.updated_at)) await r.attempt("deleted", ctx, () => teardownAccount(this.deps, project, id));
       } else if (rec.state === "creating") {
@@ -143,6 +147,13 @@ export class Reconciler {
       } else if (rec.kind === "api-clients" && (rec.access_key !== undefined ? (await views.apiKeys.find(Store.apiKeyPattern(rec.access_key))) === null : (await views.projects.get(project))?.client_account !== id)) {
         // an API key's account whose key is gone (a create that died before storing the key, a delete before the teardown), or a project's never claimed
         if (r.stuck(`unclaimed:${key}`, rec.updated_at)) await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id));
+      } else if (gone.size > 0) {
+        await r.attempt("unlinked", ctx, () =>
+          publisher.change(project, id, (cur) => {
+            const kept = (cur.imports ?? []).filter((i) => !gone.has(i.nats_account_id));
+            return kept.length === (cur.imports ?? []).length ? null : { imports: kept, updated_at: new Date().toISOString() };
+          }),
+        );
       } else if (publisher.isStale(rec)) {
         await r.attempt("reissued", ctx, () => publisher.change(project, id, () => ({})));
       } else if (resolvers.some((held) => !held.has(id))) {
@@ -153,6 +164,14 @@ export class Reconciler {
       }
     }
     return { known, recorded };
+  }
+
+  /** The accounts an account imports from that have no record any more (read from KV: a copy may lag). */
+  async #goneImports(project: string, imports: AccountRecord["imports"]): Promise<string[]> {
+    if (!imports?.length) return [];
+    const ids = [...new Set(imports.map((i) => i.nats_account_id))];
+    const recs = await Promise.all(ids.map((a) => this.deps.store.accounts.get(Store.accountKey(project, a))));
+    return ids.filter((_, i) => recs[i] === null);
   }
 
   /** Account JWTs on a resolver that no record describes (seen so in two rounds): deleted. */
