@@ -95,7 +95,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       const shared = await f.mnq.ctx.accounts.clientAccount("cb-client");
       const { client_account: _, ...earlier } = rec.value;
       await f.mnq.store.apiKeys.update(key, earlier, rec.revision);
-      await f.mnq.views.apiKeys.sync();
+      await f.mnq.views.apiKeys.catchUp();
       await callsFrom(shared.id);
     });
 
@@ -181,7 +181,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       const rec = (await f.mnq.store.apiKeys.get(stored))!;
       const legacy = (await hashSecret(key.secret_key)).split("$").slice(0, 6).join("$");
       await f.mnq.store.apiKeys.update(stored, { ...rec.value, secret_hash: legacy }, rec.revision);
-      await check(async () => (await f.mnq.views.apiKeys.lookup(Store.apiKeyPattern(key.access_key)))?.secret_hash === legacy);
+      await check(async () => (await f.mnq.views.apiKeys.readWithin(Store.apiKeyPattern(key.access_key)))?.secret_hash === legacy);
       const { responder, trust } = calloutResponder(f);
       const sealer = XKey.fromSeed(createCurveSeed());
       const ask = (secret: string, host: string) => handOver(responder, trust, sealer, apiKeyRequest(key.access_key, secret, host));
@@ -281,7 +281,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       const key = Store.apiKeyKey("cb-scrypt", k.access_key);
       const rec = (await store.get(key))!;
       await store.update(key, { ...rec.value, secret_hash: await hashSecret(k.secret_key) }, rec.revision);
-      await f.mnq.views.apiKeys.sync();
+      await f.mnq.views.apiKeys.catchUp();
       await (await userPass(k)).close();
       await check(async () => /^hmac\$/.test((await store.get(key))?.value.secret_hash ?? ""), 5000, 50);
       await (await userPass(k)).close();
@@ -325,7 +325,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       // A delete's fence reaches the instance before its copy of KV shows the delete (here: never).
       const pending = gate.block([kp.getPublicKey()], { bucket: "mnq-credential-keys", revision: Number.MAX_SAFE_INTEGER });
       assert.ok(pending >= 2000, `the grant just sent may still be acted on for the server's auth timeout (${pending} ms)`);
-      assert.ok(f.mnq.views.credentialKeys.peek(kp.getPublicKey()), "the copy still shows the credential");
+      assert.ok(f.mnq.views.credentialKeys.held(kp.getPublicKey()), "the copy still shows the credential");
       const after = await ask();
       assert.equal(after.code, 401);
       assert.equal(outcome(after).jwt, undefined);

@@ -87,7 +87,7 @@ describe("views: copies that heal themselves (one node)", () => {
     await check(async () => (await resets(BucketName.credentialKeys)) > before, 10_000, 100);
     const store = f.mnq.store;
     const views = f.mnq.views;
-    const pairs: [RecordBucket<unknown>, { applied: number; get(key: string): Promise<unknown> }][] = [
+    const pairs: [RecordBucket<unknown>, { applied: number; read(key: string): Promise<unknown> }][] = [
       [store.apiKeys, views.apiKeys],
       [store.credentialKeys, views.credentialKeys],
       [store.credentials, views.credentials],
@@ -98,7 +98,7 @@ describe("views: copies that heal themselves (one node)", () => {
       await check(async () => view.applied === (await bucket.lastSequence()), 10_000, 100);
       // (before the key listing below, which leaves a consumer of its own)
       assert.equal((await jsm.streams.info(`KV_${bucket.name}`)).state.consumer_count, 1, `${bucket.name}: one consumer feeds the copy, none is left behind`);
-      for (const key of await bucket.keys(">")) assert.deepEqual(await view.get(key), (await bucket.get(key))?.value ?? null, `${bucket.name}: ${key} reads as KV holds it`);
+      for (const key of await bucket.keys(">")) assert.deepEqual(await view.read(key), (await bucket.get(key))?.value ?? null, `${bucket.name}: ${key} reads as KV holds it`);
     }
   });
 
@@ -112,7 +112,7 @@ describe("views: copies that heal themselves (one node)", () => {
     // credentials the copy holds (each looked up once), deleted while no consumer can feed it
     const made = await bounded(20, 5, async () => (await f.api<Creds>(project, "nats-credentials.create", { nats_account_id: account })).body);
     const userKey = (c: Creds) => NKeyPair.fromSeed(parseCreds(c.credentials.content).seed, "user").getPublicKey();
-    for (const c of made) assert.ok(await view.lookup(userKey(c)), "held");
+    for (const c of made) assert.ok(await view.readWithin(userKey(c)), "held");
     consumers.add = () => Promise.reject(new Error("no meta leader (injected)"));
     try {
       const jsm = await jetstreamManager(svc);
@@ -120,7 +120,7 @@ describe("views: copies that heal themselves (one node)", () => {
       const doomed = [...made];
       await bounded(20, 5, async () => (await f.api(project, "nats-credentials.delete", { nats_credentials_id: doomed.shift()!.id })).code);
       await check(async () => view.applied === (await bucket.lastSequence()), 10_000, 100);
-      for (const c of made) assert.equal(view.peek(userKey(c)), undefined, "each delete reached the copy");
+      for (const c of made) assert.equal(view.held(userKey(c)), undefined, "each delete reached the copy");
       assert.equal((await jsm.streams.info(`KV_${bucket.name}`)).state.consumer_count, 0, "no consumer fed it");
     } finally {
       consumers.add = add;

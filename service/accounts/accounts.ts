@@ -77,7 +77,7 @@ export class Accounts {
     const key = Store.accountKey(project, id);
     let rec = (await this.#deps.store.accounts.get(key))?.value ?? null;
     // missing, or `creating` still: perhaps a follower's stale copy (a direct get); ask the view
-    if (!rec || rec.state !== "active") rec = await this.#deps.views.accounts.fresh(key);
+    if (!rec || rec.state !== "active") rec = await this.#deps.views.accounts.readLatest(key);
     if (!rec || !isTenantAccount(rec)) throw new NotFoundError("nats_account", id);
     return rec;
   }
@@ -87,7 +87,7 @@ export class Accounts {
    * tells the ones the API lists.
    */
   async list(project: string, order: string, compare: (a: AccountRecord, b: AccountRecord) => number): Promise<readonly AccountRecord[]> {
-    await this.#deps.views.accounts.sync();
+    await this.#deps.views.accounts.catchUp();
     // a project holds a few accounts (MNQ_MAX_ACCOUNTS_PER_PROJECT) and its api-clients one
     return await this.#deps.views.accounts.sorted(projectGroup(project), order, compare);
   }
@@ -283,7 +283,7 @@ export class Accounts {
   async #deleteRetiredCredentials(project: string, account: AccountRecord): Promise<CredentialsRecord[]> {
     const { views, store, revoke, log } = this.#deps;
     const trusted = new Set([account.signing_key, ...(account.previous_signing_keys ?? [])]);
-    await views.credentials.sync();
+    await views.credentials.catchUp();
     const retired = (await views.credentials.group(accountGroup(project, account.id))).filter((r) => r.signing_key === undefined || !trusted.has(r.signing_key));
     if (retired.length === 0) return [];
     await removeCredentials(store, project, account.id, retired, { revoke });

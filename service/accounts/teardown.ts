@@ -88,7 +88,7 @@ export async function teardownAccount(deps: TeardownDeps, project: string, accou
   faultPoint(FaultPoint.deleteRevoked);
   await deps.resolver.delete([accountId]);
   faultPoint(FaultPoint.deleteUnpublished);
-  await deps.views.credentials.sync();
+  await deps.views.credentials.catchUp();
   // every user of the account is revoked ("*") and its JWT gone: nothing is left to close
   await removeCredentials(deps.store, project, accountId, await deps.views.credentials.group(accountGroup(project, accountId)));
   await deps.store.accounts.delete(key);

@@ -108,7 +108,7 @@ export class ApiKeys {
   /** A project's keys (every key without one: an operator's rare call, walked in KV), oldest first. */
   async list(project: string | undefined): Promise<readonly ApiKeyRecord[]> {
     const view = this.deps.views.apiKeys;
-    await view.sync();
+    await view.catchUp();
     // A project's keys are one group, held.
     if (project) return view.sorted(projectGroup(apiKeyProject(project)), "created_at_asc", byCreation);
     const all: ApiKeyRecord[] = [];

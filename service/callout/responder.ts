@@ -230,7 +230,7 @@ export class CalloutResponder {
    */
   private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>, source: string, now: number): Promise<Facts["apiKey"]> {
     const views = this.#views;
-    const record = await views.apiKeys.lookup(Store.apiKeyPattern(who.accessKey));
+    const record = await views.apiKeys.readWithin(Store.apiKeyPattern(who.accessKey));
     if (!record) return { record, secretValid: false, clientAccount: null };
     const hashing = this.#secrets.needsHash(who.secret, record.secret_hash);
     if (hashing && this.#throttle.blocked(source, now)) return { record, secretValid: false, clientAccount: null, throttled: true };
@@ -240,10 +240,10 @@ export class CalloutResponder {
     let clientAccount: AccountRecord | null = null;
     if (secretValid && record.project_id !== ADMIN_PROJECT) {
       // the key names its account (one read); a key written before it did, through its project
-      if (record.client_account) clientAccount = await views.accounts.lookup(Store.accountKey(record.project_id, record.client_account));
+      if (record.client_account) clientAccount = await views.accounts.readWithin(Store.accountKey(record.project_id, record.client_account));
       if (!clientAccount) {
-        const client = (await views.projects.lookup(record.project_id))?.client_account;
-        if (client) clientAccount = await views.accounts.lookup(Store.accountKey(record.project_id, client));
+        const client = (await views.projects.readWithin(record.project_id))?.client_account;
+        if (client) clientAccount = await views.accounts.readWithin(Store.accountKey(record.project_id, client));
       }
     }
     return { record, secretValid, clientAccount };
@@ -252,8 +252,8 @@ export class CalloutResponder {
   private async lookupCredential(who: Extract<Presented, { kind: "nkey" }>): Promise<Facts["credential"]> {
     if (!nonceSignatureValid(who)) return { signatureValid: false, index: null, account: null };
     const views = this.#views;
-    const index = await views.credentialKeys.lookup(who.nkey);
-    const account = index ? await views.accounts.lookup(Store.accountKey(index.project_id, index.nats_account_id)) : null;
+    const index = await views.credentialKeys.readWithin(who.nkey);
+    const account = index ? await views.accounts.readWithin(Store.accountKey(index.project_id, index.nats_account_id)) : null;
     return { signatureValid: true, index, account };
   }
 

@@ -15,7 +15,7 @@ export async function checkRevocationRoom(view: RecordView<CredentialsRecord>, a
   const group = accountGroup(account.project_id, account.id);
   // Far from the bound the view's count suffices; near it, the view first catches up with KV.
   if ((await view.count(group)) + revoked < max - NEAR_BOUND) return;
-  await view.sync();
+  await view.catchUp();
   const live = await view.count(group);
   if (live + revoked < max) return;
   throw new QuotasExceededError(

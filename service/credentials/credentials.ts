@@ -73,7 +73,7 @@ export class Credentials {
   /** An account's credentials (or, without one, the project's) in `order`. Do not modify the array. */
   async list(project: string, accountId: string | undefined, order: string, compare: (a: CredentialsRecord, b: CredentialsRecord) => number): Promise<readonly CredentialsRecord[]> {
     const view = this.deps.views.credentials;
-    await view.sync();
+    await view.catchUp();
     // An account's credentials are one group; a project's, its accounts' groups merged.
     const accounts = accountId ? [accountId] : await this.deps.accounts.ids(project);
     return view.sortedAcross(accounts.map((a) => accountGroup(project, a)), order, compare);

@@ -20,7 +20,7 @@ const READ_THROUGH_MS = 250;
 const READ_THROUGH_TIMEOUT_MS = 750;
 /** How long a callout lookup waits for a copy that is behind to apply what it misses before reading KV (a healthy copy applies in milliseconds). */
 const CATCH_UP_WAIT_MS = 100;
-/** How long `sync` waits for the stream leader's answer before taking the stream for leaderless. */
+/** How long `catchUp` waits for the stream leader's answer before taking the stream for leaderless. */
 const ASK_MS = 750;
 /** Unmet targets remembered (one per probe or sync round trip at most). */
 const MAX_TARGETS = 64;
@@ -85,7 +85,7 @@ interface Group<T> {
  * made anew from the last applied revision whenever it stops, so the copy has no gap. The view
  * knows how far behind it is: twice a second it asks the stream for its last sequence; a write
  * the stream had that the copy has not applied makes it *behind* since that moment (`lagSeconds`),
- * a copy behind with no progress restarts its feed, and while behind `lookup` reads through to KV.
+ * a copy behind with no progress restarts its feed, and while behind `readWithin` reads through to KV.
  */
 export class RecordView<T> implements CacheOwner {
   readonly #held = new Map<string, Held<T>>();
@@ -105,7 +105,7 @@ export class RecordView<T> implements CacheOwner {
   /** The highest stream sequence applied. */
   #seen = 0;
   readonly #waiters = new Set<{ seq: number; resolve: () => void }>();
-  /** The last-sequence request on its way, and the one queued behind it (see `sync`). */
+  /** The last-sequence request on its way, and the one queued behind it (see `catchUp`). */
   #inFlight: Promise<number> | undefined;
   #queued: Promise<number> | undefined;
   /** Sequences the stream had (and when it was asked) that the copy has not applied yet, oldest first. */
@@ -423,7 +423,7 @@ export class RecordView<T> implements CacheOwner {
   }
 
   /** The record as held, else as a replica holds it (a direct get), then held. */
-  async get(key: string): Promise<T | null> {
+  async read(key: string): Promise<T | null> {
     const held = this.#fresh(key);
     if (held !== undefined) return held;
     return this.#fill(key);
@@ -493,7 +493,7 @@ export class RecordView<T> implements CacheOwner {
    * get, any replica answering, within `timeoutMs`. A copy known to be behind is not trusted: the
    * record is read from KV. When KV does not answer in time, a held record is used, else none.
    */
-  async lookup(key: string, timeoutMs = READ_THROUGH_TIMEOUT_MS): Promise<T | null> {
+  async readWithin(key: string, timeoutMs = READ_THROUGH_TIMEOUT_MS): Promise<T | null> {
     if (this.lagSeconds() * 1000 >= READ_THROUGH_MS) return this.#readThrough(key, timeoutMs);
     // Behind for a moment (a write of this instance's, or one the probe saw): a record held now may
     // be a step short (an account still `creating`), so the copy gets CATCH_UP_WAIT_MS to apply it.
@@ -539,21 +539,21 @@ export class RecordView<T> implements CacheOwner {
 
   /**
    * The record as the stream leader holds it (read-your-writes: a direct get may be answered by a
-   * follower that missed a write already answered), then held; as `get` when the leader does not answer.
+   * follower that missed a write already answered), then held; as `read` when the leader does not answer.
    */
-  async fresh(key: string): Promise<T | null> {
+  async readLatest(key: string): Promise<T | null> {
     try {
       const latest = await this.bucket.latest(key);
       const raw = latest ? JSON.stringify(latest.value).length : 0;
       this.#hold(key, latest?.value ?? null, Math.max(latest?.revision ?? 0, this.#held.get(key)?.revision ?? 0), raw);
       return latest?.value ?? null;
     } catch {
-      return this.get(key);
+      return this.read(key);
     }
   }
 
   /** The record as held now, without asking KV (tests). */
-  peek(key: string): T | undefined {
+  held(key: string): T | undefined {
     return this.#held.get(key)?.value ?? undefined;
   }
 
@@ -565,7 +565,7 @@ export class RecordView<T> implements CacheOwner {
    * everything the stream had when it last answered is as current as any, and is used.
    * UnavailableError when the copy is behind and does not catch up within `timeoutMs`.
    */
-  async sync(timeoutMs = 2000): Promise<void> {
+  async catchUp(timeoutMs = 2000): Promise<void> {
     const state = await this.#confirm(timeoutMs);
     if (state === "behind") throw new UnavailableError("the service's copy of the records is behind; try again");
   }
