@@ -144,6 +144,24 @@ describe("sharing between accounts (one server)", () => {
     assert.deepEqual([after.exports, after.imports], [[], []]);
   });
 
+  test("a cycle of service imports is fine (each account answers the other's requests)", async () => {
+    const P = "sh-cycle";
+    const a = await account(P, "ping");
+    const b = await account(P, "pong");
+    assert.equal((await update(P, { nats_account_id: a.id, exports: [{ subject: "ping.*", type: "service" }] })).code, undefined);
+    assert.equal((await update(P, { nats_account_id: b.id, exports: [{ subject: "pong.*", type: "service" }] })).code, undefined);
+    assert.equal((await update(P, { nats_account_id: a.id, imports: [{ nats_account_id: b.id, subject: "pong.*", type: "service" }] })).code, undefined);
+    const r = await update(P, { nats_account_id: b.id, imports: [{ nats_account_id: a.id, subject: "ping.*", type: "service" }] });
+    assert.equal(r.code, undefined, JSON.stringify(r.body));
+    const ca = await client(P, a.id, "creds");
+    const cb = await client(P, b.id, "nkey");
+    ca.subscribe("ping.*", { callback: (_e, m) => void m.respond("from a") });
+    cb.subscribe("pong.*", { callback: (_e, m) => void m.respond("from b") });
+    await Promise.all([ca.flush(), cb.flush()]);
+    assert.equal((await cb.request("ping.1", "", { timeout: 5000 })).string(), "from a");
+    assert.equal((await ca.request("pong.1", "", { timeout: 5000 })).string(), "from b");
+  });
+
   test("removing or narrowing an imported export answers 409 naming the importers; deleting the exporter removes the imports and tells the importers", async () => {
     const P = "sh-409";
     const a = await account(P, "exporter");
