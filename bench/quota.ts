@@ -12,7 +12,7 @@ import { jetstream, JetStreamApiError, jetstreamManager } from "@nats-io/jetstre
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { loadConfig } from "../service/config/index.ts";
-import { createLogger } from "../service/log.ts";
+import { createLogger } from "../service/runtime/log.ts";
 import { type MnqService, startService } from "../service/main.ts";
 import { waitForJetStream } from "../service/server/cluster.ts";
 import { type Cluster, freshDataDir, removeDir, startCluster } from "../test/helpers/servers.ts";

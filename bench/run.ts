@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { newAccessKey, NKeyPair, parseCreds } from "../service/identity/index.ts";
-import { VERSION } from "../service/version.ts";
+import { VERSION } from "../service/runtime/version.ts";
 import { EndpointStats, Metrics } from "../service/observe/index.ts";
 import { freePort, freshDataDir, removeDir, startNode } from "../test/helpers/servers.ts";
 import { type ClientAuth, oneConnect, runLoad } from "./load.ts";

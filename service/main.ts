@@ -10,16 +10,16 @@ import { addCalloutEndpoint, type CalloutDeps, StandbyCallout } from "./callout/
 import { loadTrust } from "./bootstrap/index.ts";
 import type { Config } from "./config/index.ts";
 import { SecretMac, SeedVault } from "./identity/index.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "./runtime/log.ts";
 import { accountLimits, QuotaMonitor } from "./quota/index.ts";
-import { InFlight } from "./in-flight.ts";
+import { InFlight } from "./runtime/in-flight.ts";
 import { ConnectionTable, ResolverClient } from "./resolver/index.ts";
 import { AdmissionGate, Fence, type RevokeDeps, serveFence } from "./revocation/index.ts";
 import { type AccountRecord, FleetCounter, type OpenedViews, openViews, ResetReason, Store, type StoreViews, VIEWED_BUCKETS } from "./store/index.ts";
-import { frozenView } from "./faults.ts";
+import { frozenView } from "./runtime/faults.ts";
 import { ApiKeys } from "./api-keys/index.ts";
 import { Credentials } from "./credentials/index.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "./runtime/version.ts";
 
 /** `/readyz` answers 503 while a view is further behind its stream than this. */
 const MAX_READY_LAG_SECONDS = 2;

@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { jetstream, JetStreamApiError, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { createLogger } from "../service/log.ts";
+import { createLogger } from "../service/runtime/log.ts";
 import { type MnqService, startService } from "../service/main.ts";
 import { quotaLevel } from "../service/quota/index.ts";
 import { check } from "./helpers/check.ts";

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { DataFile, loadTrust } from "../service/bootstrap/index.ts";
 import { accountJwt, NKeyPair } from "../service/identity/index.ts";
 import { accountLimits } from "../service/quota/index.ts";
-import { createLogger } from "../service/log.ts";
+import { createLogger } from "../service/runtime/log.ts";
 import { startService } from "../service/main.ts";
 import { Store } from "../service/store/index.ts";
 import { check, deferrer } from "./helpers/check.ts";

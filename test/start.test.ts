@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { createCurveSeed, newMasterKey, NKeyPair, parseCreds, parseMasterKey, SeedVault, XKey } from "../service/identity/index.ts";
-import { createLogger } from "../service/log.ts";
+import { createLogger } from "../service/runtime/log.ts";
 import { startService } from "../service/main.ts";
 import { ADMIN_PROJECT, Store } from "../service/store/index.ts";
 import { calloutResponder, handOver, type MnqFixture, nkeyRequest, startMnq, testConfig } from "./helpers/mnq.ts";

@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ConflictError, InvalidArgumentsError, NotFoundError } from "../errors.ts";
+import { ConflictError, InvalidArgumentsError, NotFoundError } from "../contract/errors.ts";
 import { type AccountLimits, isPublicKey, NKeyPair, type SeedVault } from "../identity/index.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import { type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 import type { RevokeDeps } from "../revocation/index.ts";

@@ -1,5 +1,5 @@
 import { NKeyPair, type SeedVault } from "../identity/index.ts";
-import { ConflictError } from "../errors.ts";
+import { ConflictError } from "../contract/errors.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
 import { type AccountPublisher, newAccountRecord } from "./publisher.ts";
 import type { ResolverClient } from "../resolver/index.ts";

@@ -1,7 +1,7 @@
-import { ConflictError, QuotasExceededError, UnavailableError } from "../errors.ts";
-import { FaultPoint, faultPoint } from "../faults.ts";
+import { ConflictError, QuotasExceededError, UnavailableError } from "../contract/errors.ts";
+import { FaultPoint, faultPoint } from "../runtime/faults.ts";
 import { NKeyPair } from "../identity/index.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import { type AccountRecord, Store } from "../store/index.ts";
 import { newAccountRecord } from "./publisher.ts";
 import { releaseClaim, releasePlace, type TeardownDeps, teardownAccount } from "./teardown.ts";

@@ -1,6 +1,6 @@
 import type { Export, Import } from "@nats-io/jwt";
 import { accountJwt, type AccountLimits, type NKeyPair, peekClaims, type SeedVault } from "../identity/index.ts";
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError } from "../contract/errors.ts";
 import { type AccountRecord, Store, type Versioned } from "../store/index.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 import { projectApi, projectEvents } from "../contract/subjects.ts";

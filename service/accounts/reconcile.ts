@@ -1,5 +1,5 @@
-import type { Logger } from "../log.ts";
-import { Rounds } from "../rounds.ts";
+import type { Logger } from "../runtime/log.ts";
+import { Rounds } from "../runtime/rounds.ts";
 import { type AccountRecord, Pacer, Store, type StoreViews } from "../store/index.ts";
 import type { AccountPublisher } from "./publisher.ts";
 import type { ResolverClient } from "../resolver/index.ts";

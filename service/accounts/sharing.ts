@@ -1,5 +1,6 @@
-import { ConflictError, InvalidArgumentsError } from "../errors.ts";
+import { ConflictError, InvalidArgumentsError } from "../contract/errors.ts";
 import type { AccountExport, AccountImport, AccountRecord } from "../store/index.ts";
+import { subjectsOverlap, subjectWithin } from "../contract/subjects.ts";
 
 /**
  * What one account of a project may share with the others (docs/api.md "Sharing between
@@ -7,35 +8,10 @@ import type { AccountExport, AccountImport, AccountRecord } from "../store/index
  * server enforces what the JWTs say; these keep them saying only what the contract allows.
  */
 
-const tokens = (subject: string) => subject.split(".");
-
-/** True when every subject `inner` matches is matched by `outer` (`inner` lies within `outer`). */
-export function subjectWithin(inner: string, outer: string): boolean {
-  const a = tokens(inner);
-  const b = tokens(outer);
-  for (let i = 0; i < b.length; i++) {
-    if (b[i] === ">") return i < a.length;
-    if (i >= a.length || a[i] === ">") return false;
-    if (b[i] !== "*" && b[i] !== a[i]) return false;
-  }
-  return a.length === b.length;
-}
-
-/** True when some subject is matched by both. */
-export function subjectsOverlap(x: string, y: string): boolean {
-  const a = tokens(x);
-  const b = tokens(y);
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i] === ">" || b[i] === ">") return true;
-    if (a[i] !== "*" && b[i] !== "*" && a[i] !== b[i]) return false;
-  }
-  return a.length === b.length;
-}
-
 /** The same number of tokens, with `*` and `>` in the same places. */
 function sameWildcards(x: string, y: string): boolean {
-  const a = tokens(x);
-  const b = tokens(y);
+  const a = x.split(".");
+  const b = y.split(".");
   return a.length === b.length && a.every((t, i) => (t === "*" || t === ">" || b[i] === "*" || b[i] === ">" ? t === b[i] : true));
 }
 

@@ -1,11 +1,11 @@
 import { connect, jwtAuthenticator } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { NKeyPair, type SeedVault, userJwt } from "../identity/index.ts";
-import { ConflictError } from "../errors.ts";
+import { ConflictError } from "../contract/errors.ts";
 import { accountGroup, type AccountRecord, Store, type StoreViews } from "../store/index.ts";
-import { inBatches } from "../batches.ts";
+import { inBatches } from "../runtime/batches.ts";
 import { removeCredentials } from "../credentials/index.ts";
-import { FaultPoint, faultPoint } from "../faults.ts";
+import { FaultPoint, faultPoint } from "../runtime/faults.ts";
 import type { AccountPublisher } from "./publisher.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 

@@ -1,6 +1,6 @@
-import { InvalidArgumentsError, NotFoundError } from "../errors.ts";
+import { InvalidArgumentsError, NotFoundError } from "../contract/errors.ts";
 import { newAccessKey, newSecretKey, type SecretMac } from "../identity/index.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import { apiKeyUserName, closeAdmittedConnections, type RevokeDeps } from "../revocation/index.ts";
 import { ADMIN_PROJECT, apiKeyProject, type ApiKeyRecord, type ApiKeyRole, BucketName, projectGroup, Store, type StoreViews } from "../store/index.ts";
 

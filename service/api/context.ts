@@ -2,7 +2,7 @@ import type { Accounts } from "../accounts/index.ts";
 import type { ApiKeys, KeyScope } from "../api-keys/index.ts";
 import type { Config } from "../config/index.ts";
 import type { Credentials } from "../credentials/index.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import type { Observe } from "../observe/index.ts";
 import type { FleetCounter } from "../store/index.ts";
 import type { Actor, EventPublisher } from "./events.ts";

@@ -1,4 +1,4 @@
-import { InvalidArgumentsError } from "../errors.ts";
+import { InvalidArgumentsError } from "../contract/errors.ts";
 import type { AccountUsage } from "../quota/index.ts";
 import { type AccountExport, type AccountImport, type AccountRecord, isTenantAccount } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";

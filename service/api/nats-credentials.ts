@@ -1,5 +1,5 @@
 import { type CredentialPermissions, responsesEscalation } from "../identity/index.ts";
-import { InvalidArgumentsError, NotFoundError } from "../errors.ts";
+import { InvalidArgumentsError, NotFoundError } from "../contract/errors.ts";
 import type { CredentialsRecord } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { generateName } from "./generated-names.ts";

@@ -1,6 +1,6 @@
 import type { ServiceMsg } from "@nats-io/services";
-import { ApiError, InternalError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { ApiError, InternalError } from "../contract/errors.ts";
+import type { Logger } from "../runtime/log.ts";
 
 /** Sends a JSON reply. */
 export function replyJson(msg: ServiceMsg, body: unknown): void {

@@ -1,6 +1,6 @@
 import { type KeyScope, OWNER_SCOPE } from "../api-keys/index.ts";
 import type { ProjectOperation } from "../contract/subjects.ts";
-import { NotFoundError, PermissionsDeniedError } from "../errors.ts";
+import { NotFoundError, PermissionsDeniedError } from "../contract/errors.ts";
 
 /** A reader's calls (docs/api.md "Scoped API keys"). */
 const READS: ReadonlySet<ProjectOperation> = new Set<ProjectOperation>([

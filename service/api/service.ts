@@ -1,8 +1,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { OWNER_SCOPE, type KeyScope } from "../api-keys/index.ts";
-import { InvalidArgumentsError, QuotasExceededError } from "../errors.ts";
-import type { InFlight } from "../in-flight.ts";
+import { InvalidArgumentsError, QuotasExceededError } from "../contract/errors.ts";
+import type { InFlight } from "../runtime/in-flight.ts";
 import { isReplyInbox } from "../identity/index.ts";
 import { validateRequest } from "../contract/validation.ts";
 import type { ApiContext } from "./context.ts";

@@ -1,4 +1,4 @@
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 
 /** One line per source per window at most; the rest are counted into the next line. */
 const WINDOW_MS = 10_000;

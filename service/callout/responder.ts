@@ -11,8 +11,8 @@ import {
   userJwt,
   type XKey,
 } from "../identity/index.ts";
-import type { InFlight } from "../in-flight.ts";
-import type { Logger } from "../log.ts";
+import type { InFlight } from "../runtime/in-flight.ts";
+import type { Logger } from "../runtime/log.ts";
 import type { AuthMethod, AuthResult, Observe } from "../observe/index.ts";
 import { AdmissionGate } from "../revocation/index.ts";
 import { type AccountRecord, ADMIN_PROJECT, Store, type StoreViews } from "../store/index.ts";

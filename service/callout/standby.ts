@@ -1,6 +1,6 @@
 import { headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
-import type { InFlight } from "../in-flight.ts";
-import type { Logger } from "../log.ts";
+import type { InFlight } from "../runtime/in-flight.ts";
+import type { Logger } from "../runtime/log.ts";
 import { type AdmissionGate, serveFence } from "../revocation/index.ts";
 import { CALLOUT_SUBJECT } from "../contract/subjects.ts";
 import { CALLOUT_QUEUE, type CalloutMsg, type CalloutResponder, echoed } from "./responder.ts";

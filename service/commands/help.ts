@@ -1,5 +1,5 @@
 import { settings } from "../config/index.ts";
-import { MIN_SERVER_VERSION, VERSION } from "../version.ts";
+import { MIN_SERVER_VERSION, VERSION } from "../runtime/version.ts";
 
 export const CLUSTER_HELP = `Usage: mnq cluster [--instances N] [--client-ports P1,P2,P3] [--route-ports P1,P2,P3]
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { AccountExport, AccountImport } from "../store/index.ts";
-import { subjectWithin } from "../accounts/sharing.ts";
+import { subjectWithin } from "../contract/subjects.ts";
 import { CliError } from "./connection.ts";
 import { print } from "./output.ts";
 

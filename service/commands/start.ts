@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { bootstrap, DataFile } from "../bootstrap/index.ts";
 import type { Config } from "../config/index.ts";
-import { createLogger } from "../log.ts";
+import { createLogger } from "../runtime/log.ts";
 import { writeClusterTls } from "../server/cluster.ts";
 import { findNatsServer, type RunningServer } from "../server/launcher.ts";
 import { checkedTls, clientCaFile, dialedHosts } from "../tls/index.ts";

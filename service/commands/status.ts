@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { Config } from "../config/index.ts";
-import { MIN_SERVER_VERSION } from "../version.ts";
+import { MIN_SERVER_VERSION } from "../runtime/version.ts";
 import { callApi, CliError, connectApi, type ConnectionFlags } from "./connection.ts";
 import { HELP } from "./help.ts";
 import { print } from "./output.ts";

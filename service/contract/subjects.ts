@@ -77,3 +77,29 @@ export function projectEvents(project: string): string {
 export function projectOfApiSubject(subject: string): string {
   return subject.split(".")[3] ?? "";
 }
+
+/** How subjects match (NATS wildcards: `*` one token, a final `>` one or more). */
+const tokens = (subject: string) => subject.split(".");
+
+/** True when every subject `inner` matches is matched by `outer` (`inner` lies within `outer`). */
+export function subjectWithin(inner: string, outer: string): boolean {
+  const a = tokens(inner);
+  const b = tokens(outer);
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] === ">") return i < a.length;
+    if (i >= a.length || a[i] === ">") return false;
+    if (b[i] !== "*" && b[i] !== a[i]) return false;
+  }
+  return a.length === b.length;
+}
+
+/** True when some subject is matched by both. */
+export function subjectsOverlap(x: string, y: string): boolean {
+  const a = tokens(x);
+  const b = tokens(y);
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] === ">" || b[i] === ">") return true;
+    if (a[i] !== "*" && b[i] !== "*" && a[i] !== b[i]) return false;
+  }
+  return a.length === b.length;
+}

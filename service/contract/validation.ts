@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
-import { type ArgumentDetail, type ArgumentReason, InvalidArgumentsError } from "../errors.ts";
+import { type ArgumentDetail, type ArgumentReason, InvalidArgumentsError } from "./errors.ts";
 import { projectRoot } from "../config/project-root.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;

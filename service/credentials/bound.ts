@@ -1,4 +1,4 @@
-import { QuotasExceededError } from "../errors.ts";
+import { QuotasExceededError } from "../contract/errors.ts";
 import { accountGroup, type AccountRecord, type CredentialsRecord, type RecordView } from "../store/index.ts";
 
 /** Within this many of the bound, a create counts exactly (creates racing elsewhere stay inside it). */

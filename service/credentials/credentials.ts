@@ -1,6 +1,6 @@
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError } from "../contract/errors.ts";
 import type { CredentialPermissions, SeedVault } from "../identity/index.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import type { RevokeDeps } from "../revocation/index.ts";
 import { accountGroup, type AccountRecord, type CredentialsRecord, Store, type StoreViews } from "../store/index.ts";
 import { checkRevocationRoom } from "./bound.ts";

@@ -1,4 +1,4 @@
-import { inBatches } from "../batches.ts";
+import { inBatches } from "../runtime/batches.ts";
 import { closeAdmittedConnections, credentialUserName, type RevokeDeps } from "../revocation/index.ts";
 import { BucketName, type CredentialsRecord, Store } from "../store/index.ts";
 

@@ -1,8 +1,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../runtime/log.ts";
 import { type AccountRecord, type QuotaStateRecord, type RecordView, Store } from "../store/index.ts";
 import { readAllStorage } from "./usage.ts";
-import { Rounds } from "../rounds.ts";
+import { Rounds } from "../runtime/rounds.ts";
 
 /** docs/api.md quota event, published on `mnq.events.v1.<project>.nats-accounts.quota`. */
 export interface QuotaEvent {

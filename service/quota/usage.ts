@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { UnavailableError } from "../errors.ts";
+import { UnavailableError } from "../contract/errors.ts";
 import type { AccountLimits } from "../identity/index.ts";
 
 /** docs/api.md AccountUsage. */

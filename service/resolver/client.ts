@@ -1,7 +1,7 @@
 import { createInbox, type NatsConnection } from "@nats-io/nats-core";
 import { deleteAccountsJwt, type NKeyPair } from "../identity/index.ts";
-import { InternalError, UnavailableError } from "../errors.ts";
-import { ResponderCount } from "../responder-count.ts";
+import { InternalError, UnavailableError } from "../contract/errors.ts";
+import { ResponderCount } from "../runtime/responder-count.ts";
 
 interface ResolverReply {
   data?: { code?: number; message?: string; account?: string };

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import type { Logger } from "../log.ts";
-import { ResponderCount } from "../responder-count.ts";
+import type { Logger } from "../runtime/log.ts";
+import { ResponderCount } from "../runtime/responder-count.ts";
 import { validator } from "../contract/validation.ts";
 import type { AdmissionGate, FenceRelease } from "./gate.ts";
 import { FENCE_SUBJECT } from "../contract/subjects.ts";

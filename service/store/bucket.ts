@@ -1,7 +1,7 @@
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { ConflictError, UnavailableError } from "../errors.ts";
+import { ConflictError, UnavailableError } from "../contract/errors.ts";
 
 /** The last write of a key as one replica holds it, and how far that replica is (see `lastFor`). */
 export interface ReplicaRead {

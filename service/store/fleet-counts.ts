@@ -1,4 +1,4 @@
-import { UnavailableError } from "../errors.ts";
+import { UnavailableError } from "../contract/errors.ts";
 import { Pacer } from "./pacer.ts";
 import { type AccountRecord, isTenantAccount } from "./records.ts";
 import type { Store } from "./store.ts";

@@ -1,4 +1,4 @@
-import { UnavailableError } from "../errors.ts";
+import { UnavailableError } from "../contract/errors.ts";
 import type { RecordBucket, Versioned } from "./bucket.ts";
 import { CacheBudget, type CacheOwner, recordBytes } from "./cache-budget.ts";
 import { BucketFeed, type FeedEntry, feedEntry, ResetReason } from "./feed.ts";

@@ -8,7 +8,7 @@ import { type BootstrapOptions, DataFile, loadTrust, type Trust } from "../../se
 import { type CalloutDeps, CalloutResponder } from "../../service/callout/index.ts";
 import { loadConfig } from "../../service/config/index.ts";
 import { encodeJwt, NKeyPair, type XKey } from "../../service/identity/index.ts";
-import { createLogger } from "../../service/log.ts";
+import { createLogger } from "../../service/runtime/log.ts";
 import { type MnqService, startService } from "../../service/main.ts";
 import type { RunningServer } from "../../service/server/launcher.ts";
 import { validator } from "../../service/contract/validation.ts";
