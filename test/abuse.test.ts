@@ -12,6 +12,7 @@ import { BucketName } from "../service/store/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { bounded } from "./helpers/load.ts";
 import { callApi, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Creds = { id: string; credentials: { content: string } };
 
@@ -19,14 +20,15 @@ type Creds = { id: string; credentials: { content: string } };
 describe("abuse: one tenant against the others", () => {
   let f: MnqFixture;
   let svc: NatsConnection;
-  const open: NatsConnection[] = [];
+  const open = connectionsOfSuite();
 
   before(async () => {
     f = await startMnq({ MNQ_ACCOUNT_CONNECTIONS: "3", MNQ_ACCOUNT_SUBSCRIPTIONS: "20" });
     svc = await connectWithCreds(f.server.url, readFileSync(join(f.dataDir, DataFile.serviceCreds), "utf8"), { inboxPrefix: "_MNQ_INBOX" });
   });
   after(async () => {
-    await Promise.all([...open, svc].map((nc) => nc.close().catch(() => undefined)));
+    await open.closeAll();
+    await svc.close().catch(() => undefined);
     await f.stop();
   });
 
@@ -57,7 +59,7 @@ describe("abuse: one tenant against the others", () => {
     const other = (await f.api<{ id: string }>("ab-victim", "nats-accounts.create", {})).body.id;
     const c = (await f.api<Creds>("ab-victim", "nats-credentials.create", { nats_account_id: other })).body;
     const nc = await connectWithCreds(f.server.url, c.credentials.content, { reconnect: false });
-    open.push(nc);
+    open.keep(nc);
     const closing = closedWithin(nc, 1000);
     assert.equal((await f.api("ab-victim", "nats-credentials.delete", { nats_credentials_id: c.id })).code, undefined);
     await closing;
@@ -85,7 +87,7 @@ describe("abuse: one tenant against the others", () => {
     const account = (await f.api<{ id: string }>("ab-streams", "nats-accounts.create", {})).body.id;
     const creds = (await f.api<Creds>("ab-streams", "nats-credentials.create", { nats_account_id: account })).body.credentials.content;
     const nc = await connectWithCreds(f.server.url, creds, { reconnect: false });
-    open.push(nc);
+    open.keep(nc);
     const jsm = await jetstreamManager(nc);
     const made = await bounded(1000, 20, async (i) => {
       await jsm.streams.add({ name: `s${i}`, subjects: [`s.${i}`], max_msgs: 1 });
@@ -106,7 +108,7 @@ describe("abuse: one tenant against the others", () => {
     const account = (await f.api<{ id: string }>("ab-limits", "nats-accounts.create", {})).body.id;
     const creds = (await f.api<Creds>("ab-limits", "nats-credentials.create", { nats_account_id: account })).body.credentials.content;
     const conns = await Promise.all([0, 1, 2].map(() => connectWithCreds(f.server.url, creds, { reconnect: false })));
-    open.push(...conns);
+    open.keep(...conns);
     // the server refuses the 4th ("maximum account active connections exceeded"; the client may
     // see the socket closed under it first)
     await assert.rejects(connectWithCreds(f.server.url, creds, { reconnect: false }), /maximum.*connections|EPIPE|ECONNRESET/i);
@@ -127,7 +129,7 @@ describe("abuse: one tenant against the others", () => {
       const account = (await f.api<{ id: string }>(`ab-teardown-${run}`, "nats-accounts.create", {})).body.id;
       const c = (await f.api<Creds>(`ab-teardown-${run}`, "nats-credentials.create", { nats_account_id: account })).body;
       const tenant = await connectWithCreds(f.server.url, c.credentials.content, { maxReconnectAttempts: -1, reconnectTimeWait: 50 });
-      open.push(tenant);
+      open.keep(tenant);
       const jsm = await jetstreamManager(tenant);
       await jsm.streams.add({ name: "DATA", subjects: ["data.>"], max_bytes: 1024 * 1024 });
       assert.ok(existsSync(join(storeDir, "jetstream", account, "streams", "DATA")), "the account's streams live here");

@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { BucketName } from "../service/store/index.ts";
 import { validator } from "../service/contract/validation.ts";
 import { check } from "./helpers/check.ts";
 import { assertReplySchema, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Account = { id: string };
 type Creds = { id: string; name: string; nats_account_id: string; checksum: string; credentials: { name: string; content: string } | null };
@@ -29,12 +29,12 @@ function filesUnder(dir: string): string[] {
 
 describe("nats-credentials", () => {
   let f: MnqFixture;
-  const open: NatsConnection[] = [];
+  const open = connectionsOfSuite();
   before(async () => {
     f = await startMnq();
   });
   after(async () => {
-    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await open.closeAll();
     await f.stop();
   });
 
@@ -43,7 +43,7 @@ describe("nats-credentials", () => {
     (await f.api<Creds>(project, "nats-credentials.create", { nats_account_id, ...(name ? { name } : {}) })).body;
   const client = async (file: string, opts: Record<string, unknown> = {}) => {
     const nc = await connectWithCreds(f.server.url, file, { reconnect: false, ...opts });
-    open.push(nc);
+    open.keep(nc);
     return nc;
   };
 

@@ -4,6 +4,7 @@ import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { check } from "./helpers/check.ts";
 import { assertReplySchema, callApi, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Key = { access_key: string; secret_key: string; project_id: string; role: string; nats_account_ids: string[] | null };
 type Account = { id: string; name: string };
@@ -12,7 +13,7 @@ type ErrorBody = { type: string; details?: { resource?: string; action?: string 
 
 describe("scoped API keys (docs/api.md \"Scoped API keys\")", () => {
   let f: MnqFixture;
-  const open: NatsConnection[] = [];
+  const open = connectionsOfSuite();
   const P = "scoped";
   let a1: Account;
   let a2: Account;
@@ -25,7 +26,7 @@ describe("scoped API keys (docs/api.md \"Scoped API keys\")", () => {
     c2 = (await f.api<Creds>(P, "nats-credentials.create", { nats_account_id: a2.id, name: "in-two" })).body;
   });
   after(async () => {
-    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await open.closeAll();
     await f.stop();
   });
 
@@ -36,7 +37,7 @@ describe("scoped API keys (docs/api.md \"Scoped API keys\")", () => {
   };
   const login = async (k: Key): Promise<NatsConnection> => {
     const nc = await connect({ servers: f.server.url, user: k.access_key, pass: k.secret_key, reconnect: false });
-    open.push(nc);
+    open.keep(nc);
     return nc;
   };
   const call = <T = ErrorBody>(nc: NatsConnection, op: string, body: unknown = {}) => callApi<T>(nc, `mnq.api.v1.${P}.${op}`, body);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { createAccount, createUser } from "@nats-io/nkeys";
 import { closedWithin } from "./helpers/check.ts";
 import { assertReplySchema, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Account = { id: string; name: string; signing_keys: number };
 type Creds = { id: string; credentials: { content: string } };
@@ -14,18 +14,18 @@ const dec = new TextDecoder();
 
 describe("nats-accounts rotate-signing-key and import", () => {
   let f: MnqFixture;
-  const open: NatsConnection[] = [];
+  const open = connectionsOfSuite();
   before(async () => {
     f = await startMnq();
   });
   after(async () => {
-    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await open.closeAll();
     await f.stop();
   });
 
   const connected = async (creds: Creds) => {
     const nc = await connectWithCreds(f.server.url, creds.credentials.content, { reconnect: false });
-    open.push(nc);
+    open.keep(nc);
     return nc;
   };
   const newCreds = async (project: string, account: string) => {

@@ -13,6 +13,7 @@ import { Store } from "../service/store/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { bounded } from "./helpers/load.ts";
 import { apiKeyRequest, assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, nkeyRequest, startMnq } from "./helpers/mnq.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Key = { access_key: string; secret_key: string; project_id: string };
 type Creds = { id: string; nats_account_id: string; credentials: { content: string } };
@@ -24,25 +25,25 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
     let f: MnqFixture;
     let admin: Key;
     let adminNc: NatsConnection;
-    const open: NatsConnection[] = [];
+    const open = connectionsOfSuite();
     before(async () => {
       f = await startMnq({}, boot);
       admin = JSON.parse(readFileSync(join(f.dataDir, DataFile.adminApiKey), "utf8")) as Key;
       adminNc = await userPass(admin);
     });
     after(async () => {
-      await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+      await open.closeAll();
       await f.stop();
     });
 
     const userPass = async (k: { access_key: string; secret_key: string }, opts: Record<string, unknown> = {}) => {
       const nc = await connect({ servers: f.server.url, user: k.access_key, pass: k.secret_key, reconnect: false, ...opts });
-      open.push(nc);
+      open.keep(nc);
       return nc;
     };
     const withNkey = async (seed: string, opts: Record<string, unknown> = {}) => {
       const nc = await connect({ servers: f.server.url, authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)), reconnect: false, ...opts });
-      open.push(nc);
+      open.keep(nc);
       return nc;
     };
     const projectKey = async (project: string) => {
@@ -202,7 +203,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.equal(me.account, account);
       assert.ok(me.expires, "the session JWT expires");
       const file = await connectWithCreds(f.server.url, creds.credentials.content, { reconnect: false });
-      open.push(file);
+      open.keep(file);
       const sub = file.subscribe("orders.>", { max: 1 });
       await file.flush();
       nk.publish("orders.new", "hello");
@@ -254,7 +255,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
 
     test("callout - clients cannot publish authorization requests, not even the service's own users", async () => {
       const svc = await connectWithCreds(f.server.url, readFileSync(join(f.dataDir, DataFile.serviceCreds), "utf8"));
-      open.push(svc);
+      open.keep(svc);
       await assert.rejects(svc.request("$SYS.REQ.USER.AUTH", "x", { timeout: 2000 }), (err: Error) => /permission/i.test(err.message));
     });
 

@@ -12,6 +12,7 @@ import { BucketName } from "../service/store/index.ts";
 import { closedWithin } from "./helpers/check.ts";
 import { callApi, callApiRetrying, connectWithCreds, type MnqClusterFixture, startMnqCluster } from "./helpers/mnq.ts";
 import type { Cluster } from "./helpers/servers.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 describe("cluster", () => {
   let f: MnqClusterFixture;
@@ -19,13 +20,13 @@ describe("cluster", () => {
   let cluster: Cluster;
   let admin: NatsConnection;
   let mnq: MnqService;
-  const open: NatsConnection[] = [];
+  const open = connectionsOfSuite();
   before(async () => {
     f = await startMnqCluster({}, (c) => c.urls[0]!);
     ({ dir, cluster, admin, mnq } = f);
   });
   after(async () => {
-    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await open.closeAll();
     await f?.stop();
   });
 
@@ -52,11 +53,11 @@ describe("cluster", () => {
   test("cluster - the callout answers on every node: API keys and nkeys, and a delete closes connections on other nodes", async () => {
     const key = JSON.parse(readFileSync(join(dir, DataFile.adminApiKey), "utf8")) as { access_key: string; secret_key: string };
     const viaNode3 = await connect({ servers: cluster.urls[2]!, user: key.access_key, pass: key.secret_key, reconnect: false });
-    open.push(viaNode3);
+    open.keep(viaNode3);
     const pk = await callApi<{ access_key: string; secret_key: string }>(viaNode3, "mnq.admin.v1.api-keys.create", { project_id: "cl-callout" });
     assert.equal(pk.code, undefined);
     const project = await connect({ servers: cluster.urls[1]!, user: pk.body.access_key, pass: pk.body.secret_key, reconnect: false });
-    open.push(project);
+    open.keep(project);
     const account = await callApi<{ id: string }>(project, "mnq.api.v1.cl-callout.nats-accounts.create", {});
     assert.equal(account.code, undefined, account.message);
     const creds = await callApi<{ id: string; credentials: { content: string } }>(project, "mnq.api.v1.cl-callout.nats-credentials.create", {
@@ -64,7 +65,7 @@ describe("cluster", () => {
     });
     const seed = new TextEncoder().encode(parseCreds(creds.body.credentials.content).seed);
     const nk = await connect({ servers: cluster.urls[2]!, authenticator: nkeyAuthenticator(seed), reconnect: false });
-    open.push(nk);
+    open.keep(nk);
     const who = (await nk.request("$SYS.REQ.USER.INFO", "")).json<{ data: { account: string } }>();
     assert.equal(who.data.account, account.body.id);
     const closed = closedWithin(nk, 2000);
@@ -89,7 +90,7 @@ describe("cluster", () => {
 
     const back = await cluster.restart(2);
     const nc = await connectWithCreds(back.url, creds.body.credentials.content, { reconnect: false });
-    open.push(nc);
+    open.keep(nc);
     const who = (await nc.request("$SYS.REQ.USER.INFO", "")).json<{ data: { account: string } }>();
     assert.equal(who.data.account, account.body.id);
   });

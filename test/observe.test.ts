@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Msg, NatsConnection } from "@nats-io/nats-core";
+import type { Msg } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { loadTrust } from "../service/bootstrap/index.ts";
@@ -11,6 +11,7 @@ import { projectRoot } from "../service/config/project-root.ts";
 import { Store } from "../service/store/index.ts";
 import { check } from "./helpers/check.ts";
 import { assertEventSchema, callApi, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Key = { access_key: string; secret_key: string };
 
@@ -37,20 +38,20 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 describe("observability", () => {
   let f: MnqFixture;
   let port: number;
-  const open: NatsConnection[] = [];
+  const open = connectionsOfSuite();
   before(async () => {
     f = await startMnq({ MNQ_METRICS_PORT: "0" });
     port = f.mnq.metricsPort!;
   });
   after(async () => {
-    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await open.closeAll();
     await f.stop();
   });
 
   const newKey = async (project: string) => (await callApi<Key>(f.admin, "mnq.admin.v1.api-keys.create", { project_id: project })).body;
   const login = async (k: Key) => {
     const nc = await connect({ servers: f.server.url, user: k.access_key, pass: k.secret_key, reconnect: false });
-    open.push(nc);
+    open.keep(nc);
     return nc;
   };
 

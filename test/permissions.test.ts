@@ -5,6 +5,7 @@ import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { parseCreds, peekClaims } from "../service/identity/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { assertReplySchema, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Creds = {
   id: string;
@@ -21,17 +22,17 @@ describe("least-privilege credentials: permissions and expiry", () => {
   let account: string;
   /** A full-access creds-file client of the account: it sees what is delivered. */
   let observer: NatsConnection;
-  const open: NatsConnection[] = [];
+  const open = connectionsOfSuite();
 
   before(async () => {
     f = await startMnq();
     account = (await f.api<{ id: string }>(P, "nats-accounts.create", { name: "perm" })).body.id;
     const full = await f.api<Creds>(P, "nats-credentials.create", { nats_account_id: account });
     observer = await connectWithCreds(f.server.url, full.body.credentials.content);
-    open.push(observer);
+    open.keep(observer);
   });
   after(async () => {
-    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await open.closeAll();
     await f.stop();
   });
 
@@ -50,7 +51,7 @@ describe("least-privilege credentials: permissions and expiry", () => {
   };
   const dial = async (way: keyof typeof ways, c: Creds) => {
     const nc = await ways[way](c);
-    open.push(nc);
+    open.keep(nc);
     return nc;
   };
   /** The permissions violations the server reports to `nc`. */

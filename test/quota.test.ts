@@ -9,6 +9,7 @@ import { quotaLevel } from "../service/quota/index.ts";
 import { check } from "./helpers/check.ts";
 import { assertEventSchema, assertReplySchema, callApi, connectWithCreds, type MnqClusterFixture, type MnqFixture, startMnq, startMnqCluster, testConfig } from "./helpers/mnq.ts";
 import type { Cluster } from "./helpers/servers.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 const MiB = 1024 * 1024;
 const QUOTA = 314_572_800;
@@ -218,21 +219,21 @@ describe("quota (3-node cluster, 30 MiB)", () => {
   let f: MnqClusterFixture;
   let cluster: Cluster;
   let admin: NatsConnection;
-  const open: NatsConnection[] = [];
+  const open = connectionsOfSuite();
   const api = (project: string, op: string, body: unknown = {}) => callApi(admin, `mnq.api.v1.${project}.${op}`, body);
   before(async () => {
     f = await startMnqCluster({ MNQ_ACCOUNT_STORAGE_BYTES: String(quota) });
     ({ cluster, admin } = f);
   });
   after(async () => {
-    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await open.closeAll();
     await f?.stop();
   });
 
   const filled = async (project: string, replicas: number) => {
     const t = await tenant(api, project);
     const nc = await connectWithCreds(cluster.urls, t.creds);
-    open.push(nc);
+    open.keep(nc);
     // On a loaded 2-core machine a node has been seen to answer "JetStream not enabled for
     // account" for a moment right after the account's JWT reached every resolver: retry, as a
     // client would.

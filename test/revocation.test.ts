@@ -14,6 +14,7 @@ import { check, closedWithin } from "./helpers/check.ts";
 import { bounded } from "./helpers/load.ts";
 import { callApi, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 import { type Cluster, freshDataDir, removeDir, startCluster } from "./helpers/servers.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Key = { access_key: string; secret_key: string };
 type Creds = { id: string; nats_account_id: string; credentials: { content: string } };
@@ -43,7 +44,7 @@ describe("revocation through the servers' connection tables (one node)", () => {
   let f: MnqFixture;
   let sys: NatsConnection;
   let adminKey: Key;
-  const open: NatsConnection[] = [];
+  const open = connectionsOfSuite();
   const CHURN = 8000;
 
   before(async () => {
@@ -53,14 +54,14 @@ describe("revocation through the servers' connection tables (one node)", () => {
     adminKey = JSON.parse(readFileSync(join(f.dataDir, DataFile.adminApiKey), "utf8")) as Key;
   });
   after(async () => {
-    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await open.closeAll();
     await sys.close();
     await f.stop();
   });
 
   const dial = async (opts: Record<string, unknown>) => {
     const nc = await connect({ servers: f.server.url, reconnect: false, ...opts });
-    open.push(nc);
+    open.keep(nc);
     return nc;
   };
   const accountWithCreds = async (project: string) => {
@@ -90,7 +91,7 @@ describe("revocation through the servers' connection tables (one node)", () => {
     await churn(CHURN, { authenticator: nkeyAuth(seed) });
     const still = await Promise.all(Array.from({ length: 5 }, () => dial({ authenticator: nkeyAuth(seed) })));
     const file = await connectWithCreds(f.server.url, creds.credentials.content, { reconnect: false });
-    open.push(file);
+    open.keep(file);
     const closing = Promise.all([...still, file].map((nc) => closedWithin(nc, 1000)));
     const started = Date.now();
     const r = await f.api(`rv-churn`, "nats-credentials.delete", { nats_credentials_id: creds.id });
@@ -122,7 +123,7 @@ describe("revocation through the servers' connection tables (one node)", () => {
     const { account, creds, seed } = await accountWithCreds("rv-retire");
     const nk = await dial({ authenticator: nkeyAuth(seed) });
     const file = await connectWithCreds(f.server.url, creds.credentials.content, { reconnect: false });
-    open.push(file);
+    open.keep(file);
     // a credential signed by the new key survives the retirement
     assert.equal((await f.api("rv-retire", "nats-accounts.rotate-signing-key", { nats_account_id: account })).code, undefined);
     const kept = (await f.api<Creds>("rv-retire", "nats-credentials.create", { nats_account_id: account })).body;

@@ -6,6 +6,7 @@ import { parseCreds } from "../service/identity/index.ts";
 import { Store } from "../service/store/index.ts";
 import { check } from "./helpers/check.ts";
 import { type ApiReply, assertEventSchema, assertReplySchema, callApi, connectWithCreds, type MnqClusterFixture, type MnqFixture, startMnq, startMnqCluster } from "./helpers/mnq.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Account = { id: string; name: string; exports: Record<string, unknown>[]; imports: Record<string, unknown>[] };
 type Creds = { credentials: { content: string } };
@@ -18,9 +19,9 @@ async function unanswered(nc: NatsConnection, subject: string): Promise<void> {
 
 /** The sharing behaviours against one deployment: `api` calls as the admin, `servers` are where clients connect. */
 function sharingBehaviours(get: () => { api: <T>(project: string, op: string, body?: unknown) => Promise<ApiReply<T>>; servers: string[]; admin: NatsConnection }) {
-  const open: NatsConnection[] = [];
+  const open = connectionsOfSuite();
   after(async () => {
-    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await open.closeAll();
   });
   const account = async (project: string, name: string) => (await get().api<Account>(project, "nats-accounts.create", { name })).body;
   const creds = async (project: string, id: string) => (await get().api<Creds>(project, "nats-credentials.create", { nats_account_id: id })).body.credentials.content;
@@ -32,7 +33,7 @@ function sharingBehaviours(get: () => { api: <T>(project: string, op: string, bo
       how === "creds"
         ? await connectWithCreds(servers[0]!, file, { reconnect: false })
         : await connect({ servers: servers[servers.length - 1]!, authenticator: nkeyAuthenticator(new TextEncoder().encode(parseCreds(file).seed)), reconnect: false });
-    open.push(nc);
+    open.keep(nc);
     return nc;
   };
   const update = <T = Account>(project: string, body: Record<string, unknown>) => get().api<T>(project, "nats-accounts.update", body);

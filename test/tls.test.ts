@@ -16,6 +16,7 @@ import { check } from "./helpers/check.ts";
 import { cleanEnv, interrupt, MNQ, natsServersOnPort, runMnq, startMnqProcess } from "./helpers/cli.ts";
 import { callApi } from "./helpers/mnq.ts";
 import { freePort, freshDataDir, removeDir } from "./helpers/servers.ts";
+import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Account = { id: string; endpoint: string };
 type Creds = { id: string; credentials: { content: string } };
@@ -64,11 +65,11 @@ describe("TLS: MNQ_TLS_CERT, MNQ_TLS_KEY, MNQ_TLS_CA and a WebSocket port", () =
   let certs: Awaited<ReturnType<typeof makeCertificates>>;
   let mnq: ReturnType<typeof startMnqProcess>;
   let env: Record<string, string>;
-  const open: NatsConnection[] = [];
+  const open = connectionsOfSuite();
   const tls = () => ({ tls: { caFile: certs.ca } });
   const adminCreds = () => credsAuthenticator(readFileSync(join(dataDir, DataFile.adminCreds)));
   const adminKey = () => JSON.parse(readFileSync(join(dataDir, DataFile.adminApiKey), "utf8")) as { access_key: string; secret_key: string };
-  const track = (nc: NatsConnection) => (open.push(nc), nc);
+  const track = (nc: NatsConnection) => open.keep(nc);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "mnq-tls-"));
@@ -81,7 +82,7 @@ describe("TLS: MNQ_TLS_CERT, MNQ_TLS_KEY, MNQ_TLS_CA and a WebSocket port", () =
     await check(() => mnq.output().includes("mnq ready"), 30_000);
   });
   after(async () => {
-    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    await open.closeAll();
     await interrupt(mnq.child);
     removeDir(join(dataDir, ".."));
     removeDir(dir);
