@@ -29,5 +29,5 @@ if (existsSync(built) && statSync(built).mtimeMs >= newest(join(root, "service")
 } else {
   const { register } = await import("tsx/esm/api");
   register();
-  await import("../service/cli.ts");
+  await import("../service/commands/cli.ts");
 }

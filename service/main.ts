@@ -30,6 +30,8 @@ export interface MnqService {
   readonly sys: NatsConnection;
   readonly service: Service;
   readonly ctx: ApiContext;
+  /** The account lifecycle (the API's view of it is `ctx.accounts`). */
+  readonly accounts: Accounts;
   /** The KV buckets (all of the state). */
   readonly store: Store;
   /** The instance's bounded copies of them. */
@@ -228,6 +230,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       sys,
       service,
       ctx,
+      accounts,
       store,
       views,
       resolver,

@@ -93,7 +93,7 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
         }
       };
       await callsFrom(own!.id);
-      const shared = await f.mnq.ctx.accounts.clientAccount("cb-client");
+      const shared = await f.mnq.accounts.clientAccount("cb-client");
       const { client_account: _, ...earlier } = rec.value;
       await f.mnq.store.apiKeys.update(key, earlier, rec.revision);
       await f.mnq.views.apiKeys.catchUp();

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { NKeyPair, parseCreds, peekClaims } from "../service/identity/index.ts";
-import { projectRoot } from "../service/config/project-root.ts";
+import { projectRoot } from "../service/contract/project-root.ts";
 import { connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 import { removeDir } from "./helpers/servers.ts";
 

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { ConfigError, configSchema, loadConfig, settings } from "../service/config/index.ts";
 import { settingsValidatorSource, VALIDATOR_FILE } from "../service/config/validator-source.ts";
-import { projectRoot } from "../service/config/project-root.ts";
+import { projectRoot } from "../service/contract/project-root.ts";
 import { CLUSTER_DATA_DIR, clusterConfig } from "../service/commands/cluster.ts";
 
 test("config - defaults follow the contract", () => {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Parser } from "@asyncapi/parser";
 import { adminEndpoints, projectEndpoints } from "../service/api/service.ts";
-import { projectRoot } from "../service/config/project-root.ts";
+import { projectRoot } from "../service/contract/project-root.ts";
 import { asyncApiText } from "../service/contract/asyncapi.ts";
 import { EVENT_TYPES } from "../service/contract/subjects.ts";
 

@@ -7,7 +7,7 @@ import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { loadTrust } from "../service/bootstrap/index.ts";
 import { accountJwt, type AccountLimits, peekClaims } from "../service/identity/index.ts";
-import { projectRoot } from "../service/config/project-root.ts";
+import { projectRoot } from "../service/contract/project-root.ts";
 import { Store } from "../service/store/index.ts";
 import { check } from "./helpers/check.ts";
 import { assertEventSchema, callApi, connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
@@ -208,7 +208,7 @@ describe("observability", () => {
     const caller = await login(key);
     const refused = await callApi(caller, `mnq.api.v1.${project}.nats-accounts.create`, { name: "before" });
     assert.equal(refused.code, 403, "a caller the service cannot name reaches nothing");
-    await f.mnq.ctx.accounts.reconcile(false);
+    await f.mnq.accounts.reconcile(false);
     const shared = peekClaims<{ imports: { subject: string; share?: boolean }[] }>((await f.mnq.store.accounts.get(recordKey))!.value.jwt).nats.imports;
     assert.equal(shared?.find((i) => i.subject === `mnq.api.v1.${project}.>`)?.share, true);
     await callApi(caller, `mnq.api.v1.${project}.nats-accounts.create`, { name: "after" });

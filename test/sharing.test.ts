@@ -198,7 +198,7 @@ describe("sharing between accounts (one server)", () => {
     // what a delete that stopped after the teardown leaves: the import still on the record
     await f.mnq.store.accounts.modify(Store.accountKey(P, b.id), (cur) => ({ ...cur!.value, imports }));
     assert.equal((await f.api<Account>(P, "nats-accounts.get", { nats_account_id: b.id })).body.imports.length, 1);
-    const report = await f.mnq.ctx.accounts.reconcile(false);
+    const report = await f.mnq.accounts.reconcile(false);
     assert.equal(report.unlinked, 1);
     assert.deepEqual((await f.api<Account>(P, "nats-accounts.get", { nats_account_id: b.id })).body.imports, []);
   });

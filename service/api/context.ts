@@ -1,11 +1,28 @@
-import type { Accounts } from "../accounts/index.ts";
 import type { ApiKeys, KeyScope } from "../api-keys/index.ts";
 import type { Config } from "../config/index.ts";
 import type { Credentials } from "../credentials/index.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Observe } from "../observe/index.ts";
-import type { FleetCounter } from "../store/index.ts";
+import type { AccountUsage } from "../quota/index.ts";
+import type { AccountExport, AccountImport, AccountRecord, CredentialsRecord, FleetCounter } from "../store/index.ts";
 import type { Actor, EventPublisher } from "./events.ts";
+
+/**
+ * What the handlers call of the account lifecycle: the `Accounts` of accounts/, wired in main.ts.
+ * Named here so that the API depends on what it asks, not on how accounts are kept.
+ */
+export interface AccountOperations {
+  /** The service's own account: requests published there are an admin's. */
+  readonly mnqAccount: string;
+  get(project: string, id: string): Promise<AccountRecord>;
+  list(project: string, order: string, compare: (a: AccountRecord, b: AccountRecord) => number): Promise<readonly AccountRecord[]>;
+  create(project: string, name: string): Promise<AccountRecord>;
+  import(project: string, req: { name: string; account_id: string; private_key: string }): Promise<AccountRecord>;
+  update(project: string, id: string, change: { name?: string; exports?: AccountExport[]; imports?: AccountImport[] }): Promise<AccountRecord>;
+  rotateSigningKey(project: string, id: string, retirePrevious: boolean): Promise<{ account: AccountRecord; retired: CredentialsRecord[] }>;
+  delete(project: string, id: string): Promise<{ deleted: AccountRecord; importers: AccountRecord[] }>;
+  usage(project: string, id: string): Promise<AccountUsage>;
+}
 
 /** What the API handlers call: the domain objects, built once in main.ts, and nothing below them. */
 export interface ApiContext {
@@ -13,7 +30,7 @@ export interface ApiContext {
   /** The service's version (package.json). */
   readonly version: string;
   /** The account lifecycle: every change of an account goes through it. */
-  readonly accounts: Accounts;
+  readonly accounts: AccountOperations;
   /** The accounts' credentials: made, read, listed and deleted within their bound. */
   readonly credentials: Credentials;
   /** The keys that call the API. */

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { projectRoot } from "../config/project-root.ts";
+import { projectRoot } from "./project-root.ts";
 import { ADMIN_OPERATIONS, ADMIN_PREFIX, API_PREFIX, EVENT_TYPES, EVENTS_PREFIX, PROJECT_OPERATIONS } from "./subjects.ts";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

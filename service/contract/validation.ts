@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { type ArgumentDetail, type ArgumentReason, InvalidArgumentsError } from "./errors.ts";
-import { projectRoot } from "../config/project-root.ts";
+import { projectRoot } from "./project-root.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const schemaDir = join(projectRoot, "schemas");

@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { projectRoot } from "../config/project-root.ts";
+import { projectRoot } from "../contract/project-root.ts";
 
 export class NatsServerMissingError extends Error {
   constructor(detail: string) {

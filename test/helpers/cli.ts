@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { projectRoot } from "../../service/config/project-root.ts";
+import { projectRoot } from "../../service/contract/project-root.ts";
 
 export const MNQ = join(projectRoot, "bin", "mnq.mjs");
 /** The environment without any MNQ_ setting of the shell that runs the tests. */

@@ -2,8 +2,8 @@
 // (service/config/settings.ts), its precompiled validator, and docs/asyncapi.json from schemas/ and the subjects (service/contract/).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { asyncApiText } from "./asyncapi.ts";
-import { projectRoot } from "../config/project-root.ts";
+import { asyncApiText } from "../contract/asyncapi.ts";
+import { projectRoot } from "../contract/project-root.ts";
 import { configSchema } from "../config/settings.ts";
 import { settingsValidatorSource, VALIDATOR_FILE } from "../config/validator-source.ts";
 

@@ -1,8 +1,8 @@
-import { apiHelp, API_COMMANDS, CONTEXT_COMMAND, runApiCommand } from "./commands/api-commands.ts";
-import { CliError } from "./commands/connection.ts";
-import { HELP } from "./commands/help.ts";
-import { ConfigError, type Config, loadConfig } from "./config/index.ts";
-import { TlsSettingError } from "./tls/index.ts";
+import { apiHelp, API_COMMANDS, CONTEXT_COMMAND, runApiCommand } from "./api-commands.ts";
+import { CliError } from "./connection.ts";
+import { HELP } from "./help.ts";
+import { ConfigError, type Config, loadConfig } from "../config/index.ts";
+import { TlsSettingError } from "../tls/index.ts";
 
 type Command = (cfg: Readonly<Config>, rest: string[], command: string) => Promise<void>;
 
@@ -12,10 +12,10 @@ type Command = (cfg: Readonly<Config>, rest: string[], command: string) => Promi
  * the certificate library.
  */
 const COMMANDS: Record<string, Command> = {
-  bootstrap: async (cfg) => (await import("./commands/start.ts")).runBootstrap(cfg),
-  start: async (cfg) => (await import("./commands/start.ts")).runStart(cfg),
-  cluster: async (cfg, rest) => (await import("./commands/cluster.ts")).runCluster(cfg, rest),
-  status: async (cfg, rest) => (await import("./commands/status.ts")).runStatus(cfg, rest),
+  bootstrap: async (cfg) => (await import("./start.ts")).runBootstrap(cfg),
+  start: async (cfg) => (await import("./start.ts")).runStart(cfg),
+  cluster: async (cfg, rest) => (await import("./cluster.ts")).runCluster(cfg, rest),
+  status: async (cfg, rest) => (await import("./status.ts")).runStatus(cfg, rest),
   context: (cfg, rest) => runApiCommand(cfg, CONTEXT_COMMAND, rest),
 };
 
