@@ -180,11 +180,6 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       gate,
       observe,
       secrets,
-      // an earlier version's scrypt hash is replaced by the HMAC once its secret is known right
-      legacySecretVerified: (project, accessKey, secret, stored) =>
-        void store.apiKeys
-          .modify(Store.apiKeyKey(project, accessKey), (cur) => (cur && cur.value.secret_hash === stored ? { ...cur.value, secret_hash: secrets.digest(secret) } : null))
-          .catch(() => undefined),
     };
     // an admitting response is also sent through the standby's server (see echoed)
     const responder = addCalloutEndpoint(service, calloutDeps, inFlight, () => standby?.connection);

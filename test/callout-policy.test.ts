@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { randomBytes, scryptSync } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { fromCurveSeed } from "@nats-io/nkeys";
-import { decide, DenyReason, type Facts, nonceSignatureValid, presented, Throttle } from "../service/callout/index.ts";
+import { decide, DenyReason, type Facts, nonceSignatureValid, presented } from "../service/callout/index.ts";
 import type { AuthorizationRequest } from "../service/callout/index.ts";
-import { createCurveSeed, hashSecret, NKeyPair, SecretChecker, verifySecret, XKey } from "../service/identity/index.ts";
+import { createCurveSeed, NKeyPair, SecretMac, XKey } from "../service/identity/index.ts";
 import type { AccountRecord, ApiKeyRecord } from "../service/store/index.ts";
 
 const te = new TextEncoder();
@@ -86,7 +86,6 @@ describe("callout policy", () => {
     const nk = request({ nkey: "UX", sig: "s" }, "n");
     const cases: [Facts, DenyReason][] = [
       [facts({ request: request({}) }), DenyReason.noIdentity],
-      [facts({ request: key, apiKey: { record: apiKey("p1"), secretValid: false, clientAccount: null, throttled: true } }), DenyReason.throttled],
       [facts({ request: key, apiKey: { record: null, secretValid: false, clientAccount: null } }), DenyReason.unknownApiKey],
       [facts({ request: key, apiKey: { record: apiKey("p1"), secretValid: false, clientAccount: null } }), DenyReason.wrongSecret],
       [facts({ request: key, apiKey: { record: apiKey("p1"), secretValid: true, clientAccount: account("p2", { kind: "api-clients" }) } }), DenyReason.noClientAccount],
@@ -111,17 +110,6 @@ describe("callout policy", () => {
     assert.equal(nonceSignatureValid(p("abc", "%%%", "not-a-key")), false);
   });
 
-  test("throttle - the 10th failure in a minute blocks for a minute", () => {
-    const t = new Throttle();
-    for (let i = 0; i < 9; i++) assert.equal(t.fail("k", i), false);
-    assert.equal(t.blocked("k", 10), false);
-    assert.equal(t.fail("k", 10), true);
-    assert.equal(t.blocked("k", 59_000), true);
-    assert.equal(t.blocked("k", 60_011), false);
-    for (let i = 0; i < 9; i++) t.fail("w", i * 10_000);
-    assert.equal(t.fail("w", 70_000), false, "failures older than the window do not count");
-  });
-
   test("xkey - opens what nkeys seals and seals what nkeys opens", () => {
     const serverSeed = createCurveSeed();
     const server = fromCurveSeed(te.encode(serverSeed));
@@ -134,25 +122,14 @@ describe("callout policy", () => {
     assert.equal(ours.open(te.encode("eyJhbGciOi"), server.getPublicKey()), null);
   });
 
-  test("secrets - scrypt hashes verify only their secret; the checker remembers verified secrets", async () => {
-    const hash = await hashSecret("s3cret");
-    assert.match(hash, /^scrypt\$4096\$8\$4\$/);
-    assert.equal(hash.includes("s3cret"), false);
-    assert.equal(await verifySecret("s3cret", hash), true);
-    assert.equal(await verifySecret("s3cre", hash), false);
-    assert.equal(await verifySecret("s3cret", "scrypt$1$1$1$$"), false);
-    const checker = new SecretChecker();
-    assert.equal(await checker.check("s3cret", hash), true);
-    assert.equal(await checker.check("wrong", hash), false, "a remembered hash still refuses other secrets");
-    assert.equal(await checker.check("s3cret", hash), true);
-    // a hash made with other parameters (N = 16384, p = 1) still verifies
-    const salt = randomBytes(16);
-    const older = ["scrypt", 16384, 8, 1, salt.toString("base64url"), scryptSync("s3cret", salt, 32, { N: 16384, r: 8, p: 1 }).toString("base64url")].join("$");
-    assert.equal(await verifySecret("s3cret", older), true);
-    assert.equal(await verifySecret("s3cre", older), false);
-    // concurrent first checks share one hash per secret: right ones pass, wrong ones do not
-    const fresh = new SecretChecker();
-    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => fresh.check(i % 2 ? "s3cret" : "wrong", hash)));
-    assert.deepEqual(outcomes, Array.from({ length: 20 }, (_, i) => i % 2 === 1));
+  test("secrets - an API secret is stored as an HMAC under the master key: only its secret matches, and another master key's does not", () => {
+    const mac = new SecretMac(randomBytes(32));
+    const stored = mac.digest("s3cret");
+    assert.match(stored, /^hmac\$[A-Za-z0-9_-]{43}$/);
+    assert.equal(stored.includes("s3cret"), false);
+    assert.equal(mac.matches("s3cret", stored), true);
+    assert.equal(mac.matches("s3cre", stored), false);
+    assert.equal(new SecretMac(randomBytes(32)).matches("s3cret", stored), false);
+    assert.equal(mac.matches("s3cret", "hmac$short"), false);
   });
 });

@@ -6,13 +6,13 @@ import type { NatsConnection, Authenticator } from "@nats-io/nats-core";
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { BootstrapOptions } from "../service/bootstrap/index.ts";
 import { DataFile } from "../service/bootstrap/index.ts";
-import { decodeJwt, encodeJwt, hashSecret, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
+import { decodeJwt, encodeJwt, NKeyPair, parseCreds, XKey } from "../service/identity/index.ts";
 import { createCurveSeed } from "../service/identity/index.ts";
 import { validator } from "../service/contract/validation.ts";
 import { Store } from "../service/store/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { bounded } from "./helpers/load.ts";
-import { apiKeyRequest, assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, nkeyRequest, startMnq } from "./helpers/mnq.ts";
+import { assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, nkeyRequest, startMnq } from "./helpers/mnq.ts";
 import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Key = { access_key: string; secret_key: string; project_id: string };
@@ -176,25 +176,6 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.equal((await callApi(nc, "mnq.api.v1.cb-wrong.nats-accounts.list")).code, undefined);
     });
 
-    test("api keys - an earlier version's hash (no tag): a source whose scrypt checks keep failing is throttled, another source's right secret is not", async () => {
-      const key = await projectKey("cb-legacy");
-      const stored = Store.apiKeyKey("cb-legacy", key.access_key);
-      const rec = (await f.mnq.store.apiKeys.get(stored))!;
-      const legacy = (await hashSecret(key.secret_key)).split("$").slice(0, 6).join("$");
-      await f.mnq.store.apiKeys.update(stored, { ...rec.value, secret_hash: legacy }, rec.revision);
-      await check(async () => (await f.mnq.views.apiKeys.readWithin(Store.apiKeyPattern(key.access_key)))?.secret_hash === legacy);
-      const { responder, trust } = calloutResponder(f);
-      const sealer = XKey.fromSeed(createCurveSeed());
-      const ask = (secret: string, host: string) => handOver(responder, trust, sealer, apiKeyRequest(key.access_key, secret, host));
-      const reason = (r: { code?: number; data: Uint8Array }) => {
-        const opened = trust.calloutSealed ? new TextDecoder().decode(sealer.open(r.data, trust.xkey.publicKey)!) : new TextDecoder().decode(r.data);
-        return decodeJwt<{ jwt?: string; error?: string }>(opened).nats;
-      };
-      for (let i = 0; i < 10; i++) assert.match(reason(await ask(`guess-${i}`, "192.0.2.1")).error ?? "", /wrong secret/);
-      assert.match(reason(await ask(key.secret_key, "192.0.2.1")).error ?? "", /too many failures/, "that source gets no more scrypt");
-      assert.ok(reason(await ask(key.secret_key, "192.0.2.2")).jwt, "the owner elsewhere logs in");
-    });
-
     test("nkeys - a credential's nkey connects into its account and talks with a creds-file client", async () => {
       const { account, creds, seed } = await accountWithCreds("cb-nkey");
       const nk = await withNkey(seed);
@@ -274,19 +255,6 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.deepEqual(outcomes.filter((o) => o !== "ok").slice(0, 3), []);
       const stored = (await f.mnq.views.apiKeys.find(Store.apiKeyPattern(keys[0]!.access_key)));
       assert.match(stored!.value.secret_hash, /^hmac\$/);
-    });
-
-    test("callout - an API key stored by an earlier version (scrypt) logs in, and its record then holds the HMAC", async () => {
-      const k = await projectKey("cb-scrypt");
-      const store = f.mnq.store.apiKeys;
-      const key = Store.apiKeyKey("cb-scrypt", k.access_key);
-      const rec = (await store.get(key))!;
-      await store.update(key, { ...rec.value, secret_hash: await hashSecret(k.secret_key) }, rec.revision);
-      await f.mnq.views.apiKeys.catchUp();
-      await (await userPass(k)).close();
-      await check(async () => /^hmac\$/.test((await store.get(key))?.value.secret_hash ?? ""), 5000, 50);
-      await (await userPass(k)).close();
-      await refused(userPass({ ...k, secret_key: `${k.secret_key}x` }));
     });
 
     test("callout - no identity mnq issues can put a request where the callout answers: admin creds, creds files, nkeys, project and admin API keys", async () => {

@@ -141,6 +141,6 @@ export class ApiKeys {
   /** True when `accessKey` is an admin key of this KV and `secret` its secret. */
   async isAdmin(accessKey: string, secret: string): Promise<boolean> {
     const rec = await this.deps.views.apiKeys.find(Store.apiKeyPattern(accessKey));
-    return rec !== null && rec.value.project_id === ADMIN_PROJECT && (await this.deps.secrets.verify(secret, rec.value.secret_hash));
+    return rec !== null && rec.value.project_id === ADMIN_PROJECT && this.deps.secrets.matches(secret, rec.value.secret_hash);
   }
 }

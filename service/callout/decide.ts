@@ -33,7 +33,6 @@ export function nonceSignatureValid(p: Extract<Presented, { kind: "nkey" }>): bo
 
 export const DenyReason = {
   noIdentity: "no api key or nkey presented",
-  throttled: "too many failures from this address; try again later",
   unknownApiKey: "unknown api key",
   wrongSecret: "wrong secret key",
   badSignature: "nkey signature does not verify",
@@ -52,11 +51,8 @@ export interface Facts {
   nowSec: number;
   sessionTtlSeconds: number;
   mnqAccount: string;
-  /**
-   * API key: its record (null: unknown), whether the secret matched, the project's client account;
-   * `throttled` when the secret was not checked because its source failed too often (see Throttle).
-   */
-  apiKey?: { record: ApiKeyRecord | null; secretValid: boolean; clientAccount: AccountRecord | null; throttled?: boolean };
+  /** API key: its record (null: unknown), whether the secret matched, the account it lands in. */
+  apiKey?: { record: ApiKeyRecord | null; secretValid: boolean; clientAccount: AccountRecord | null };
   /**
    * True for an owner or account a delete has fenced off (the admission gate): asked when deciding,
    * so the responder must reply with no await after `decide`.
@@ -108,7 +104,6 @@ function fromRecords(f: Facts): Decision {
   if (f.presented.kind === "api_key") {
     const key = f.apiKey;
     if (!key?.record) return deny(DenyReason.unknownApiKey);
-    if (key.throttled) return deny(DenyReason.throttled);
     if (!key.secretValid) return deny(DenyReason.wrongSecret);
     const { access_key: accessKey, project_id: project } = key.record;
     if (project === ADMIN_PROJECT) {

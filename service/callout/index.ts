@@ -5,5 +5,4 @@ export { decide, DenyReason, nonceSignatureValid, presented } from "./decide.ts"
 export type { Facts } from "./decide.ts";
 export { InvalidRequestError, openRequest } from "./request.ts";
 export type { AuthorizationRequest } from "./request.ts";
-export { Throttle } from "./throttle.ts";
 export { ServerKeys } from "./server-keys.ts";

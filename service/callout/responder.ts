@@ -4,8 +4,6 @@ import {
   authorizationResponseJwt,
   type AuthorizationResult,
   NKeyPair,
-  isLegacyHash,
-  SecretChecker,
   type SecretMac,
   type SeedVault,
   userJwt,
@@ -19,7 +17,6 @@ import { type AccountRecord, ADMIN_PROJECT, Store, type StoreViews } from "../st
 import { decide, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
 import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKEY_HEADER } from "./request.ts";
 import { ServerKeys } from "./server-keys.ts";
-import { Throttle } from "./throttle.ts";
 import { DenialLog } from "./denial-log.ts";
 import { CALLOUT_SUBJECT } from "../contract/subjects.ts";
 
@@ -43,13 +40,10 @@ export interface CalloutDeps {
   views: StoreViews;
   /** Whom this instance admitted lately and whom deletes fenced off (see revocation/). */
   gate: AdmissionGate;
-  throttle?: Throttle;
   /** Counts every answer (metrics, `$SRV.STATS`). */
   observe?: Observe;
   /** Checks API secrets stored as HMACs (see SecretMac). */
-  secrets?: SecretMac;
-  /** Told when a secret matched an earlier version's scrypt hash: the record is rewritten with its HMAC. */
-  legacySecretVerified?: (project: string, accessKey: string, secret: string, stored: string) => void;
+  secrets: SecretMac;
 }
 
 /**
@@ -116,15 +110,11 @@ export const CALLOUT_ENDPOINT = "auth-callout";
 /** Opens, checks, decides and answers authorization requests. */
 export class CalloutResponder {
   /** Sources (client addresses) whose API key checks cost scrypt and failed too often. */
-  readonly #throttle: Throttle;
-  readonly #secrets: SecretChecker;
   readonly #denials: DenialLog;
   readonly #views: StoreViews;
   readonly #serverKeys = new ServerKeys();
 
   constructor(private readonly deps: CalloutDeps) {
-    this.#throttle = deps.throttle ?? new Throttle();
-    this.#secrets = new SecretChecker(deps.secrets);
     this.#denials = new DenialLog(deps.log);
     this.#views = deps.views;
   }
@@ -217,26 +207,20 @@ export class CalloutResponder {
       sessionTtlSeconds: this.deps.sessionTtlSeconds,
       mnqAccount: this.deps.mnqAccount,
     };
-    if (who.kind === "api_key") facts.apiKey = await this.lookupApiKey(who, sourceOf(req), now);
+    if (who.kind === "api_key") facts.apiKey = await this.lookupApiKey(who);
     if (who.kind === "nkey") facts.credential = await this.lookupCredential(who);
     return facts;
   }
 
   /**
-   * A wrong secret costs a SHA-256 (the hash's tag) or, for a hash never verified here and made
-   * by an earlier version (no tag), a scrypt: a source whose scrypt checks keep failing gets no
-   * more of them for a while. Nothing is refused for someone else's failures: a source is an
-   * address, and a secret already verified here is checked without scrypt.
+   * The key, its secret checked (one HMAC: a wrong secret costs microseconds, so there is nothing to
+   * throttle and nobody is refused for someone else's failures), and the account it lands in.
    */
-  private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>, source: string, now: number): Promise<Facts["apiKey"]> {
+  private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>): Promise<Facts["apiKey"]> {
     const views = this.#views;
     const record = await views.apiKeys.readWithin(Store.apiKeyPattern(who.accessKey));
     if (!record) return { record, secretValid: false, clientAccount: null };
-    const hashing = this.#secrets.needsHash(who.secret, record.secret_hash);
-    if (hashing && this.#throttle.blocked(source, now)) return { record, secretValid: false, clientAccount: null, throttled: true };
-    const secretValid = await this.#secrets.check(who.secret, record.secret_hash);
-    if (secretValid && isLegacyHash(record.secret_hash)) this.deps.legacySecretVerified?.(record.project_id, who.accessKey, who.secret, record.secret_hash);
-    if (hashing && !secretValid && this.#throttle.fail(source, now)) this.deps.log.warn({ client: source }, "auth callout: source throttled");
+    const secretValid = this.deps.secrets.matches(who.secret, record.secret_hash);
     let clientAccount: AccountRecord | null = null;
     if (secretValid && record.project_id !== ADMIN_PROJECT) {
       // the key names its account (one read); a key written before it did, through its project

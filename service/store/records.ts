@@ -99,7 +99,7 @@ export interface ApiKeyRecord {
   /** The project the key may call, or `*` for an admin key. */
   project_id: string;
   created_at: string;
-  /** `hmac$<HMAC-SHA-256>` base64url; earlier versions': `scrypt$<N>$<r>$<p>$<salt>$<hash>[$<tag>]`, replaced at their next successful check. */
+  /** `hmac$<HMAC-SHA-256>` base64url (see SecretMac). */
   secret_hash: string;
   /**
    * A project key's api-clients account, where its connections land: its own, made with it (on keys

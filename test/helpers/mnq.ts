@@ -213,11 +213,6 @@ export function authRequest(connectOpts: Record<string, string>, clientInfo: Rec
   );
 }
 
-/** A request for an API key, from `host`. */
-export function apiKeyRequest(accessKey: string, secret: string, host: string): string {
-  return authRequest({ user: accessKey, pass: secret }, { host });
-}
-
 /** A request for a credential's nkey, with its signature of the server's nonce. */
 export function nkeyRequest(kp: NKeyPair): string {
   const nonce = "a-nonce-of-the-server";
