@@ -7,7 +7,7 @@ import type { ResolverClient } from "../resolver/index.ts";
 import type { RevokeDeps } from "../revocation/index.ts";
 import { removeCredentials } from "../credentials/index.ts";
 import { accountGroup, type AccountExport, type AccountImport, type AccountRecord, BucketName, isTenantAccount, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
-import { createKeyAccount, ensureClientAccount } from "./client-accounts.ts";
+import { createKeyAccount } from "./client-accounts.ts";
 import { registerAccount } from "./create.ts";
 import { AccountPublisher } from "./publisher.ts";
 import { checkExports, checkImported, checkImports, sameList } from "./sharing.ts";
@@ -232,11 +232,6 @@ export class Accounts {
     );
   }
 
-  /** The project's shared api-clients account, where keys of earlier versions land, made on first use. */
-  clientAccount(project: string): Promise<AccountRecord> {
-    return ensureClientAccount(this.#inner, project);
-  }
-
   /** An API key's own api-clients account (see createKeyAccount). */
   keyAccount(project: string, accessKey: string, events: boolean): Promise<AccountRecord> {
     return createKeyAccount(this.#inner, project, accessKey, events);
@@ -258,11 +253,6 @@ export class Accounts {
     if (!marked) return;
     await this.#deps.resolver.delete([id]);
     await this.#deps.store.accounts.delete(key);
-  }
-
-  /** The account a project's API keys connect into, if it has one yet (MNQ for the admin keys). */
-  async clientAccountId(project: string, admin: boolean): Promise<string | undefined> {
-    return admin ? this.#deps.mnqAccount : (await this.#deps.store.projects.get(project))?.value.client_account;
   }
 
   /** One reconcile round now (`startup`: every JWT pushed, every half-done delete finished). */

@@ -144,8 +144,8 @@ export class Reconciler {
         if (r.stuck(`creating:${key}`, rec.updated_at)) {
           await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id, { rollback: true }));
         }
-      } else if (rec.kind === "api-clients" && (rec.access_key !== undefined ? (await views.apiKeys.find(Store.apiKeyPattern(rec.access_key))) === null : (await views.projects.read(project))?.client_account !== id)) {
-        // an API key's account whose key is gone (a create that died before storing the key, a delete before the teardown), or a project's never claimed
+      } else if (rec.kind === "api-clients" && (rec.access_key === undefined || (await views.apiKeys.find(Store.apiKeyPattern(rec.access_key))) === null)) {
+        // an API key's account whose key is gone (a create that died before storing the key, a delete before the teardown)
         if (r.stuck(`unclaimed:${key}`, rec.updated_at)) await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id));
       } else if (gone.size > 0) {
         await r.attempt("unlinked", ctx, () =>

@@ -10,8 +10,8 @@ export interface KeyAccounts {
   keyAccount(project: string, accessKey: string, events: boolean): Promise<{ id: string }>;
   /** Tears that account down once its key is gone. */
   removeKeyAccount(project: string, id: string): Promise<void>;
-  /** The account keys of earlier versions connect into (MNQ's for admin keys), if there is one. */
-  clientAccountId(project: string, admin: boolean): Promise<string | undefined>;
+  /** The service's own account, where admin keys connect. */
+  readonly mnqAccount: string;
   /** The ids of a project's tenant accounts. */
   ids(project: string): Promise<string[]>;
 }
@@ -123,7 +123,7 @@ export class ApiKeys {
     const revision = await this.deps.store.apiKeys.delete(rec.key);
     const project = rec.value.project_id;
     // in the account its record names, else the project's api-clients account, or MNQ for an admin key
-    const account = rec.value.client_account ?? (await this.deps.accounts.clientAccountId(project, project === ADMIN_PROJECT));
+    const account = project === ADMIN_PROJECT ? this.deps.accounts.mnqAccount : rec.value.client_account;
     if (account) {
       await closeAdmittedConnections(this.deps.revoke, {
         account,
@@ -131,7 +131,7 @@ export class ApiKeys {
         names: [apiKeyUserName(accessKey)],
         release: { bucket: BucketName.apiKeys, revision },
       });
-      // its own account goes with it (a project's shared one of earlier keys stays)
+      // its own account goes with it
       if (rec.value.client_account) await this.deps.accounts.removeKeyAccount(project, rec.value.client_account);
     }
     this.deps.log.info({ project, access_key: accessKey }, "api key deleted");

@@ -223,12 +223,8 @@ export class CalloutResponder {
     const secretValid = this.deps.secrets.matches(who.secret, record.secret_hash);
     let clientAccount: AccountRecord | null = null;
     if (secretValid && record.project_id !== ADMIN_PROJECT) {
-      // the key names its account (one read); a key written before it did, through its project
+      // the key names its own account: one read
       if (record.client_account) clientAccount = await views.accounts.readWithin(Store.accountKey(record.project_id, record.client_account));
-      if (!clientAccount) {
-        const client = (await views.projects.readWithin(record.project_id))?.client_account;
-        if (client) clientAccount = await views.accounts.readWithin(Store.accountKey(record.project_id, client));
-      }
     }
     return { record, secretValid, clientAccount };
   }

@@ -85,8 +85,6 @@ export interface CredentialsRecord {
 export interface ProjectRecord {
   project_id: string;
   accounts: string[];
-  /** The project's `api-clients` account, once an API key of the project exists. */
-  client_account?: string;
 }
 
 /** The `project_id` of an admin API key: every project, and the admin subjects. */
@@ -101,10 +99,7 @@ export interface ApiKeyRecord {
   created_at: string;
   /** `hmac$<HMAC-SHA-256>` base64url (see SecretMac). */
   secret_hash: string;
-  /**
-   * A project key's api-clients account, where its connections land: its own, made with it (on keys
-   * of earlier versions the project's, or absent: found through the project); absent on admin keys.
-   */
+  /** A project key's own api-clients account, made with it, where its connections land; absent on admin keys. */
   client_account?: string;
   /** What the key may do (absent: owner). */
   role?: ApiKeyRole;
