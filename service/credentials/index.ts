@@ -1,5 +1,4 @@
 export { buildCredentials } from "./build.ts";
-export type { BuiltCredentials, CredentialsSpec } from "./build.ts";
 export { removeCredentials } from "./remove.ts";
 export { Credentials } from "./credentials.ts";
-export type { CredentialAccounts, CredentialsDeps, NewCredentials } from "./credentials.ts";
+export type { CredentialAccounts, CredentialsDeps } from "./credentials.ts";

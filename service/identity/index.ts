@@ -3,7 +3,7 @@ export { XKey } from "./xkey.ts";
 export { newAccessKey, newSecretKey, SecretMac } from "./secrets.ts";
 export { decodeJwt, encodeJwt, JwtError, peekClaims } from "./jwt.ts";
 export { accountJwt, authorizationResponseJwt, deleteAccountsJwt, operatorJwt, userJwt } from "./claims.ts";
-export type { AccountJwtInput, AccountLimits, AuthorizationResult, UserJwtInput } from "./claims.ts";
+export type { AccountLimits, AuthorizationResult } from "./claims.ts";
 export { credsChecksum, formatCreds, parseCreds } from "./creds.ts";
 export { newMasterKey, parseMasterKey, SeedVault } from "./vault.ts";
 export { isReplyInbox, jwtPermissions, RESPONDER_PUBLISH, responsesEscalation } from "./permissions.ts";

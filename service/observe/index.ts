@@ -1,8 +1,8 @@
 export { EndpointStats } from "./endpoint-stats.ts";
 export { startObserveServer } from "./http.ts";
-export type { ObserveServer, ObserveServerOptions } from "./http.ts";
+export type { ObserveServer } from "./http.ts";
 export { Metrics } from "./metrics.ts";
-export type { AuthMethod, AuthResult, ObservedState, StorageFigure, ViewLabels } from "./metrics.ts";
+export type { AuthMethod, AuthResult } from "./metrics.ts";
 export { Readiness } from "./readiness.ts";
 
 import type { EndpointStats } from "./endpoint-stats.ts";

@@ -2,4 +2,4 @@ export { accountLimits } from "./policy.ts";
 export { readAccountUsage } from "./usage.ts";
 export type { AccountUsage } from "./usage.ts";
 export { QuotaMonitor, quotaLevel } from "./monitor.ts";
-export type { QuotaEvent, QuotaLevel, QuotaMonitorOptions } from "./monitor.ts";
+export type { QuotaEvent } from "./monitor.ts";

@@ -1,5 +1,5 @@
 export { AdmissionGate } from "./gate.ts";
 export { Fence, serveFence } from "./fence.ts";
 export { closeAdmittedConnections } from "./revoke.ts";
-export type { RevokeDeps, RevokeTarget } from "./revoke.ts";
+export type { RevokeDeps } from "./revoke.ts";
 export { apiKeyOfUserName, apiKeyUserName, credentialUserName } from "./user-names.ts";

@@ -1,7 +1,6 @@
 export { RecordBucket } from "./bucket.ts";
 export type { Versioned } from "./bucket.ts";
 export { apiKeyProject, BucketName, Store } from "./store.ts";
-export type { StoreOptions } from "./store.ts";
 export type { AccountExport, AccountImport, AccountRecord, ApiKeyRecord, ApiKeyRole, CredentialKeyRecord, CredentialsRecord, ProjectRecord, QuotaStateRecord } from "./records.ts";
 export { ADMIN_PROJECT, isTenantAccount } from "./records.ts";
 export { accountGroup, openViews, projectGroup, RecordView, VIEWED_BUCKETS } from "./view.ts";
