@@ -2,8 +2,8 @@
  * npm run bench:scale [-- --credentials 10000,100000,1000000] [-- --logins 100000]
  *
  * An instance's memory, start time, auth and list latency and create rate as the fleet grows. For
- * each N, a fresh nats-server gets N/50 projects of one account each, made through the API (so
- * their JWTs are on the resolver), then N credentials and N/10 API keys written straight into KV
+ * each N, a fresh nats-server gets N/50 projects of one account each and N/10 API keys (each an
+ * account of its own), made through the API (so their JWTs are on the resolver), then N credentials written straight into KV
  * by the product's own record builders (a simulation of the fleet: a million through the API would
  * take an hour), a big project of two accounts holding 5,000 and 1,000 of them, and one project in
  * 20 with API keys. A new mnq process then starts on that data and is measured:
@@ -20,9 +20,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DataFile, loadTrust } from "../service/bootstrap/index.ts";
-import { apiKeyRecord } from "../service/api-keys/index.ts";
 import { buildCredentials } from "../service/credentials/index.ts";
-import { parseCreds, SecretMac, SeedVault } from "../service/identity/index.ts";
+import { parseCreds, SeedVault } from "../service/identity/index.ts";
 import { type AccountRecord, Store } from "../service/store/index.ts";
 import { bounded } from "../test/helpers/load.ts";
 import { connectWithCreds } from "../test/helpers/mnq.ts";
@@ -47,6 +46,16 @@ const CREATE_RATE_BASELINE = 1000;
 
 const log = (m: string) => process.stderr.write(`bench:scale ${new Date().toISOString().slice(11, 19)} ${m}\n`);
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
+
+/** Where the instance's memory is (its /metrics): V8 heap used and total, external, and what the record cache charges. */
+async function memoryFigures(port: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const mib = (name: string) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, "m").exec(text);
+    return m ? `${round(Number(m[1]) / 2 ** 20)} MiB` : "?";
+  };
+  return `heap used ${mib("nodejs_heap_size_used_bytes")} of ${mib("nodejs_heap_size_total_bytes")}, external ${mib("nodejs_external_memory_bytes")}, cache ${mib("mnq_cache_bytes")}`;
+}
 
 async function api<T>(nc: NatsConnection, subject: string, body: unknown): Promise<T> {
   const m = await nc.request(subject, JSON.stringify(body), { timeout: 30_000 });
@@ -95,13 +104,24 @@ async function measure(n: number): Promise<Row> {
     const big = await api<{ id: string }>(admin, "mnq.api.v1.big.nats-accounts.create", { name: "big" });
     const second = await api<{ id: string }>(admin, "mnq.api.v1.big.nats-accounts.create", { name: "second" });
     const keyProjects = accounts.filter((_, i) => i % 20 === 0).map((a) => a.project);
-    // one key through the API per key project: it makes the key's own api-clients account, which
-    // the seeded keys of that project share below (a simulation: each real key has its own)
-    const clientOf = new Map<string, string>();
-    await bounded(keyProjects.length, 16, async (i) => {
-      const made = await api<{ access_key: string }>(admin, "mnq.admin.v1.api-keys.create", { project_id: keyProjects[i] });
-      clientOf.set(keyProjects[i]!, made.access_key);
+    // the API keys through the API too: each is an account of its own, whose JWT the resolver must hold
+    const keysPer = Math.ceil(n / 10 / keyProjects.length);
+    const warmKeys: ClientAuth[] = [];
+    const coldKeys: ClientAuth[] = [];
+    let keys = 0;
+    const keysStarted = performance.now();
+    log(`N=${n}: ${keysPer * keyProjects.length} API keys through the API, each with its account`);
+    await bounded(keysPer * keyProjects.length, 32, async (i) => {
+      const made = await api<{ access_key: string; secret_key: string }>(admin, "mnq.admin.v1.api-keys.create", { project_id: keyProjects[i % keyProjects.length], name: `k${i}` });
+      const seq = keys++;
+      const who: ClientAuth = { kind: "userpass", user: made.access_key, pass: made.secret_key };
+      if (seq % 41 === 40) {
+        if (coldKeys.length < COLD_SAMPLE) coldKeys.push(who);
+      } else if (seq % 5 === 0 && warmKeys.length < 2000) warmKeys.push(who);
+      if (keys % 10_000 === 0) log(`N=${n}: ${keys} API keys made`);
     });
+    const keyRate = keys / ((performance.now() - keysStarted) / 1000);
+    log(`N=${n}: ${keys} API keys made, ${round(keyRate)}/s`);
     await admin.close();
     await mnq.stop();
 
@@ -111,7 +131,6 @@ async function measure(n: number): Promise<Row> {
     const store = await Store.open(svc, { replicas: 1, timeout: 30_000 });
     const trust = loadTrust(dataDir);
     const vault = new SeedVault(trust.masterKey);
-    const secrets = new SecretMac(trust.masterKey);
     const record = async (project: string, id: string) => (await store.accounts.get(Store.accountKey(project, id)))!.value;
     const plan: { account: AccountRecord; count: number }[] = [
       { account: await record("big", big.id), count: BIG },
@@ -166,22 +185,6 @@ async function measure(n: number): Promise<Row> {
         if (written % 50_000 === 0) log(`N=${n}: ${written} credentials written`);
       });
     }
-    const keysPer = Math.ceil(n / 10 / keyProjects.length);
-    const warmKeys: ClientAuth[] = [];
-    const coldKeys: ClientAuth[] = [];
-    let keys = 0;
-    for (const project of keyProjects) {
-      const client = (await store.apiKeys.get(Store.apiKeyKey(project, clientOf.get(project)!)))?.value.client_account;
-      await bounded(keysPer, 256, async () => {
-        const k = apiKeyRecord(project, `k${keys}`, secrets, { clientAccount: client });
-        await store.apiKeys.create(Store.apiKeyKey(project, k.record.access_key), k.record);
-        const seq = keys++;
-        const who: ClientAuth = { kind: "userpass", user: k.record.access_key, pass: k.secret };
-        if (seq % 41 === 40) {
-          if (coldKeys.length < COLD_SAMPLE) coldKeys.push(who);
-        } else if (seq % 5 === 0 && warmKeys.length < 2000) warmKeys.push(who);
-      });
-    }
     const seedS = (performance.now() - started) / 1000;
     log(`N=${n}: ${written} credentials and ${keys} API keys written in ${round(seedS)} s`);
     await svc.close();
@@ -212,6 +215,7 @@ async function measure(n: number): Promise<Row> {
     const w = await runLoad(LOGINS, 50, (i) => oneConnect(url, i % 10 === 9 ? warmKeys[draw(zipfKeys)]! : warm[draw(zipf)]!));
     const rssWarmMiB = rssMiB(mnq.pid).now;
     log(`N=${n}: warm-up ${round(w.rate)} logins/s, ${w.failures} failed, RSS ${round(rssWarmMiB)} MiB`);
+    log(`N=${n}: after the warm-up, ${await memoryFigures(metricsPort)}`);
     // After the warm-up (V8 has compiled the paths), one connect at a time, the kinds taken in turn
     // (a drift of the machine's load then moves them all alike): native (a creds file, one identity
     // in use; and one never used, of the next cold identity's account, loading it into the server),
