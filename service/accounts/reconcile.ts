@@ -130,8 +130,10 @@ export class Reconciler {
     const known = new Set<string>(this.deps.systemAccounts);
     const recorded = new Set<string>();
     // a walk over KV in batches (any replica answers): nothing of the fleet is held for it
-    // the start's walk leaves the accounts held (within half the budget): first logins after a start read only their identity
-    for await (const { value: rec } of views.accounts.scan("", r.pace, r.startup)) {
+    // the start's walk leaves the tenant accounts held (within half the budget): first logins after a
+    // start read only their identity (an API key's login reads no account: its key carries what it needs)
+    const warm = (a: { kind?: string }) => r.startup && !a.kind;
+    for await (const { value: rec } of views.accounts.scan("", r.pace, warm)) {
       const { project_id: project, id } = rec;
       const key = Store.accountKey(project, id);
       const ctx = { account: id, project };
@@ -187,8 +189,7 @@ export class Reconciler {
 
   /** Project places held for accounts with no record (seen so in two rounds): released. */
   async #placesPass(r: Round, recorded: Set<string>): Promise<void> {
-    // the start's walk leaves the projects held too: an API key's login then finds its client account held
-    for await (const { value: project } of this.deps.views.projects.scan("", r.pace, r.startup)) {
+    for await (const { value: project } of this.deps.views.projects.scan("", r.pace)) {
       for (const id of project.accounts) {
         const key = Store.accountKey(project.project_id, id);
         if (recorded.has(key) || !r.stuck(`reserved:${key}`, "")) continue;

@@ -7,7 +7,7 @@ import { ADMIN_PROJECT, apiKeyProject, type ApiKeyRecord, type ApiKeyRole, Bucke
 /** What API keys need of the accounts (accounts/ provides it). */
 export interface KeyAccounts {
   /** A key's own api-clients account, where its connections land (with the project's events, or not). */
-  keyAccount(project: string, accessKey: string, events: boolean): Promise<{ id: string }>;
+  keyAccount(project: string, accessKey: string, events: boolean): Promise<{ id: string; signing_seed: string }>;
   /** Tears that account down once its key is gone. */
   removeKeyAccount(project: string, id: string): Promise<void>;
   /** The service's own account, where admin keys connect. */
@@ -45,11 +45,14 @@ export function apiKeyRecord(
   project: string,
   name: string,
   secrets: SecretMac,
-  opts: { accessKey?: string; clientAccount?: string; scope?: KeyScope } = {},
+  opts: { accessKey?: string; clientAccount?: { id: string; signing_seed: string }; scope?: KeyScope } = {},
 ): { record: ApiKeyRecord; secret: string } {
   const secret = newSecretKey();
   const record: ApiKeyRecord = { access_key: opts.accessKey ?? newAccessKey(), name, project_id: project, created_at: new Date().toISOString(), secret_hash: secrets.digest(secret) };
-  if (opts.clientAccount) record.client_account = opts.clientAccount;
+  if (opts.clientAccount) {
+    record.client_account = opts.clientAccount.id;
+    record.client_signing_seed = opts.clientAccount.signing_seed;
+  }
   if (opts.scope && opts.scope.role !== "owner") record.role = opts.scope.role;
   if (opts.scope?.nats_account_ids) record.nats_account_ids = opts.scope.nats_account_ids;
   return { record, secret };
@@ -83,7 +86,7 @@ export class ApiKeys {
     }
     const accessKey = newAccessKey();
     const account = await this.deps.accounts.keyAccount(project, accessKey, scope.nats_account_ids === null);
-    const made = apiKeyRecord(project, name, this.deps.secrets, { accessKey, clientAccount: account.id, scope });
+    const made = apiKeyRecord(project, name, this.deps.secrets, { accessKey, clientAccount: account, scope });
     try {
       await this.deps.store.apiKeys.create(Store.apiKeyKey(project, accessKey), made.record);
     } catch (err) {

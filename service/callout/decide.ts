@@ -40,7 +40,7 @@ export const DenyReason = {
   accountGone: "account deleted",
   retiredKey: "credentials signed by a retired signing key",
   expired: "credentials expired",
-  noClientAccount: "the project's client account is missing",
+  noClientAccount: "the key's client account is missing",
 } as const;
 export type DenyReason = (typeof DenyReason)[keyof typeof DenyReason];
 
@@ -52,7 +52,7 @@ export interface Facts {
   sessionTtlSeconds: number;
   mnqAccount: string;
   /** API key: its record (null: unknown), whether the secret matched, the account it lands in. */
-  apiKey?: { record: ApiKeyRecord | null; secretValid: boolean; clientAccount: AccountRecord | null };
+  apiKey?: { record: ApiKeyRecord | null; secretValid: boolean; clientAccount: KeyAccount | null };
   /**
    * True for an owner or account a delete has fenced off (the admission gate): asked when deciding,
    * so the responder must reply with no await after `decide`.
@@ -63,9 +63,12 @@ export interface Facts {
 }
 
 /** A user JWT to issue for the connection's `user_nkey`. */
+/** What the callout needs of an API key's client account: where it is, and its signing seed. */
+export type KeyAccount = Pick<AccountRecord, "id" | "signing_seed" | "state" | "project_id" | "access_key">;
+
 export interface Grant {
   /** The account the connection goes to; its signing key signs the user (MNQ: the MNQ signing key). */
-  account: AccountRecord | "mnq";
+  account: Pick<AccountRecord, "id" | "signing_seed"> | "mnq";
   accountId: string;
   name: string;
   permissions?: Permissions;
@@ -84,7 +87,7 @@ const deny = (reason: DenyReason): Decision => ({ kind: "deny", reason });
 
 /**
  * The callout's policy, a pure function of the request and the records already looked up.
- * API keys go to MNQ (admin) or to their project's client account, with only their API subjects;
+ * API keys go to MNQ (admin) or to their own client account, with only their API subjects;
  * a credential's nkey goes to the credential's account with the access of its creds file.
  */
 export function decide(f: Facts): Decision {

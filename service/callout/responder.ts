@@ -13,8 +13,8 @@ import type { InFlight } from "../runtime/in-flight.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { AuthMethod, AuthResult, Observe } from "../observe/index.ts";
 import { AdmissionGate } from "../revocation/index.ts";
-import { type AccountRecord, ADMIN_PROJECT, Store, type StoreViews } from "../store/index.ts";
-import { decide, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
+import { ADMIN_PROJECT, Store, type StoreViews } from "../store/index.ts";
+import { decide, type Facts, type Grant, identityOf, type KeyAccount, nonceSignatureValid, type Presented, presented } from "./decide.ts";
 import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKEY_HEADER } from "./request.ts";
 import { ServerKeys } from "./server-keys.ts";
 import { DenialLog } from "./denial-log.ts";
@@ -221,10 +221,12 @@ export class CalloutResponder {
     const record = await views.apiKeys.readWithin(Store.apiKeyPattern(who.accessKey));
     if (!record) return { record, secretValid: false, clientAccount: null };
     const secretValid = this.deps.secrets.matches(who.secret, record.secret_hash);
-    let clientAccount: AccountRecord | null = null;
+    let clientAccount: KeyAccount | null = null;
     if (secretValid && record.project_id !== ADMIN_PROJECT) {
-      // the key names its own account: one read
-      if (record.client_account) clientAccount = await views.accounts.readWithin(Store.accountKey(record.project_id, record.client_account));
+      // the key carries what signing needs of its own account: no second read
+      if (record.client_account && record.client_signing_seed) {
+        clientAccount = { id: record.client_account, signing_seed: record.client_signing_seed, state: "active", project_id: record.project_id, access_key: record.access_key };
+      }
     }
     return { record, secretValid, clientAccount };
   }

@@ -101,6 +101,12 @@ export interface ApiKeyRecord {
   secret_hash: string;
   /** A project key's own api-clients account, made with it, where its connections land; absent on admin keys. */
   client_account?: string;
+  /**
+   * That account's signing seed, sealed as on its record (bound to the account id): the callout
+   * signs the key's users with it without reading the account, so a key not held costs one read.
+   * The account is the key's alone and its signing key never changes.
+   */
+  client_signing_seed?: string;
   /** What the key may do (absent: owner). */
   role?: ApiKeyRole;
   /** The only accounts the key sees and acts on (absent: every account of its project). */

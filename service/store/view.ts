@@ -397,15 +397,15 @@ export class RecordView<T> implements CacheOwner {
 
   /**
    * Every record whose key starts with `prefix` ("" for all), read from KV batch by batch (`pace`
-   * awaited between two): a walk for background work, not held unless `warm` (see `#warm`).
+   * awaited between two): a walk for background work, not held unless `warm` says so of it (see `#warm`).
    */
-  async *scan(prefix = "", pace?: () => Promise<void>, warm = false): AsyncGenerator<{ key: string; value: T }> {
+  async *scan(prefix = "", pace?: () => Promise<void>, warm: (value: T) => boolean = () => false): AsyncGenerator<{ key: string; value: T }> {
     // small batches: a walk holds one batch at a time
     for await (const e of this.bucket.scan(prefix, 500, pace)) {
       if (e.value === null) continue;
       const value = parse<T>(e.value);
       if (value === null) continue;
-      if (warm) this.#warm(e.key, value, e.revision, e.value.length);
+      if (warm(value)) this.#warm(e.key, value, e.revision, e.value.length);
       yield { key: e.key, value };
     }
   }
