@@ -57,6 +57,17 @@ async function memoryFigures(port: number): Promise<string> {
   return `heap used ${mib("nodejs_heap_size_used_bytes")} of ${mib("nodejs_heap_size_total_bytes")}, external ${mib("nodejs_external_memory_bytes")}, cache ${mib("mnq_cache_bytes")}`;
 }
 
+/** The callout's answer time so far, per presented method (`mnq_auth_duration_seconds` sum and count). */
+async function calloutSeconds(port: number): Promise<Record<string, { sum: number; count: number }>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out: Record<string, { sum: number; count: number }> = {};
+  for (const m of text.matchAll(/^mnq_auth_duration_seconds_(sum|count)\{method="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
+    const e = (out[m[2]!] ??= { sum: 0, count: 0 });
+    e[m[1] as "sum" | "count"] = Number(m[3]);
+  }
+  return out;
+}
+
 async function api<T>(nc: NatsConnection, subject: string, body: unknown): Promise<T> {
   const m = await nc.request(subject, JSON.stringify(body), { timeout: 30_000 });
   if (m.headers?.get("Nats-Service-Error-Code")) throw new Error(`${subject}: ${m.string()}`);
@@ -224,6 +235,7 @@ async function measure(n: number): Promise<Row> {
     const lat = Object.fromEntries(Object.keys(kinds).map((k) => [k, [] as number[]])) as Record<keyof typeof kinds, number[]>;
     const rounds = Math.min(COLD_SAMPLE, cold.length, coldKeys.length, nativeCold.length);
     let connectFailures = 0;
+    const calloutBefore = await calloutSeconds(metricsPort);
     for (let i = 0; i < rounds; i++) {
       for (const [kind, who] of Object.entries(kinds) as [keyof typeof kinds, ClientAuth[]][]) {
         const t0 = performance.now();
@@ -243,6 +255,12 @@ async function measure(n: number): Promise<Row> {
     const nativeColdP50 = p("nativeCold")[0];
     const [coldNkey, coldApiKey, hotNkey, hotApiKey] = [p("coldNkey"), p("coldApiKey"), p("hotNkey"), p("hotApiKey")];
     log(`N=${n}: ${rounds} rounds of unloaded connects, ${connectFailures} failed`);
+    {
+      // the service's own share of those connects (request in, answer out), per method: one hot and one cold each round
+      const after = await calloutSeconds(metricsPort);
+      const per = (m: string) => round((((after[m]?.sum ?? 0) - (calloutBefore[m]?.sum ?? 0)) * 1000) / Math.max(1, (after[m]?.count ?? 0) - (calloutBefore[m]?.count ?? 0)), 3);
+      log(`N=${n}: the service's time per callout in those rounds (hot and cold together): nkey ${per("nkey")} ms, API key ${per("api_key")} ms`);
+    }
     {
       const probe = await connectWithCreds(url, readFileSync(join(dataDir, DataFile.serviceCreds), "utf8"), { inboxPrefix: "_MNQ_INBOX" });
       const jsm = await jetstreamManager(probe);
