@@ -102,7 +102,8 @@ describe("scale-out: two mnq instances on the 3-node cluster of deploy/cluster",
       const creds = await callApi<{ credentials: { content: string } }>(admin, `mnq.api.v1.${project}.nats-credentials.create`, { nats_account_id: id });
       assert.equal(creds.code, undefined, creds.message);
       const nc = await connectWithCreds(servers, creds.body.credentials.content, { reconnect: false });
-      const who = (await nc.request("$SYS.REQ.USER.INFO", "")).json<{ data: { account: string } }>();
+      // nats-server answers this itself (no mnq on the way): a busy machine may take past the 1 s default
+      const who = (await nc.request("$SYS.REQ.USER.INFO", "", { timeout: 10_000 })).json<{ data: { account: string } }>();
       assert.equal(who.data.account, id);
       await nc.close();
     });
