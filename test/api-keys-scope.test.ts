@@ -5,6 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import { check } from "./helpers/check.ts";
 import { assertReplySchema, callApi, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 import { connectionsOfSuite } from "./helpers/connections.ts";
+import { Store } from "../service/store/index.ts";
 
 type Key = { access_key: string; secret_key: string; project_id: string; role: string; nats_account_ids: string[] | null };
 type Account = { id: string; name: string };
@@ -183,5 +184,16 @@ describe("scoped API keys (docs/api.md \"Scoped API keys\")", () => {
     assert.ok(await own(), "made with the key");
     assert.equal((await callApi(f.admin, "mnq.admin.v1.api-keys.delete", { access_key: key.access_key })).code, undefined);
     assert.equal(await own(), null);
+  });
+
+  test("reconcile - a key's account whose key was never stored (a create that died between the two) is taken down after two rounds", async () => {
+    const orphan = await f.mnq.accounts.keyAccount(P, "MNQAAAAAAAAAAAAAAAAA", true);
+    const held = async () => (await f.mnq.store.accounts.get(Store.accountKey(P, orphan.id))) !== null;
+    assert.ok(await held());
+    await f.mnq.accounts.reconcile(false);
+    assert.ok(await held(), "one round only suspects it: a create may be under way");
+    const report = await f.mnq.accounts.reconcile(false);
+    assert.equal(report.rolledBack, 1);
+    assert.equal(await held(), false);
   });
 });

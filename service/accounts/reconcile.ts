@@ -23,6 +23,9 @@ export interface ReconcileReport {
   failed: number;
 }
 
+/** An API key's account younger than this is checked for its key every round (see `#keyWorthAsking`). */
+const RECENT_KEY_ACCOUNT_MS = 10 * 60_000;
+
 export interface ReconcileDeps extends TeardownDeps {
   store: Store;
   publisher: AccountPublisher;
@@ -146,7 +149,7 @@ export class Reconciler {
         if (r.stuck(`creating:${key}`, rec.updated_at)) {
           await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id, { rollback: true }));
         }
-      } else if (rec.kind === "api-clients" && (rec.access_key === undefined || (await views.apiKeys.find(Store.apiKeyPattern(rec.access_key))) === null)) {
+      } else if (rec.kind === "api-clients" && this.#keyWorthAsking(r, key, rec) && (await this.#keyGone(rec))) {
         // an API key's account whose key is gone (a create that died before storing the key, a delete before the teardown)
         if (r.stuck(`unclaimed:${key}`, rec.updated_at)) await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id));
       } else if (gone.size > 0) {
@@ -166,6 +169,21 @@ export class Reconciler {
       }
     }
     return { known, recorded };
+  }
+
+  /**
+   * Whether to ask KV if an API key's account still has its key: at start-up, for an account made
+   * lately (a create that dies leaves one behind), and for one the last round suspected. Not every
+   * round for every key: a fleet of keys would cost a read each, every round. An account whose key
+   * is gone admits nobody (the callout finds no key), so an old one waits for the next start.
+   */
+  #keyWorthAsking(r: Round, key: string, rec: AccountRecord): boolean {
+    return r.startup || this.#suspects.has(`unclaimed:${key}`) || Date.now() - Date.parse(rec.created_at) < RECENT_KEY_ACCOUNT_MS;
+  }
+
+  /** True when the API key an api-clients account was made for has no record (one exact read). */
+  async #keyGone(rec: AccountRecord): Promise<boolean> {
+    return rec.access_key === undefined || (await this.deps.store.apiKeys.get(Store.apiKeyKey(rec.project_id, rec.access_key))) === null;
   }
 
   /** The accounts an account imports from that have no record any more (read from KV: a copy may lag). */

@@ -1,7 +1,8 @@
 /**
  * Runs `round` every `intervalMs` (the interval counted from the end of the last one, so rounds
- * never overlap) until `stop()`, which waits for the round under way. A round that fails is told
- * to `failed` and the next one runs as planned. The timer does not hold the process open.
+ * never overlap) until `stop()`, which waits for the round under way, at most `maxWaitMs`: every
+ * step of a round is safe to cut short (the next round, on any instance, takes it up). A round that
+ * fails is told to `failed` and the next one runs as planned. The timer does not hold the process open.
  */
 export class Rounds {
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -26,10 +27,12 @@ export class Rounds {
     this.#schedule(tick);
   }
 
-  async stop(): Promise<void> {
+  async stop(maxWaitMs = 10_000): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    await this.#running;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#running, new Promise((resolve) => (timer = setTimeout(resolve, maxWaitMs)))]);
+    clearTimeout(timer);
   }
 
   #schedule(tick: () => void): void {
