@@ -44,17 +44,25 @@ function account(project: string, extra: Partial<AccountRecord> = {}): AccountRe
   };
 }
 
-const apiKey = (project: string): ApiKeyRecord => ({ access_key: "MNQAAAAAAAAAAAAAAAAA", name: "k", project_id: project, created_at: "", secret_hash: "" });
+/** A key's record; a project key's names its own account (`client`) and carries its sealed signing seed. */
+const apiKey = (project: string, client?: AccountRecord): ApiKeyRecord => ({
+  access_key: "MNQAAAAAAAAAAAAAAAAA",
+  name: "k",
+  project_id: project,
+  created_at: "",
+  secret_hash: "",
+  ...(client ? { client_account: client.id, client_signing_seed: "sealed" } : {}),
+});
 
 function facts(f: Partial<Facts> & Pick<Facts, "request">): Facts {
   return { presented: presented(f.request), nowSec: 1000, sessionTtlSeconds: 3600, mnqAccount: MNQ, ...f };
 }
 
 describe("callout policy", () => {
-  test("decide - a project key goes to its project's client account with only its API subjects", () => {
+  test("decide - a project key goes to its own client account with only its API subjects", () => {
     const client = account("p1", { kind: "api-clients" });
     const req = request({ user: "MNQAAAAAAAAAAAAAAAAA", pass: "s" });
-    const d = decide(facts({ request: req, apiKey: { record: apiKey("p1"), secretValid: true, clientAccount: client } }));
+    const d = decide(facts({ request: req, apiKey: { record: apiKey("p1", client), secretValid: true } }));
     assert.equal(d.kind, "allow");
     if (d.kind !== "allow") return;
     assert.equal(d.grant.accountId, client.id);
@@ -67,7 +75,7 @@ describe("callout policy", () => {
 
   test("decide - the admin key goes to MNQ with the admin subjects", () => {
     const req = request({ user: "MNQAAAAAAAAAAAAAAAAA", pass: "s" });
-    const d = decide(facts({ request: req, apiKey: { record: apiKey("*"), secretValid: true, clientAccount: null } }));
+    const d = decide(facts({ request: req, apiKey: { record: apiKey("*"), secretValid: true } }));
     assert.equal(d.kind === "allow" && d.grant.accountId, MNQ);
     assert.deepEqual(d.kind === "allow" && d.grant.permissions?.pub?.allow, ["mnq.api.v1.>", "mnq.admin.v1.>", "$SRV.>"]);
   });
@@ -75,7 +83,7 @@ describe("callout policy", () => {
   test("decide - an account or owner a delete has fenced is refused whatever its records say", () => {
     const client = account("p1", { kind: "api-clients" });
     const req = request({ user: "MNQAAAAAAAAAAAAAAAAA", pass: "s" });
-    const base = facts({ request: req, apiKey: { record: apiKey("p1"), secretValid: true, clientAccount: client } });
+    const base = facts({ request: req, apiKey: { record: apiKey("p1", client), secretValid: true } });
     assert.equal(decide({ ...base, fenced: () => false }).kind, "allow");
     assert.deepEqual(decide({ ...base, fenced: (id) => id === client.id }), { kind: "deny", reason: DenyReason.accountGone });
     assert.deepEqual(decide({ ...base, fenced: (id) => id === "MNQAAAAAAAAAAAAAAAAA" }), { kind: "deny", reason: DenyReason.unknownApiKey });
@@ -86,9 +94,9 @@ describe("callout policy", () => {
     const nk = request({ nkey: "UX", sig: "s" }, "n");
     const cases: [Facts, DenyReason][] = [
       [facts({ request: request({}) }), DenyReason.noIdentity],
-      [facts({ request: key, apiKey: { record: null, secretValid: false, clientAccount: null } }), DenyReason.unknownApiKey],
-      [facts({ request: key, apiKey: { record: apiKey("p1"), secretValid: false, clientAccount: null } }), DenyReason.wrongSecret],
-      [facts({ request: key, apiKey: { record: apiKey("p1"), secretValid: true, clientAccount: account("p2", { kind: "api-clients" }) } }), DenyReason.noClientAccount],
+      [facts({ request: key, apiKey: { record: null, secretValid: false } }), DenyReason.unknownApiKey],
+      [facts({ request: key, apiKey: { record: apiKey("p1", account("p1", { kind: "api-clients" })), secretValid: false } }), DenyReason.wrongSecret],
+      [facts({ request: key, apiKey: { record: apiKey("p1"), secretValid: true } }), DenyReason.noClientAccount],
       [facts({ request: nk, credential: { signatureValid: false, index: null, account: null } }), DenyReason.badSignature],
       [facts({ request: nk, credential: { signatureValid: true, index: null, account: null } }), DenyReason.unknownCredential],
     ];

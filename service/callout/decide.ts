@@ -51,8 +51,8 @@ export interface Facts {
   nowSec: number;
   sessionTtlSeconds: number;
   mnqAccount: string;
-  /** API key: its record (null: unknown), whether the secret matched, the account it lands in. */
-  apiKey?: { record: ApiKeyRecord | null; secretValid: boolean; clientAccount: KeyAccount | null };
+  /** API key: its record (null: unknown; it names the key's own account), whether the secret matched. */
+  apiKey?: { record: ApiKeyRecord | null; secretValid: boolean };
   /**
    * True for an owner or account a delete has fenced off (the admission gate): asked when deciding,
    * so the responder must reply with no await after `decide`.
@@ -63,9 +63,6 @@ export interface Facts {
 }
 
 /** A user JWT to issue for the connection's `user_nkey`. */
-/** What the callout needs of an API key's client account: where it is, and its signing seed. */
-export type KeyAccount = Pick<AccountRecord, "id" | "signing_seed" | "state" | "project_id" | "access_key">;
-
 export interface Grant {
   /** The account the connection goes to; its signing key signs the user (MNQ: the MNQ signing key). */
   account: Pick<AccountRecord, "id" | "signing_seed"> | "mnq";
@@ -122,17 +119,16 @@ function fromRecords(f: Facts): Decision {
         },
       };
     }
-    const client = key.clientAccount;
-    if (!client || client.state !== "active" || client.project_id !== project) return deny(DenyReason.noClientAccount);
-    // a key's own account is that key's alone
-    if (client.access_key !== undefined && client.access_key !== accessKey) return deny(DenyReason.noClientAccount);
+    // the key's own account, and its signing seed (sealed): the record carries what signing needs
+    const { client_account: clientId, client_signing_seed: clientSeed } = key.record;
+    if (!clientId || !clientSeed) return deny(DenyReason.noClientAccount);
     // a key narrowed to accounts gets no events: an event subject does not name its account
     const narrowed = key.record.nats_account_ids !== undefined;
     return {
       kind: "allow",
       grant: {
-        account: client,
-        accountId: client.id,
+        account: { id: clientId, signing_seed: clientSeed },
+        accountId: clientId,
         name: apiKeyUserName(accessKey),
         permissions: {
           pub: { allow: [projectApi(project)] },

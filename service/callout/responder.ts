@@ -13,8 +13,8 @@ import type { InFlight } from "../runtime/in-flight.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { AuthMethod, AuthResult, Observe } from "../observe/index.ts";
 import { AdmissionGate } from "../revocation/index.ts";
-import { ADMIN_PROJECT, Store, type StoreViews } from "../store/index.ts";
-import { decide, type Facts, type Grant, identityOf, type KeyAccount, nonceSignatureValid, type Presented, presented } from "./decide.ts";
+import { Store, type StoreViews } from "../store/index.ts";
+import { decide, type Facts, type Grant, identityOf, nonceSignatureValid, type Presented, presented } from "./decide.ts";
 import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKEY_HEADER } from "./request.ts";
 import { ServerKeys } from "./server-keys.ts";
 import { DenialLog } from "./denial-log.ts";
@@ -214,21 +214,12 @@ export class CalloutResponder {
 
   /**
    * The key, its secret checked (one HMAC: a wrong secret costs microseconds, so there is nothing to
-   * throttle and nobody is refused for someone else's failures), and the account it lands in.
+   * throttle and nobody is refused for someone else's failures). One read: the key's record names
+   * its own account and carries what signing needs of it.
    */
   private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>): Promise<Facts["apiKey"]> {
-    const views = this.#views;
-    const record = await views.apiKeys.readWithin(Store.apiKeyPattern(who.accessKey));
-    if (!record) return { record, secretValid: false, clientAccount: null };
-    const secretValid = this.deps.secrets.matches(who.secret, record.secret_hash);
-    let clientAccount: KeyAccount | null = null;
-    if (secretValid && record.project_id !== ADMIN_PROJECT) {
-      // the key carries what signing needs of its own account: no second read
-      if (record.client_account && record.client_signing_seed) {
-        clientAccount = { id: record.client_account, signing_seed: record.client_signing_seed, state: "active", project_id: record.project_id, access_key: record.access_key };
-      }
-    }
-    return { record, secretValid, clientAccount };
+    const record = await this.#views.apiKeys.readWithin(Store.apiKeyPattern(who.accessKey));
+    return { record, secretValid: record !== null && this.deps.secrets.matches(who.secret, record.secret_hash) };
   }
 
   private async lookupCredential(who: Extract<Presented, { kind: "nkey" }>): Promise<Facts["credential"]> {
