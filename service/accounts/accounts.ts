@@ -10,7 +10,7 @@ import { accountGroup, type AccountExport, type AccountImport, type AccountRecor
 import { createKeyAccount } from "./client-accounts.ts";
 import { registerAccount } from "./create.ts";
 import { AccountPublisher } from "./publisher.ts";
-import { checkExports, checkImported, checkImports, sameList } from "./sharing.ts";
+import { checkExports, checkImported, checkImports, sameList, withoutImportsOf } from "./sharing.ts";
 import { Reconciler, type ReconcileReport } from "./reconcile.ts";
 import { teardownAccount, type TeardownDeps } from "./teardown.ts";
 
@@ -134,10 +134,14 @@ export class Accounts {
   /**
    * Changes an account's name, exports or imports (absent: unchanged) in one JWT, after the
    * sharing checks (see sharing.ts): imports only of what another account of the project exports,
-   * and no export removed or narrowed while others import it. The record as it stands when
-   * nothing changes.
+   * and no export removed or narrowed while others import it. The record as it then stands, and
+   * whether this call changed it.
    */
-  async update(project: string, id: string, change: { name?: string; exports?: AccountExport[]; imports?: AccountImport[] }): Promise<AccountRecord> {
+  async update(
+    project: string,
+    id: string,
+    change: { name?: string; exports?: AccountExport[]; imports?: AccountImport[] },
+  ): Promise<{ account: AccountRecord; changed: boolean }> {
     await this.get(project, id);
     if (change.exports) checkExports(change.exports);
     if (change.exports || change.imports) {
@@ -145,13 +149,17 @@ export class Accounts {
       if (change.imports) checkImports(id, change.imports, peers);
       if (change.exports) checkImported(id, change.exports, peers);
     }
-    return this.publisher.change(project, id, (cur) => {
+    let changed = false;
+    const account = await this.publisher.change(project, id, (cur) => {
       const fields: Partial<AccountRecord> = {};
       if (change.name !== undefined && change.name !== cur.name) fields.name = change.name;
       if (change.exports && !sameList(change.exports, cur.exports)) fields.exports = change.exports;
       if (change.imports && !sameList(change.imports, cur.imports)) fields.imports = change.imports;
-      return Object.keys(fields).length === 0 ? null : { ...fields, updated_at: new Date().toISOString() };
+      // a write retried after a revision conflict asks again: the last answer is the one written
+      changed = Object.keys(fields).length > 0;
+      return changed ? { ...fields, updated_at: new Date().toISOString() } : null;
     });
+    return { account, changed };
   }
 
   /** The project's other active tenant accounts, read from KV (not a copy): what an update's checks weigh. */
@@ -170,10 +178,7 @@ export class Accounts {
     for (const peer of (await this.#peers(project, gone)).values()) {
       if (!peer.imports?.some((i) => i.nats_account_id === gone)) continue;
       const updated = await this.publisher
-        .change(project, peer.id, (cur) => {
-          const kept = (cur.imports ?? []).filter((i) => i.nats_account_id !== gone);
-          return kept.length === (cur.imports ?? []).length ? null : { imports: kept, updated_at: new Date().toISOString() };
-        })
+        .change(project, peer.id, withoutImportsOf(new Set([gone])))
         .catch((err: unknown) => {
           if (err instanceof NotFoundError) return null; // deleted meanwhile
           throw err;

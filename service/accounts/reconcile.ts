@@ -3,6 +3,7 @@ import { Rounds } from "../runtime/rounds.ts";
 import { type AccountRecord, Pacer, Store, type StoreViews } from "../store/index.ts";
 import type { AccountPublisher } from "./publisher.ts";
 import type { ResolverClient } from "../resolver/index.ts";
+import { withoutImportsOf } from "./sharing.ts";
 import { releasePlace, type TeardownDeps, teardownAccount } from "./teardown.ts";
 
 export interface ReconcileReport {
@@ -153,12 +154,7 @@ export class Reconciler {
         // an API key's account whose key is gone (a create that died before storing the key, a delete before the teardown)
         if (r.stuck(`unclaimed:${key}`, rec.updated_at)) await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id));
       } else if (gone.size > 0) {
-        await r.attempt("unlinked", ctx, () =>
-          publisher.change(project, id, (cur) => {
-            const kept = (cur.imports ?? []).filter((i) => !gone.has(i.nats_account_id));
-            return kept.length === (cur.imports ?? []).length ? null : { imports: kept, updated_at: new Date().toISOString() };
-          }),
-        );
+        await r.attempt("unlinked", ctx, () => publisher.change(project, id, withoutImportsOf(gone)));
       } else if (publisher.isStale(rec)) {
         await r.attempt("reissued", ctx, () => publisher.change(project, id, () => ({})));
       } else if (resolvers.some((held) => !held.has(id))) {

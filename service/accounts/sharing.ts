@@ -76,6 +76,14 @@ export function checkImported(self: string, exports: readonly AccountExport[], p
   if (broken.length > 0) throw new ImportedExportError(broken);
 }
 
+/** The change that drops an account's imports of `gone` (null when it has none): a delete's, and the reconcile's after a delete that stopped. */
+export function withoutImportsOf(gone: ReadonlySet<string>): (cur: AccountRecord) => Partial<AccountRecord> | null {
+  return (cur) => {
+    const kept = (cur.imports ?? []).filter((i) => !gone.has(i.nats_account_id));
+    return kept.length === (cur.imports ?? []).length ? null : { imports: kept, updated_at: new Date().toISOString() };
+  };
+}
+
 /** Whether two lists hold the same entries, in order (an update that changes nothing writes nothing). */
 export function sameList<T>(a: readonly T[] | undefined, b: readonly T[] | undefined): boolean {
   return JSON.stringify(a ?? []) === JSON.stringify(b ?? []);

@@ -103,9 +103,9 @@ export class ApiKeys {
    * server wrote into the request names it); null when it is no key of that project (any more).
    */
   async scope(accessKey: string, project: string): Promise<KeyScope | null> {
-    const rec = await this.deps.views.apiKeys.find(Store.apiKeyPattern(accessKey));
-    if (!rec || rec.value.project_id !== project) return null;
-    return keyScope(rec.value);
+    // the project is known: the exact key, held (kept current by the feed), else one direct get
+    const rec = await this.deps.views.apiKeys.read(Store.apiKeyKey(project, accessKey));
+    return rec ? keyScope(rec) : null;
   }
 
   /** A project's keys (every key without one: an operator's rare call, walked in KV), oldest first. */
@@ -125,7 +125,7 @@ export class ApiKeys {
     if (!rec) throw new NotFoundError("api_key", accessKey);
     const revision = await this.deps.store.apiKeys.delete(rec.key);
     const project = rec.value.project_id;
-    // in the account its record names, else the project's api-clients account, or MNQ for an admin key
+    // in the key's own account, or MNQ for an admin key
     const account = project === ADMIN_PROJECT ? this.deps.accounts.mnqAccount : rec.value.client_account;
     if (account) {
       await closeAdmittedConnections(this.deps.revoke, {

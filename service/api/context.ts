@@ -18,7 +18,7 @@ export interface AccountOperations {
   list(project: string, order: string, compare: (a: AccountRecord, b: AccountRecord) => number): Promise<readonly AccountRecord[]>;
   create(project: string, name: string): Promise<AccountRecord>;
   import(project: string, req: { name: string; account_id: string; private_key: string }): Promise<AccountRecord>;
-  update(project: string, id: string, change: { name?: string; exports?: AccountExport[]; imports?: AccountImport[] }): Promise<AccountRecord>;
+  update(project: string, id: string, change: { name?: string; exports?: AccountExport[]; imports?: AccountImport[] }): Promise<{ account: AccountRecord; changed: boolean }>;
   rotateSigningKey(project: string, id: string, retirePrevious: boolean): Promise<{ account: AccountRecord; retired: CredentialsRecord[] }>;
   delete(project: string, id: string): Promise<{ deleted: AccountRecord; importers: AccountRecord[] }>;
   usage(project: string, id: string): Promise<AccountUsage>;

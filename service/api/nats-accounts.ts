@@ -96,9 +96,8 @@ export async function updateAccount(
   req.imports?.forEach((imp, i) => {
     if (!covers(scope, imp.nats_account_id)) throw InvalidArgumentsError.one(`imports[${i}].nats_account_id`, "constraint", "is not an account of this project");
   });
-  const before = await ctx.accounts.get(project, req.nats_account_id);
-  const account = await ctx.accounts.update(project, req.nats_account_id, { name: req.name || undefined, exports: req.exports, imports: req.imports });
-  if (account.updated_at !== before.updated_at) updated(ctx, project, account);
+  const { account, changed } = await ctx.accounts.update(project, req.nats_account_id, { name: req.name || undefined, exports: req.exports, imports: req.imports });
+  if (changed) updated(ctx, project, account);
   return toNatsAccount(ctx, account);
 }
 
