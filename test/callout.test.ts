@@ -154,11 +154,13 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.equal(again.body.resource, "api_key");
     });
 
-    test("api keys - wrong password and unknown user are refused, and the service keeps serving", async () => {
+    test("api keys - wrong password, unknown user and a pattern for a user are refused, and the service keeps serving", async () => {
       const key = await projectKey("cb-wrong");
       await refused(userPass({ access_key: key.access_key, secret_key: "not-the-secret" }));
       await refused(userPass({ access_key: "MNQAAAAAAAAAAAAAAAAA", secret_key: key.secret_key }));
       await refused(userPass({ access_key: "", secret_key: "" }));
+      // a user name that is a subject pattern names no key, even with a key's secret
+      for (const pattern of [">", "*", `${key.access_key}.*`, `${key.access_key.slice(0, 8)}*`]) await refused(userPass({ access_key: pattern, secret_key: key.secret_key }));
       const nc = await userPass(key);
       assert.equal((await callApi(nc, "mnq.api.v1.cb-wrong.nats-accounts.list")).code, undefined);
     });

@@ -1,8 +1,8 @@
 import { InvalidArgumentsError, NotFoundError } from "../contract/errors.ts";
-import { newAccessKey, newSecretKey, type SecretMac } from "../identity/index.ts";
+import { isAccessKey, newAccessKey, newSecretKey, type SecretMac } from "../identity/index.ts";
 import type { Logger } from "../runtime/log.ts";
 import { apiKeyUserName, closeAdmittedConnections, type RevokeDeps } from "../revocation/index.ts";
-import { ADMIN_PROJECT, apiKeyProject, type ApiKeyRecord, type ApiKeyRole, BucketName, projectGroup, Store, type StoreViews } from "../store/index.ts";
+import { ADMIN_PROJECT, type ApiKeyRecord, type ApiKeyRole, BucketName, Store, type StoreViews } from "../store/index.ts";
 
 /** What API keys need of the accounts (accounts/ provides it). */
 export interface KeyAccounts {
@@ -113,7 +113,7 @@ export class ApiKeys {
     const view = this.deps.views.apiKeys;
     await view.catchUp();
     // A project's keys are one group, held.
-    if (project) return view.sorted(projectGroup(apiKeyProject(project)), "created_at_asc", byCreation);
+    if (project) return view.sorted(Store.apiKeyGroup(project), "created_at_asc", byCreation);
     const all: ApiKeyRecord[] = [];
     for await (const { value } of view.scan()) all.push(value);
     return all.sort(byCreation);
@@ -143,6 +143,7 @@ export class ApiKeys {
 
   /** True when `accessKey` is an admin key of this KV and `secret` its secret. */
   async isAdmin(accessKey: string, secret: string): Promise<boolean> {
+    if (!isAccessKey(accessKey)) return false;
     const rec = await this.deps.views.apiKeys.find(Store.apiKeyPattern(accessKey));
     return rec !== null && rec.value.project_id === ADMIN_PROJECT && this.deps.secrets.matches(secret, rec.value.secret_hash);
   }

@@ -3,6 +3,7 @@ import type { Service, ServiceMsg } from "@nats-io/services";
 import {
   authorizationResponseJwt,
   type AuthorizationResult,
+  isAccessKey,
   NKeyPair,
   type SecretMac,
   type SeedVault,
@@ -218,6 +219,8 @@ export class CalloutResponder {
    * its own account and carries what signing needs of it.
    */
   private async lookupApiKey(who: Extract<Presented, { kind: "api_key" }>): Promise<Facts["apiKey"]> {
+    // a user name that is no access key is no key: no read (nor a pattern made of what a client sent)
+    if (!isAccessKey(who.accessKey)) return { record: null, secretValid: false };
     const record = await this.#views.apiKeys.readWithin(Store.apiKeyPattern(who.accessKey));
     return { record, secretValid: record !== null && this.deps.secrets.matches(who.secret, record.secret_hash) };
   }

@@ -90,7 +90,7 @@ export interface ProjectRecord {
 /** The `project_id` of an admin API key: every project, and the admin subjects. */
 export const ADMIN_PROJECT = "*";
 
-/** An API key. Key `<access key>` in `mnq-api-keys`. The secret is kept only as an HMAC (see SecretMac). */
+/** An API key. Key `<access key>.<project>` in `mnq-api-keys` (see Store.apiKeyKey). The secret is kept only as an HMAC (see SecretMac). */
 export interface ApiKeyRecord {
   access_key: string;
   name: string;

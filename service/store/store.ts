@@ -87,14 +87,23 @@ export class Store {
     return `${project}.*.${credentialsId}`;
   }
 
-  /** `<project>.<access key>` (`_admin.` for admin keys): a project's keys are one prefix (its list). */
+  /**
+   * `<access key>.<project>` (`<access key>._admin` for admin keys). The access key comes first: the callout,
+   * which knows only it, reads `<access key>.*`, a walk of one branch of the stream's subject tree,
+   * where `*.<access key>` made the server visit every project's branch (30 ms at 100,000 keys).
+   */
   static apiKeyKey(project: string, accessKey: string): string {
-    return `${apiKeyProject(project)}.${accessKey}`;
+    return `${accessKey}.${apiKeyProject(project)}`;
   }
 
-  /** `*.<access key>`: the key of an API key whose project is not known (the callout). */
+  /** `<access key>.*`: the key of an API key whose project is not known (the callout, a delete). */
   static apiKeyPattern(accessKey: string): string {
-    return `*.${accessKey}`;
+    return `${accessKey}.*`;
+  }
+
+  /** `*.<project>`: a project's API keys (its list; a rare call, which the server answers by a walk of every key). */
+  static apiKeyGroup(project: string): string {
+    return `*.${apiKeyProject(project)}`;
   }
 }
 

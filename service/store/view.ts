@@ -37,9 +37,12 @@ const MAX_NEGATIVE = 10_000;
 export interface ViewOptions {
   /** The memory bound shared by every view (least recently used entries go first). */
   budget: CacheBudget;
-  /** The group (a key prefix ending in `.`) a key belongs to, for views that list groups. */
+  /**
+   * The group a key belongs to, for views that list groups: a key prefix ending in `.`, read from
+   * KV by the pattern `<prefix>>`, or a key pattern with a wildcard (`*.<project>`), read by itself.
+   */
   groupOf?: (key: string) => string | undefined;
-  /** The pattern a key is also looked up by (`*.<access key>`), for views read by a part of the key. */
+  /** The pattern a key is also looked up by (`<access key>.*`), for views read by a part of the key. */
   aliasOf?: (key: string) => string;
   /** Told each time the view's feed is made anew, and why. */
   onReset?: (reason: ResetReason) => void;
@@ -369,14 +372,14 @@ export class RecordView<T> implements CacheOwner {
     const group: Group<T> = { from: this.#seen, members: new Map(), tombs: new Map(), version: 0, sorted: new Map(), bytes: 0, loaded: Promise.resolve() };
     this.#groups.set(prefix, group);
     group.loaded = (async () => {
-      for await (const e of this.bucket.scan(prefix)) {
+      for await (const e of this.bucket.scan(prefix.endsWith(".") ? prefix : { pattern: prefix })) {
         if (this.#groupOf?.(e.key) !== prefix) continue;
         this.#member(group, prefix, e.key, e.value === null ? null : parse<T>(e.value), e.revision, e.value?.length ?? 0);
       }
       // A replica behind this copy may have left out writes the copy saw go by: those keys of the
       // group written lately that the scan did not show at their revision are read from the leader.
       for (const [k, r] of this.#recent) {
-        if (r > group.from || !k.startsWith(prefix) || this.#groupOf?.(k) !== prefix) continue;
+        if (r > group.from || this.#groupOf?.(k) !== prefix) continue;
         if ((group.members.get(k)?.revision ?? group.tombs.get(k) ?? 0) >= r) continue;
         const latest = await this.bucket.latest(k);
         this.#member(group, prefix, k, latest?.value ?? null, latest?.revision ?? r, latest ? JSON.stringify(latest.value).length : 0);
@@ -706,8 +709,12 @@ export async function openViews(store: Store, opts: OpenViewsOptions = {}): Prom
     // `<project>.<account id>.<id>`: grouped by account (list pages, the bound on credentials and revocations)
     RecordView.open(store.credentials, options(store.credentials, 2)),
     RecordView.open(store.projects, options(store.projects)),
-    // `<project>.<access key>`: grouped by project (list pages), looked up as `*.<access key>` (the callout)
-    RecordView.open(store.apiKeys, { ...options(store.apiKeys, 1), aliasOf: (key: string) => `*.${key.slice(key.indexOf(".") + 1)}` }),
+    // `<access key>.<project>`: looked up as `<access key>.*` (the callout), grouped as `*.<project>` (list pages)
+    RecordView.open(store.apiKeys, {
+      ...options(store.apiKeys),
+      groupOf: (key: string) => `*.${key.slice(key.indexOf(".") + 1)}`,
+      aliasOf: (key: string) => `${key.slice(0, key.indexOf("."))}.*`,
+    }),
     RecordView.open(store.credentialKeys, options(store.credentialKeys)),
   ]);
   const views = { accounts, credentials, projects, apiKeys, credentialKeys };
