@@ -215,8 +215,13 @@ async function measure(n: number): Promise<Row> {
     const rounds = Math.min(COLD_SAMPLE, cold.length, coldKeys.length, knownKeys.length, nativeCold.length);
     let connectFailures = 0;
     const calloutBefore = await calloutSeconds(metricsPort);
+    /** The service's own time (request in, answer out) per kind that asks it, from its metrics around each connect. */
+    const serviceMs = Object.fromEntries(Object.keys(kinds).map((k) => [k, [] as number[]])) as Record<keyof typeof kinds, number[]>;
+    const methodOf = (kind: string) => (kind.endsWith("Nkey") ? "nkey" : kind.endsWith("ApiKey") ? "api_key" : undefined);
     for (let i = 0; i < rounds; i++) {
       for (const [kind, who] of Object.entries(kinds) as [keyof typeof kinds, ClientAuth[]][]) {
+        const method = methodOf(kind);
+        const before = method ? (await calloutSeconds(metricsPort))[method] : undefined;
         const t0 = performance.now();
         try {
           await oneConnect(url, who[i % who.length]!);
@@ -224,8 +229,18 @@ async function measure(n: number): Promise<Row> {
         } catch {
           connectFailures++;
         }
+        if (method) {
+          const after = (await calloutSeconds(metricsPort))[method];
+          if (after && after.count === (before?.count ?? 0) + 1) serviceMs[kind].push((after.sum - (before?.sum ?? 0)) * 1000);
+        }
       }
     }
+    log(
+      `N=${n}: the service's time per callout, p50: ${(Object.keys(serviceMs) as (keyof typeof kinds)[])
+        .filter((k) => serviceMs[k].length > 0)
+        .map((k) => `${k} ${round(serviceMs[k].sort((x, y) => x - y)[serviceMs[k].length >> 1]!, 3)} ms`)
+        .join(", ")}`,
+    );
     const p = (kind: keyof typeof kinds): [number, number] => {
       const sorted = lat[kind].sort((x, y) => x - y);
       return [round(sorted[Math.floor(sorted.length / 2)] ?? Number.NaN, 2), round(sorted[Math.floor(sorted.length * 0.99)] ?? Number.NaN, 2)];

@@ -98,7 +98,13 @@ describe("views: copies that heal themselves (one node)", () => {
       await check(async () => view.applied === (await bucket.lastSequence()), 10_000, 100);
       // (before the key listing below, which leaves a consumer of its own)
       assert.equal((await jsm.streams.info(`KV_${bucket.name}`)).state.consumer_count, 1, `${bucket.name}: one consumer feeds the copy, none is left behind`);
-      for (const key of await bucket.keys(">")) assert.deepEqual(await view.read(key), (await bucket.get(key))?.value ?? null, `${bucket.name}: ${key} reads as KV holds it`);
+      // (what a view keeps of a record: all of it, but an account's JWT, which no reader of the copy uses)
+      const kept = (v: unknown) => (bucket === store.accounts && v !== null && typeof v === "object" ? { ...v, jwt: undefined } : v);
+      for (const key of await bucket.keys(">")) {
+        const held = await view.read(key);
+        if (bucket === store.accounts) assert.equal(held !== null && typeof held === "object" && "jwt" in held, false, `${key}: the copy holds no JWT`);
+        assert.deepEqual(kept(held), kept((await bucket.get(key))?.value ?? null), `${bucket.name}: ${key} reads as KV holds it`);
+      }
     }
   });
 

@@ -6,7 +6,7 @@ import { type AccountUsage, readAccountUsage } from "../quota/index.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 import type { RevokeDeps } from "../revocation/index.ts";
 import { removeCredentials } from "../credentials/index.ts";
-import { accountGroup, type AccountExport, type AccountImport, type AccountRecord, BucketName, isTenantAccount, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
+import { accountGroup, type AccountExport, type AccountImport, type AccountRecord, BucketName, type HeldAccount, isTenantAccount, type CredentialsRecord, projectGroup, Store, type StoreViews } from "../store/index.ts";
 import { createKeyAccount } from "./client-accounts.ts";
 import { registerAccount } from "./create.ts";
 import { AccountPublisher } from "./publisher.ts";
@@ -73,9 +73,9 @@ export class Accounts {
   }
 
   /** The active tenant account of a project, or NotFoundError (also for another project's account). */
-  async get(project: string, id: string): Promise<AccountRecord> {
+  async get(project: string, id: string): Promise<HeldAccount> {
     const key = Store.accountKey(project, id);
-    let rec = (await this.#deps.store.accounts.get(key))?.value ?? null;
+    let rec: HeldAccount | null = (await this.#deps.store.accounts.get(key))?.value ?? null;
     // missing, or `creating` still: perhaps a follower's stale copy (a direct get); ask the view
     if (!rec || rec.state !== "active") rec = await this.#deps.views.accounts.readLatest(key);
     if (!rec || !isTenantAccount(rec)) throw new NotFoundError("nats_account", id);
@@ -86,7 +86,7 @@ export class Accounts {
    * A project's account records in `order` (a cached sorted copy of the view); `isTenantAccount`
    * tells the ones the API lists.
    */
-  async list(project: string, order: string, compare: (a: AccountRecord, b: AccountRecord) => number): Promise<readonly AccountRecord[]> {
+  async list(project: string, order: string, compare: (a: HeldAccount, b: HeldAccount) => number): Promise<readonly HeldAccount[]> {
     await this.#deps.views.accounts.catchUp();
     // a project holds a few accounts (MNQ_MAX_ACCOUNTS_PER_PROJECT) and its api-clients one
     return await this.#deps.views.accounts.sorted(projectGroup(project), order, compare);

@@ -4,7 +4,7 @@ import type { Credentials } from "../credentials/index.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Observe } from "../observe/index.ts";
 import type { AccountUsage } from "../quota/index.ts";
-import type { AccountExport, AccountImport, AccountRecord, CredentialsRecord, FleetCounter } from "../store/index.ts";
+import type { AccountExport, AccountImport, AccountRecord, CredentialsRecord, FleetCounter, HeldAccount } from "../store/index.ts";
 import type { Actor, EventPublisher } from "./events.ts";
 
 /**
@@ -14,8 +14,8 @@ import type { Actor, EventPublisher } from "./events.ts";
 export interface AccountOperations {
   /** The service's own account: requests published there are an admin's. */
   readonly mnqAccount: string;
-  get(project: string, id: string): Promise<AccountRecord>;
-  list(project: string, order: string, compare: (a: AccountRecord, b: AccountRecord) => number): Promise<readonly AccountRecord[]>;
+  get(project: string, id: string): Promise<HeldAccount>;
+  list(project: string, order: string, compare: (a: HeldAccount, b: HeldAccount) => number): Promise<readonly HeldAccount[]>;
   create(project: string, name: string): Promise<AccountRecord>;
   import(project: string, req: { name: string; account_id: string; private_key: string }): Promise<AccountRecord>;
   update(project: string, id: string, change: { name?: string; exports?: AccountExport[]; imports?: AccountImport[] }): Promise<{ account: AccountRecord; changed: boolean }>;

@@ -1,6 +1,6 @@
 import { InvalidArgumentsError } from "../contract/errors.ts";
 import type { AccountUsage } from "../quota/index.ts";
-import { type AccountExport, type AccountImport, type AccountRecord, isTenantAccount } from "../store/index.ts";
+import { type AccountExport, type AccountImport, type AccountRecord, type HeldAccount, isTenantAccount } from "../store/index.ts";
 import type { ApiContext } from "./context.ts";
 import { credentialsDeleted } from "./nats-credentials.ts";
 import { generateName } from "./generated-names.ts";
@@ -23,7 +23,7 @@ export interface NatsAccount {
   imports: AccountImport[];
 }
 
-export function toNatsAccount(ctx: ApiContext, r: AccountRecord): NatsAccount {
+export function toNatsAccount(ctx: ApiContext, r: HeldAccount): NatsAccount {
   return {
     id: r.id,
     name: r.name,
@@ -73,7 +73,7 @@ export async function listAccounts(
   project: string,
   req: ListOptions,
 ): Promise<{ total_count: number; nats_accounts: NatsAccount[] }> {
-  const { order, compare } = ordering<AccountRecord>(req);
+  const { order, compare } = ordering<HeldAccount>(req);
   const scope = scopeOf(ctx);
   const page = pageOf(await ctx.accounts.list(project, order, compare), req, (r) => isTenantAccount(r) && covers(scope, r.id));
   return { total_count: page.total_count, nats_accounts: page.items.map((r) => toNatsAccount(ctx, r)) };

@@ -2,7 +2,7 @@ import type { Permissions } from "@nats-io/jwt";
 import { ADMIN_PUBLISH, ADMIN_SUBSCRIBE } from "../bootstrap/index.ts";
 import { verifySignature } from "../identity/index.ts";
 import { apiKeyUserName, credentialUserName } from "../revocation/index.ts";
-import { type AccountRecord, ADMIN_PROJECT, isTenantAccount, type ApiKeyRecord, type CredentialKeyRecord } from "../store/index.ts";
+import { type AccountRecord, ADMIN_PROJECT, type HeldAccount, isTenantAccount, type ApiKeyRecord, type CredentialKeyRecord } from "../store/index.ts";
 import type { AuthorizationRequest } from "./request.ts";
 import { projectApi, projectEvents } from "../contract/subjects.ts";
 
@@ -59,7 +59,7 @@ export interface Facts {
    */
   fenced?: (id: string) => boolean;
   /** nkey: whether the nonce signature verified, the credential's index entry and its account. */
-  credential?: { signatureValid: boolean; index: CredentialKeyRecord | null; account: AccountRecord | null };
+  credential?: { signatureValid: boolean; index: CredentialKeyRecord | null; account: HeldAccount | null };
 }
 
 /** A user JWT to issue for the connection's `user_nkey`. */

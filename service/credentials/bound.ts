@@ -1,5 +1,5 @@
 import { QuotasExceededError } from "../contract/errors.ts";
-import { accountGroup, type AccountRecord, type CredentialsRecord, type RecordView } from "../store/index.ts";
+import { accountGroup, type CredentialsRecord, type HeldAccount, type RecordView } from "../store/index.ts";
 
 /** Within this many of the bound, a create counts exactly (creates racing elsewhere stay inside it). */
 const NEAR_BOUND = 64;
@@ -10,7 +10,7 @@ const NEAR_BOUND = 64;
  * plus revocations stay within `max` (MNQ_MAX_REVOCATIONS), and every delete fits. A rotation with
  * `retire_previous` clears the revocations (the keys they were signed by are no longer trusted).
  */
-export async function checkRevocationRoom(view: RecordView<CredentialsRecord>, account: AccountRecord, max: number): Promise<void> {
+export async function checkRevocationRoom(view: RecordView<CredentialsRecord>, account: HeldAccount, max: number): Promise<void> {
   const revoked = Object.keys(account.revocations).length;
   const group = accountGroup(account.project_id, account.id);
   // Far from the bound the view's count suffices; near it, the view first catches up with KV.

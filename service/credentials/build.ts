@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type CredentialPermissions, credsChecksum, formatCreds, jwtPermissions, NKeyPair, userJwt } from "../identity/index.ts";
-import { type AccountRecord, type CredentialKeyRecord, type CredentialsRecord, Store } from "../store/index.ts";
+import { type CredentialKeyRecord, type HeldAccount, type CredentialsRecord, Store } from "../store/index.ts";
 
 /** What one new set of credentials is made of: the records to store (and their keys) and the file, shown once. */
 export interface BuiltCredentials {
@@ -27,7 +27,7 @@ export interface CredentialsSpec {
  * inside the account, without `exp` no expiry. The same go into every user JWT the callout issues
  * for the credential's nkey. Only metadata is stored.
  */
-export function buildCredentials(account: AccountRecord, signer: NKeyPair, spec: CredentialsSpec): BuiltCredentials {
+export function buildCredentials(account: HeldAccount, signer: NKeyPair, spec: CredentialsSpec): BuiltCredentials {
   const user = NKeyPair.create("user");
   const permissions = spec.permissions ? jwtPermissions(spec.permissions) : undefined;
   const file = formatCreds(userJwt({ name: spec.name, user: user.getPublicKey(), account: account.id, permissions, exp: spec.exp }, signer), user);

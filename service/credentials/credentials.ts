@@ -2,7 +2,7 @@ import { NotFoundError } from "../contract/errors.ts";
 import type { CredentialPermissions, SeedVault } from "../identity/index.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { RevokeDeps } from "../revocation/index.ts";
-import { accountGroup, type AccountRecord, type CredentialsRecord, Store, type StoreViews } from "../store/index.ts";
+import { accountGroup, type CredentialsRecord, type HeldAccount, Store, type StoreViews } from "../store/index.ts";
 import { checkRevocationRoom } from "./bound.ts";
 import { buildCredentials } from "./build.ts";
 import { removeCredentials } from "./remove.ts";
@@ -10,7 +10,7 @@ import { removeCredentials } from "./remove.ts";
 /** What credentials need of the accounts they belong to (accounts/ provides it). */
 export interface CredentialAccounts {
   /** The tenant account, or NotFoundError. */
-  get(project: string, accountId: string): Promise<AccountRecord>;
+  get(project: string, accountId: string): Promise<HeldAccount>;
   /** The ids of the project's accounts that may hold credentials. */
   ids(project: string): Promise<string[]>;
   /** Revokes a creds file's user key in the account JWT (the servers close its connections). */

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../runtime/log.ts";
-import { type AccountRecord, type QuotaStateRecord, type RecordView, Store } from "../store/index.ts";
+import { type AccountRecord, type HeldAccount, type QuotaStateRecord, type RecordView, Store } from "../store/index.ts";
 import { readAllStorage } from "./usage.ts";
 import { Rounds } from "../runtime/rounds.ts";
 
@@ -28,7 +28,7 @@ export function quotaLevel(usedBytes: number, quotaBytes: number, maxPayload: nu
 export interface QuotaMonitorOptions {
   store: Store;
   /** The accounts to watch, read from memory each round. */
-  accounts: RecordView<AccountRecord>;
+  accounts: RecordView<HeldAccount, AccountRecord>;
   /** System user: reads JSZ from every server. */
   sys: NatsConnection;
   /** Service user: publishes the events (in MNQ, whose export reaches each project's api-clients account). */

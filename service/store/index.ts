@@ -4,7 +4,7 @@ export { apiKeyProject, BucketName, Store } from "./store.ts";
 export type { AccountExport, AccountImport, AccountRecord, ApiKeyRecord, ApiKeyRole, CredentialKeyRecord, CredentialsRecord, ProjectRecord, QuotaStateRecord } from "./records.ts";
 export { ADMIN_PROJECT, isTenantAccount } from "./records.ts";
 export { accountGroup, openViews, projectGroup, RecordView, VIEWED_BUCKETS } from "./view.ts";
-export type { OpenedViews, StoreViews } from "./view.ts";
+export type { HeldAccount, OpenedViews, StoreViews } from "./view.ts";
 export { ResetReason } from "./feed.ts";
 export { FleetCounter } from "./fleet-counts.ts";
 export type { FleetCounts } from "./fleet-counts.ts";

@@ -147,6 +147,6 @@ export interface QuotaStateRecord {
 }
 
 /** An active account of the API: not being created or deleted, not a project's api-clients account. */
-export function isTenantAccount(r: AccountRecord): boolean {
+export function isTenantAccount(r: Pick<AccountRecord, "state" | "kind">): boolean {
   return r.state === "active" && !r.kind;
 }

@@ -34,7 +34,12 @@ const MAX_RECENT = 20_000;
 /** Negative answers held per view, apart from the shared budget. */
 const MAX_NEGATIVE = 10_000;
 
-export interface ViewOptions {
+export interface ViewOptions<S = unknown, T = S> {
+  /**
+   * What the view keeps of a stored record: only what its readers use (an account's JWT, about
+   * 1 KiB, is read by none of them). Records as stored when not given.
+   */
+  slim?: (stored: S) => T;
   /** The memory bound shared by every view (least recently used entries go first). */
   budget: CacheBudget;
   /**
@@ -90,7 +95,7 @@ interface Group<T> {
  * the stream had that the copy has not applied makes it *behind* since that moment (`lagSeconds`),
  * a copy behind with no progress restarts its feed, and while behind `readWithin` reads through to KV.
  */
-export class RecordView<T> implements CacheOwner {
+export class RecordView<T, S = T> implements CacheOwner {
   readonly #held = new Map<string, Held<T>>();
   /** Keys written lately → revision (see `#remember`). */
   readonly #recent = new Map<string, number>();
@@ -117,11 +122,13 @@ export class RecordView<T> implements CacheOwner {
   #seenAtProbe = 0;
   #probe: ReturnType<typeof setInterval> | undefined;
   readonly #frozen: boolean;
+  readonly #slim: (stored: S) => T;
 
   private constructor(
-    private readonly bucket: RecordBucket<T>,
-    opts: ViewOptions,
+    private readonly bucket: RecordBucket<S>,
+    opts: ViewOptions<S, T>,
   ) {
+    this.#slim = opts.slim ?? ((stored: S) => stored as unknown as T);
     this.#budget = opts.budget;
     this.#groupOf = opts.groupOf;
     this.#aliasOf = opts.aliasOf;
@@ -132,8 +139,8 @@ export class RecordView<T> implements CacheOwner {
    * Starts following the writes made from now on: one round trip for the stream's last sequence,
    * whatever the bucket holds (nothing is replayed).
    */
-  static async open<T>(bucket: RecordBucket<T>, opts: ViewOptions): Promise<RecordView<T>> {
-    const view = new RecordView(bucket, opts);
+  static async open<T, S = T>(bucket: RecordBucket<S>, opts: ViewOptions<S, T>): Promise<RecordView<T, S>> {
+    const view = new RecordView<T, S>(bucket, opts);
     const deadline = Date.now() + (opts.loadTimeoutMs ?? 60_000);
     for (;;) {
       try {
@@ -179,7 +186,7 @@ export class RecordView<T> implements CacheOwner {
     const prefix = this.#groupOf?.(e.key);
     const group = prefix === undefined ? undefined : this.#groups.get(prefix);
     let value: T | null | undefined;
-    const parsed = () => (value ??= e.operation === "PUT" ? parse<T>(e.value) : null);
+    const parsed = () => (value ??= e.operation === "PUT" ? this.#parse(e.value) : null);
     for (const key of this.#aliasOf ? [e.key, this.#aliasOf(e.key)] : [e.key]) {
       this.#remember(key, e.revision);
       const held = this.#held.get(key);
@@ -245,6 +252,11 @@ export class RecordView<T> implements CacheOwner {
     }
     group.version++;
     this.#budget.charge(this, this.name, `g:${prefix}`, group.bytes);
+  }
+
+  #parse(raw: Uint8Array): T | null {
+    const stored = parseStored<S>(raw);
+    return stored === null ? null : this.#slim(stored);
   }
 
   /** The budget let go of an entry. */
@@ -374,7 +386,7 @@ export class RecordView<T> implements CacheOwner {
     group.loaded = (async () => {
       for await (const e of this.bucket.scan(prefix.endsWith(".") ? prefix : { pattern: prefix })) {
         if (this.#groupOf?.(e.key) !== prefix) continue;
-        this.#member(group, prefix, e.key, e.value === null ? null : parse<T>(e.value), e.revision, e.value?.length ?? 0);
+        this.#member(group, prefix, e.key, e.value === null ? null : this.#parse(e.value), e.revision, e.value?.length ?? 0);
       }
       // A replica behind this copy may have left out writes the copy saw go by: those keys of the
       // group written lately that the scan did not show at their revision are read from the leader.
@@ -382,7 +394,7 @@ export class RecordView<T> implements CacheOwner {
         if (r > group.from || this.#groupOf?.(k) !== prefix) continue;
         if ((group.members.get(k)?.revision ?? group.tombs.get(k) ?? 0) >= r) continue;
         const latest = await this.bucket.latest(k);
-        this.#member(group, prefix, k, latest?.value ?? null, latest?.revision ?? r, latest ? JSON.stringify(latest.value).length : 0);
+        this.#member(group, prefix, k, latest ? this.#slim(latest.value) : null, latest?.revision ?? r, latest ? JSON.stringify(latest.value).length : 0);
       }
       // deletes at or before `from` were never members: only those the feed may still bring late stay
       for (const [k, r] of group.tombs) if (r <= group.from) group.tombs.delete(k);
@@ -400,15 +412,16 @@ export class RecordView<T> implements CacheOwner {
 
   /**
    * Every record whose key starts with `prefix` ("" for all), read from KV batch by batch (`pace`
-   * awaited between two): a walk for background work, not held unless `warm` says so of it (see `#warm`).
+   * awaited between two), as stored: a walk for background work, not held unless `warm` says so of
+   * it (see `#warm`).
    */
-  async *scan(prefix = "", pace?: () => Promise<void>, warm: (value: T) => boolean = () => false): AsyncGenerator<{ key: string; value: T }> {
-    // small batches: a walk holds one batch at a time
+  async *scan(prefix = "", pace?: () => Promise<void>, warm: (value: S) => boolean = () => false): AsyncGenerator<{ key: string; value: S }> {
+    // small batches: a walk holds one batch at a time; it yields records as stored (whole)
     for await (const e of this.bucket.scan(prefix, 500, pace)) {
       if (e.value === null) continue;
-      const value = parse<T>(e.value);
+      const value = parseStored<S>(e.value);
       if (value === null) continue;
-      if (warm(value)) this.#warm(e.key, value, e.revision, e.value.length);
+      if (warm(value)) this.#warm(e.key, this.#slim(value), e.revision, e.value.length);
       yield { key: e.key, value };
     }
   }
@@ -439,7 +452,7 @@ export class RecordView<T> implements CacheOwner {
   async find(pattern: string): Promise<Versioned<T> | null> {
     const read = await this.bucket.lastFor(pattern);
     if (read.key === null || read.value === null) return null;
-    const value = parse<T>(read.value);
+    const value = this.#parse(read.value);
     return value === null ? null : { key: read.key, value, revision: read.revision };
   }
 
@@ -466,14 +479,14 @@ export class RecordView<T> implements CacheOwner {
     slot.promise = (async () => {
       try {
         const read = await this.bucket.lastFor(key);
-        let value = read.value === null ? null : parse<T>(read.value);
+        let value = read.value === null ? null : this.#parse(read.value);
         let revision = read.revision;
         let raw = read.value?.length ?? 0;
         // A replica behind this copy may miss a write the copy saw go by (a delete, or a create it
         // answers "no such key" for), as the keys written lately tell: the leader is asked.
         if (read.revision < (this.#recent.get(key) ?? 0)) {
           const latest = await this.bucket.latest(key);
-          value = latest?.value ?? null;
+          value = latest ? this.#slim(latest.value) : null;
           revision = latest?.revision ?? since;
           raw = latest ? JSON.stringify(latest.value).length : 0;
         }
@@ -548,8 +561,9 @@ export class RecordView<T> implements CacheOwner {
     try {
       const latest = await this.bucket.latest(key);
       const raw = latest ? JSON.stringify(latest.value).length : 0;
-      this.#hold(key, latest?.value ?? null, Math.max(latest?.revision ?? 0, this.#held.get(key)?.revision ?? 0), raw);
-      return latest?.value ?? null;
+      const value = latest ? this.#slim(latest.value) : null;
+      this.#hold(key, value, Math.max(latest?.revision ?? 0, this.#held.get(key)?.revision ?? 0), raw);
+      return value;
     } catch {
       return this.read(key);
     }
@@ -651,17 +665,26 @@ function prefixOf(key: string, tokens: number): string | undefined {
   return key.slice(0, at + 1);
 }
 
-function parse<T>(raw: Uint8Array): T | null {
+function parseStored<S>(raw: Uint8Array): S | null {
   try {
-    return JSON.parse(new TextDecoder().decode(raw)) as T;
+    return JSON.parse(new TextDecoder().decode(raw)) as S;
   } catch {
     return null; // an unreadable record is no record
   }
 }
 
+/** An account as a view holds it: everything but its JWT. */
+export type HeldAccount = Omit<AccountRecord, "jwt">;
+
+function withoutJwt(stored: AccountRecord): HeldAccount {
+  const { jwt: _jwt, ...held } = stored;
+  return held;
+}
+
 /** The views an instance keeps: what the callout looks up and what list pages read. */
 export interface StoreViews {
-  readonly accounts: RecordView<AccountRecord>;
+  /** Accounts as held: without their JWT (which readers of the copy never use; the resolver pushes read KV). */
+  readonly accounts: RecordView<HeldAccount, AccountRecord>;
   readonly credentials: RecordView<CredentialsRecord>;
   readonly projects: RecordView<ProjectRecord>;
   readonly apiKeys: RecordView<ApiKeyRecord>;
@@ -697,7 +720,7 @@ export const DEFAULT_CACHE_BYTES = 96 * 1024 * 1024;
 /** Opens every view: one round trip each, whatever the buckets hold. */
 export async function openViews(store: Store, opts: OpenViewsOptions = {}): Promise<OpenedViews> {
   const budget = new CacheBudget(opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
-  const options = <T>(bucket: RecordBucket<T>, groupTokens?: number): ViewOptions => ({
+  const options = <T>(bucket: RecordBucket<T>, groupTokens?: number): ViewOptions<T> => ({
     budget,
     ...(groupTokens ? { groupOf: (key: string) => prefixOf(key, groupTokens) } : {}),
     onReset: (reason) => opts.onReset?.(bucket.name, reason),
@@ -705,7 +728,7 @@ export async function openViews(store: Store, opts: OpenViewsOptions = {}): Prom
   });
   const [accounts, credentials, projects, apiKeys, credentialKeys] = await Promise.all([
     // `<project>.<account id>`: grouped by project (list pages)
-    RecordView.open(store.accounts, options(store.accounts, 1)),
+    RecordView.open<HeldAccount, AccountRecord>(store.accounts, { ...options(store.accounts, 1), slim: withoutJwt }),
     // `<project>.<account id>.<id>`: grouped by account (list pages, the bound on credentials and revocations)
     RecordView.open(store.credentials, options(store.credentials, 2)),
     RecordView.open(store.projects, options(store.projects)),
