@@ -159,7 +159,8 @@ const ENV = { MNQ_MAX_ACCOUNTS_PER_PROJECT: "10" };
 
 async function measure(n: number): Promise<Row> {
   const dataDir = REUSE || freshDataDir();
-  const server = await startNode(dataDir);
+  // a kept fleet's server first recovers its streams (a minute at a million)
+  const server = await startNode(dataDir, "n1", "", REUSE ? 300_000 : undefined);
   const url = server.url;
   let mnq: Awaited<ReturnType<typeof startMnqProcess>> | undefined;
   try {

@@ -33,13 +33,13 @@ export async function freePort(): Promise<number> {
 }
 
 /** One nats-server on 127.0.0.1 (random port) serving a data dir's trust chain. */
-export async function startNode(dataDir: string, name = "n1", extra = ""): Promise<RunningServer> {
+export async function startNode(dataDir: string, name = "n1", extra = "", timeoutMs?: number): Promise<RunningServer> {
   const conf = join(dataDir, "server", `${name}.conf`);
   writeFileSync(
     conf,
     [`server_name: ${name}`, 'listen: "127.0.0.1:-1"', "max_control_line: 8KB", 'include "./embedded.conf"', extra, ""].join("\n"),
   );
-  return startNatsServer({ bin: natsServerBin(), configFile: conf });
+  return startNatsServer({ bin: natsServerBin(), configFile: conf, ...(timeoutMs ? { timeoutMs } : {}) });
 }
 
 export type Cluster = ClusterNodes;
