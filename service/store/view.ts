@@ -123,12 +123,14 @@ export class RecordView<T, S = T> implements CacheOwner {
   #probe: ReturnType<typeof setInterval> | undefined;
   readonly #frozen: boolean;
   readonly #slim: (stored: S) => T;
+  readonly #slims: boolean;
 
   private constructor(
     private readonly bucket: RecordBucket<S>,
     opts: ViewOptions<S, T>,
   ) {
     this.#slim = opts.slim ?? ((stored: S) => stored as unknown as T);
+    this.#slims = opts.slim !== undefined;
     this.#budget = opts.budget;
     this.#groupOf = opts.groupOf;
     this.#aliasOf = opts.aliasOf;
@@ -224,7 +226,7 @@ export class RecordView<T, S = T> implements CacheOwner {
     this.#held.set(key, { value, revision, at: Date.now() });
     if (value !== null) {
       this.#negatives.delete(key);
-      this.#budget.charge(this, this.name, `k:${key}`, recordBytes(raw, key));
+      this.#budget.charge(this, this.name, `k:${key}`, recordBytes(this.#heldSize(value, raw), key));
       return;
     }
     this.#budget.release(this.name, `k:${key}`);
@@ -246,12 +248,17 @@ export class RecordView<T, S = T> implements CacheOwner {
       group.members.delete(key);
       group.tombs.set(key, revision);
     } else {
-      const bytes = recordBytes(raw, key) + 16;
+      const bytes = recordBytes(this.#heldSize(value, raw), key) + 16;
       group.members.set(key, { value, revision, bytes });
       group.bytes += bytes;
     }
     group.version++;
     this.#budget.charge(this, this.name, `g:${prefix}`, group.bytes);
+  }
+
+  /** The JSON size of what is held of a record stored in `raw` bytes: a slimmed record is charged for what is kept. */
+  #heldSize(value: T, raw: number): number {
+    return this.#slims ? JSON.stringify(value).length : raw;
   }
 
   #parse(raw: Uint8Array): T | null {
