@@ -1,5 +1,6 @@
 import { InvalidArgumentsError, NotFoundError } from "../contract/errors.ts";
-import { isAccessKey, newAccessKey, newSecretKey, type SecretMac } from "../identity/index.ts";
+import { isAccessKey } from "../contract/validation.ts";
+import { newAccessKey, newSecretKey, type SecretMac } from "../identity/index.ts";
 import type { Logger } from "../runtime/log.ts";
 import { apiKeyUserName, closeAdmittedConnections, type RevokeDeps } from "../revocation/index.ts";
 import { ADMIN_PROJECT, type ApiKeyRecord, type ApiKeyRole, BucketName, Store, type StoreViews } from "../store/index.ts";

@@ -3,7 +3,6 @@ import type { Service, ServiceMsg } from "@nats-io/services";
 import {
   authorizationResponseJwt,
   type AuthorizationResult,
-  isAccessKey,
   NKeyPair,
   type SecretMac,
   type SeedVault,
@@ -20,6 +19,7 @@ import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKE
 import { ServerKeys } from "./server-keys.ts";
 import { DenialLog } from "./denial-log.ts";
 import { CALLOUT_SUBJECT } from "../contract/subjects.ts";
+import { isAccessKey } from "../contract/validation.ts";
 
 /** The queue group instances answer it in (the micro service's default). */
 export const CALLOUT_QUEUE = "q";

@@ -37,6 +37,11 @@ export function validator(id: string): ValidateFunction {
   return fn;
 }
 
+/** True for an access key as schemas/common.json defines it (what `newAccessKey` makes); anything else names no key. */
+export function isAccessKey(s: string): boolean {
+  return validator("urn:mnq:common#/definitions/access_key")(s);
+}
+
 /** Checks a request body against its schema; InvalidArgumentsError naming the argument otherwise. */
 export function validateRequest<T>(id: string, body: unknown): T {
   const fn = validator(id);

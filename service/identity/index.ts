@@ -1,6 +1,6 @@
 export { createCurveSeed, isPublicKey, KeyRole, NKeyPair, verifySignature } from "./keys.ts";
 export { XKey } from "./xkey.ts";
-export { isAccessKey, newAccessKey, newSecretKey, SecretMac } from "./secrets.ts";
+export { newAccessKey, newSecretKey, SecretMac } from "./secrets.ts";
 export { decodeJwt, encodeJwt, JwtError, peekClaims } from "./jwt.ts";
 export { accountJwt, authorizationResponseJwt, deleteAccountsJwt, operatorJwt, userJwt } from "./claims.ts";
 export type { AccountLimits, AuthorizationResult } from "./claims.ts";

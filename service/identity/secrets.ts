@@ -8,11 +8,6 @@ export function newAccessKey(): string {
   return `MNQ${Array.from(randomBytes(17), (b) => B32[b & 31]).join("")}`;
 }
 
-/** True for what `newAccessKey` makes (anything else is no key: nothing to look up). */
-export function isAccessKey(s: string): boolean {
-  return /^MNQ[A-Z2-7]{17}$/.test(s);
-}
-
 /** A new secret key: 256 random bits, base64url (43 characters). */
 export function newSecretKey(): string {
   return randomBytes(32).toString("base64url");

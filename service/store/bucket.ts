@@ -71,7 +71,7 @@ export class RecordBucket<T> {
         const m = await this.jsm.direct.getMessage(`KV_${this.name}`, { last_by_subj: `${this.#subjectPrefix}${pattern}` });
         if (!m) return { key: null, value: null, revision: 0 };
         const op = m.header.get("KV-Operation");
-        return { key: keyOf(m.subject, this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq };
+        return { key: m.subject.slice(this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq };
       } catch (err) {
         if (Date.now() >= deadline - 100 || !/timeout|no ?responders|\b503\b/i.test(errorChain(err))) {
           if (/timeout|no ?responders|\b503\b/i.test(errorChain(err))) throw new UnavailableError("the key-value store did not answer; retry", { cause: err });
@@ -106,7 +106,7 @@ export class RecordBucket<T> {
       try {
         for await (const m of it) {
           const op = m.header.get("KV-Operation");
-          read.push({ key: keyOf(m.subject, this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq });
+          read.push({ key: m.subject.slice(this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq });
           left = Number.isFinite(m.pending) ? m.pending : undefined;
         }
       } catch (err) {
@@ -246,13 +246,4 @@ function errorChain(err: unknown): string {
     parts.push(e instanceof Error ? `${e.name} ${e.message}` : String(e));
   }
   return parts.join(" <- ");
-}
-
-/**
- * The key of a message's subject, as a string of its own: a direct get's subject is cut from its
- * header block, and a plain slice would keep that whole block (about 300 bytes) alive for as long
- * as the key is held.
- */
-function keyOf(subject: string, prefixLength: number): string {
-  return Buffer.from(subject.slice(prefixLength)).toString();
 }

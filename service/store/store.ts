@@ -90,7 +90,8 @@ export class Store {
   /**
    * `<access key>.<project>` (`<access key>._admin` for admin keys). The access key comes first: the callout,
    * which knows only it, reads `<access key>.*`, a walk of one branch of the stream's subject tree,
-   * where `*.<access key>` made the server visit every project's branch (30 ms at 100,000 keys).
+   * where `*.<access key>` makes the server visit every first token (2.5 ms at 100,000 keys of 5,000
+   * projects; 30 ms when the first tokens number 100,000).
    */
   static apiKeyKey(project: string, accessKey: string): string {
     return `${accessKey}.${apiKeyProject(project)}`;

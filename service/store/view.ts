@@ -239,7 +239,8 @@ export class RecordView<T, S = T> implements CacheOwner {
     }
   }
 
-  #member(group: Group<T>, prefix: string, key: string, value: T | null, revision: number, raw: number): void {
+  #member(group: Group<T>, prefix: string, read: string, value: T | null, revision: number, raw: number): void {
+    const key = ownKey(read);
     const had = group.members.get(key);
     if (had && had.revision >= revision) return;
     if ((group.tombs.get(key) ?? 0) >= revision) return;
@@ -442,7 +443,7 @@ export class RecordView<T, S = T> implements CacheOwner {
   #warm(key: string, value: T, revision: number, raw: number): void {
     if (this.#budget.stats().bytes > this.#budget.maxBytes / 2) return;
     if (this.#held.has(key) || this.#filling.has(key) || revision < (this.#recent.get(key) ?? 0)) return;
-    this.#hold(key, value, revision, raw);
+    this.#hold(ownKey(key), value, revision, raw);
   }
 
   /** The record as held, else as a replica holds it (a direct get), then held. */
@@ -670,6 +671,15 @@ function prefixOf(key: string, tokens: number): string | undefined {
     if (at < 0) return undefined;
   }
   return key.slice(0, at + 1);
+}
+
+/**
+ * A key read from KV, as a string of its own, for keys the copy keeps: a direct get's subject is
+ * cut from its header block, and a slice of it would keep the whole block (about 300 bytes) alive
+ * for as long as the key is held. Walks that hold nothing do not pay for the copy.
+ */
+function ownKey(read: string): string {
+  return Buffer.from(read).toString();
 }
 
 function parseStored<S>(raw: Uint8Array): S | null {
