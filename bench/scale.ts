@@ -140,7 +140,6 @@ interface Fleet {
   seedS: number;
   admin: { access_key: string; secret_key: string };
   big: string;
-  second: string;
   native: ClientAuth;
   warm: ClientAuth[];
   /** nkeys never logged in with, and beside each the first creds file of its account (never used). */
@@ -215,7 +214,6 @@ async function measure(n: number): Promise<Row> {
     const lat = Object.fromEntries(Object.keys(kinds).map((k) => [k, [] as number[]])) as Record<keyof typeof kinds, number[]>;
     const rounds = Math.min(COLD_SAMPLE, cold.length, coldKeys.length, knownKeys.length, nativeCold.length);
     let connectFailures = 0;
-    const calloutBefore = await calloutSeconds(metricsPort);
     /** The service's own time (request in, answer out) per kind that asks it, from its metrics around each connect. */
     const serviceMs = Object.fromEntries(Object.keys(kinds).map((k) => [k, [] as number[]])) as Record<keyof typeof kinds, number[]>;
     const methodOf = (kind: string) => (kind.endsWith("Nkey") ? "nkey" : kind.endsWith("ApiKey") ? "api_key" : undefined);
@@ -250,12 +248,6 @@ async function measure(n: number): Promise<Row> {
     const nativeColdP50 = p("nativeCold")[0];
     const [coldNkey, knownApiKey, coldApiKey, hotNkey, hotApiKey] = [p("coldNkey"), p("knownApiKey"), p("coldApiKey"), p("hotNkey"), p("hotApiKey")];
     log(`N=${n}: ${rounds} rounds of unloaded connects, ${connectFailures} failed`);
-    {
-      // the service's own share of those connects (request in, answer out), per method: one hot and one cold each round
-      const after = await calloutSeconds(metricsPort);
-      const per = (m: string) => round((((after[m]?.sum ?? 0) - (calloutBefore[m]?.sum ?? 0)) * 1000) / Math.max(1, (after[m]?.count ?? 0) - (calloutBefore[m]?.count ?? 0)), 3);
-      log(`N=${n}: the service's time per callout in those rounds (hot and cold together): nkey ${per("nkey")} ms, API key ${per("api_key")} ms`);
-    }
     {
       const probe = await connectWithCreds(url, readFileSync(join(dataDir, DataFile.serviceCreds), "utf8"), { inboxPrefix: "_MNQ_INBOX" });
       const jsm = await jetstreamManager(probe);
@@ -419,7 +411,7 @@ async function makeFleet(n: number, dataDir: string, url: string): Promise<Fleet
     log(`N=${n}: ${written} credentials and ${keys} API keys written in ${round(seedS)} s`);
     await svc.close();
     return {
-      n, projects: projects + 1, written, keys, seedS, admin: key, big: big.id, second: second.id,
+      n, projects: projects + 1, written, keys, seedS, admin: key, big: big.id,
       native: native!, warm, cold, nativeCold, warmKeys, coldKeys, knownKeys, probes,
     };
   } finally {
