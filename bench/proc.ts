@@ -20,6 +20,27 @@ export function rssMiB(pid: number): { now: number; peak: number } {
 }
 
 /**
+ * Where a process's resident memory is, MiB, from /proc/<pid>/smaps: mapped files (the node binary
+ * and its libraries), malloc's heap, and anonymous mappings (V8's heap pages, malloc's large
+ * blocks and thread arenas, thread stacks).
+ */
+export function rssParts(pid: number): { files: number; heap: number; anonymous: number } {
+  const parts = { files: 0, heap: 0, anonymous: 0 };
+  let into: keyof typeof parts = "anonymous";
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1]!;
+      into = name.startsWith("/") ? "files" : name === "[heap]" ? "heap" : "anonymous";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) parts[into] += Number(rss[1]) / 1024;
+  }
+  return parts;
+}
+
+/**
  * The built service (npm run build) as a child process, as deployments run it (no TypeScript
  * loader in the process), against `url`; resolves once it prints its ready line.
  * BENCH_MNQ_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles it.

@@ -37,7 +37,7 @@ import { bounded } from "../test/helpers/load.ts";
 import { connectWithCreds } from "../test/helpers/mnq.ts";
 import { freePort, freshDataDir, removeDir, startNode } from "../test/helpers/servers.ts";
 import { type ClientAuth, oneConnect, runLoad } from "./load.ts";
-import { rssMiB, startMnqProcess } from "./proc.ts";
+import { rssMiB, rssParts, startMnqProcess } from "./proc.ts";
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -204,7 +204,8 @@ async function measure(n: number): Promise<Row> {
     const w = await runLoad(LOGINS, 50, (i) => oneConnect(url, i % 10 === 9 ? warmKeys[draw(zipfKeys)]! : warm[draw(zipf)]!));
     const rssWarmMiB = rssMiB(mnq.pid).now;
     log(`N=${n}: warm-up ${round(w.rate)} logins/s, ${w.failures} failed, RSS ${round(rssWarmMiB)} MiB`);
-    log(`N=${n}: after the warm-up, ${await memoryFigures(metricsPort)}`);
+    const parts = rssParts(mnq.pid);
+    log(`N=${n}: after the warm-up, ${await memoryFigures(metricsPort)}; resident: files ${round(parts.files)} MiB, malloc heap ${round(parts.heap)} MiB, anonymous ${round(parts.anonymous)} MiB`);
     if (process.env.BENCH_HEAP_SNAPSHOT) await heapSnapshot(mnq.pid, n);
     // After the warm-up (V8 has compiled the paths), one connect at a time, the kinds taken in turn
     // (a drift of the machine's load then moves them all alike): native (a creds file, one identity

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DataFile } from "../service/bootstrap/index.ts";
 import { parseCreds } from "../service/identity/index.ts";
+import { Store } from "../service/store/index.ts";
 import { bounded } from "./helpers/load.ts";
-import { type MnqFixture, startMnq } from "./helpers/mnq.ts";
+import { connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
 
 type Creds = { id: string; name: string; credentials: { content: string } };
 const ACCOUNTS = 10;
@@ -69,6 +73,20 @@ describe("scale: 50,000 credentials through the API, 16 MiB of held records", ()
     for (const c of doomed) {
       const seed = new TextEncoder().encode(parseCreds(c.credentials.content).seed);
       await assert.rejects(connect({ servers: f.server.url, authenticator: nkeyAuthenticator(seed), reconnect: false }), /authorization/i);
+    }
+  });
+
+  test("scale - the fleet count walks the index in batches and counts what is live: deletes' markers left out, whatever the batch", async () => {
+    const nc = await connectWithCreds(f.server.url, readFileSync(join(f.dataDir, DataFile.serviceCreds), "utf8"), { inboxPrefix: "_MNQ_INBOX" });
+    try {
+      const store = await Store.open(nc, { replicas: 1 });
+      const live = ACCOUNTS * PER_ACCOUNT - 20; // the test before deleted 20
+      for (const batch of [1000, 4999, 100_000]) assert.equal(await store.credentialKeys.countLive(batch), live, `batches of ${batch}`);
+      let rests = 0;
+      assert.equal(await store.credentialKeys.countLive(20_000, async () => void rests++), live);
+      assert.equal(rests, 2, "three batches, a rest between two");
+    } finally {
+      await nc.close();
     }
   });
 });

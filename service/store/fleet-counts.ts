@@ -85,8 +85,8 @@ export class FleetCounter {
           projects: projects.size,
           nats_accounts: accounts,
           // the index (one small entry per credential, what the callout reads) rather than the records
-          nats_credentials: await this.store.credentialKeys.countLive("", WALK_BATCH, pace),
-          api_keys: await this.store.apiKeys.countLive("", WALK_BATCH, pace),
+          nats_credentials: await this.store.credentialKeys.countLive(WALK_BATCH, pace),
+          api_keys: await this.store.apiKeys.countLive(WALK_BATCH, pace),
         };
         this.#last = { ...counted, at: Date.now(), tookMs: Date.now() - started };
         return counted;

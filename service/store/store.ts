@@ -55,7 +55,7 @@ export class Store {
     const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
     const bulk = opts.bulk ? await jetstreamManager(opts.bulk, { timeout, checkAPI: false }) : jsm;
     const kvm = new Kvm(js);
-    const open = async <T>(name: string) => new RecordBucket<T>(await kvm.create(name, { replicas: opts.replicas, history: 1, timeout }), name, js, jsm, nc, bulk);
+    const open = async <T>(name: string) => new RecordBucket<T>(await kvm.create(name, { replicas: opts.replicas, history: 1, timeout }), name, js, jsm, nc, bulk, opts.bulk ?? nc);
     const [accounts, credentials, projects, apiKeys, credentialKeys, quota, accountOwners] = await Promise.all([
       open<AccountRecord>(BucketName.accounts),
       open<CredentialsRecord>(BucketName.credentials),
