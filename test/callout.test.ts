@@ -12,7 +12,7 @@ import { validator } from "../service/contract/validation.ts";
 import { Store } from "../service/store/index.ts";
 import { check, closedWithin } from "./helpers/check.ts";
 import { bounded } from "./helpers/load.ts";
-import { assertReplySchema, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, nkeyRequest, startMnq } from "./helpers/mnq.ts";
+import { assertReplySchema, authRequest, callApi, calloutResponder, connectWithCreds, handOver, type MnqFixture, nkeyRequest, startMnq } from "./helpers/mnq.ts";
 import { connectionsOfSuite } from "./helpers/connections.ts";
 
 type Key = { access_key: string; secret_key: string; project_id: string };
@@ -288,6 +288,28 @@ function calloutSuite(env: string, boot: BootstrapOptions) {
       assert.equal(after.code, 401);
       assert.equal(outcome(after).jwt, undefined);
       assert.match(outcome(after).error ?? "", /deleted credentials/);
+    });
+
+    test("callout - an nkey whose nonce signature does not verify, or that is no user key (a subject pattern), is denied without a JWT", async () => {
+      const { seed } = await accountWithCreds("cb-badsig");
+      const kp = NKeyPair.fromSeed(seed, "user");
+      const other = NKeyPair.create("user");
+      const { responder, trust } = calloutResponder(f);
+      const sealer = XKey.fromSeed(createCurveSeed());
+      const nonce = "a-nonce-of-the-server";
+      const signed = (by: NKeyPair) => Buffer.from(by.sign(Buffer.from(nonce))).toString("base64url");
+      const error = (r: { code?: number; data: Uint8Array }) => {
+        const opened = trust.calloutSealed ? new TextDecoder().decode(sealer.open(r.data, trust.xkey.publicKey)!) : new TextDecoder().decode(r.data);
+        return decodeJwt<{ jwt?: string; error?: string }>(opened).nats;
+      };
+      // the credential's record is read while the signature is checked: the check still decides
+      for (const nkey of [kp.getPublicKey(), ">", "*", `${kp.getPublicKey().slice(0, 20)}*`]) {
+        const r = await handOver(responder, trust, sealer, authRequest({ nkey, sig: signed(other) }, { nonce }));
+        assert.equal(r.code, 401, nkey);
+        assert.equal(error(r).jwt, undefined, nkey);
+        assert.equal(error(r).error, "nkey signature does not verify", nkey);
+      }
+      assert.equal((await handOver(responder, trust, sealer, authRequest({ nkey: kp.getPublicKey(), sig: signed(kp) }, { nonce }))).code, undefined, "signed by its key: admitted");
     });
 
     test("callout - requests not signed by the server they name, expired or unreadable are denied without a JWT", async () => {

@@ -19,7 +19,7 @@ import { type AuthorizationRequest, InvalidRequestError, openRequest, SERVER_XKE
 import { ServerKeys } from "./server-keys.ts";
 import { DenialLog } from "./denial-log.ts";
 import { CALLOUT_SUBJECT } from "../contract/subjects.ts";
-import { isAccessKey } from "../contract/validation.ts";
+import { isAccessKey, isUserPublicKey } from "../contract/validation.ts";
 
 /** The queue group instances answer it in (the micro service's default). */
 export const CALLOUT_QUEUE = "q";
@@ -225,10 +225,22 @@ export class CalloutResponder {
     return { record, secretValid: record !== null && this.deps.secrets.matches(who.secret, record.secret_hash) };
   }
 
+  /**
+   * The credential's index entry and account. The read of a key not held begins before the nonce's
+   * signature is checked, so that the two overlap: a connect of a credential not held waits for
+   * one round trip to KV, not for a round trip after a signature check. A key that is no user key
+   * is not read (nor turned into a subject).
+   */
   private async lookupCredential(who: Extract<Presented, { kind: "nkey" }>): Promise<Facts["credential"]> {
-    if (!nonceSignatureValid(who)) return { signatureValid: false, index: null, account: null };
+    const refused = { signatureValid: false, index: null, account: null };
+    if (!isUserPublicKey(who.nkey)) return refused;
     const views = this.#views;
-    const index = await views.credentialKeys.readWithin(who.nkey);
+    const reading = views.credentialKeys.readWithin(who.nkey);
+    if (!nonceSignatureValid(who)) {
+      reading.catch(() => undefined);
+      return refused;
+    }
+    const index = await reading;
     const account = index ? await views.accounts.readWithin(Store.accountKey(index.project_id, index.nats_account_id)) : null;
     return { signatureValid: true, index, account };
   }

@@ -42,6 +42,11 @@ export function isAccessKey(s: string): boolean {
   return validator("urn:mnq:common#/definitions/access_key")(s);
 }
 
+/** True for a NATS user public key as schemas/common.json defines it (a credential's nkey); anything else names no credential. */
+export function isUserPublicKey(s: string): boolean {
+  return validator("urn:mnq:common#/definitions/user_public_key")(s);
+}
+
 /** Checks a request body against its schema; InvalidArgumentsError naming the argument otherwise. */
 export function validateRequest<T>(id: string, body: unknown): T {
   const fn = validator(id);
