@@ -15,8 +15,14 @@ export interface FleetCounts {
 const TRIVIAL_MS = 100;
 const CHEAP_MS = 1000;
 const FRESH_MS = 5000;
-/** However long a count takes, it is made again at least this often while asked for. */
+/** A count is made again when older than this while asked for, or than COUNTING_SHARE times what it took, whichever is longer. */
 const STALE_MS = 5 * 60_000;
+/**
+ * A fleet whose count takes long is counted at most 1/COUNTING_SHARE of the time: at a million
+ * credentials a count walks for about 90 s (it gives way to traffic), which every 5 minutes would
+ * have one running 30% of the time, its reads and garbage beside every login.
+ */
+const COUNTING_SHARE = 20;
 /** Records per batch of a count's walk. */
 const WALK_BATCH = 1000;
 /** A count gives way to the traffic: after its first second it reads at most a fifth of the time. */
@@ -29,8 +35,8 @@ const FIRST_COUNT_WAIT_MS = 3000;
 /**
  * The fleet's size, counted by walking KV (batched direct gets, nothing held): no instance holds
  * every record, and a KV stream's message count includes the markers of deleted keys. A small
- * fleet is counted when asked (within FRESH_MS); a large one in the background, at most every
- * STALE_MS, and asked between two counts it answers with the last.
+ * fleet is counted when asked (within FRESH_MS); a large one in the background, after STALE_MS or
+ * COUNTING_SHARE times its last count's length, and asked between two counts it answers with the last.
  */
 export class FleetCounter {
   #last: (FleetCounts & { at: number; tookMs: number }) | undefined;
@@ -41,13 +47,10 @@ export class FleetCounter {
   /** The counts: made now when the last is old and counting is cheap, else the last (and a new one begun when stale). */
   async current(): Promise<FleetCounts> {
     const last = this.#last;
-    const age = last ? Date.now() - last.at : Number.POSITIVE_INFINITY;
     if (!last) return within(this.#count(), FIRST_COUNT_WAIT_MS);
-    if (age > STALE_MS || last.tookMs < TRIVIAL_MS || (age > FRESH_MS && last.tookMs < CHEAP_MS)) {
-      const next = this.#count();
-      if (last.tookMs < CHEAP_MS) return next;
-      next.catch(() => undefined);
-    }
+    const again = recount(last, Date.now());
+    if (again === "await") return this.#count();
+    if (again === "background") this.#count().catch(() => undefined);
     return last;
   }
 
@@ -96,6 +99,18 @@ export class FleetCounter {
     })();
     return this.#running;
   }
+}
+
+/**
+ * Whether a count is made when the counts are asked for at `now`, after one made at `last.at` that
+ * took `last.tookMs`: awaited (cheap enough to answer with), begun in the background while the last
+ * answers, or none.
+ */
+export function recount(last: { at: number; tookMs: number }, now: number): "await" | "background" | "none" {
+  const age = now - last.at;
+  if (last.tookMs < TRIVIAL_MS) return "await";
+  if (last.tookMs < CHEAP_MS) return age > FRESH_MS ? "await" : "none";
+  return age > Math.max(STALE_MS, COUNTING_SHARE * last.tookMs) ? "background" : "none";
 }
 
 /** `count` when it is over within `ms`, else UnavailableError (it goes on, for the next caller). */

@@ -6,6 +6,6 @@ export { ADMIN_PROJECT, isTenantAccount } from "./records.ts";
 export { accountGroup, openViews, projectGroup, RecordView, VIEWED_BUCKETS } from "./view.ts";
 export type { HeldAccount, OpenedViews, StoreViews } from "./view.ts";
 export { ResetReason } from "./feed.ts";
-export { FleetCounter } from "./fleet-counts.ts";
+export { FleetCounter, recount } from "./fleet-counts.ts";
 export type { FleetCounts } from "./fleet-counts.ts";
 export { Pacer } from "./pacer.ts";
