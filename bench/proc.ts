@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { projectRoot } from "../service/contract/project-root.ts";
+import { INSTANCE_ENV } from "../service/runtime/memory.ts";
 import { readFileSync } from "node:fs";
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
@@ -48,7 +49,7 @@ export function rssParts(pid: number): { files: number; heap: number; anonymous:
 export async function startMnqProcess(dataDir: string, url: string, metricsPort: number, env: Record<string, string> = {}): Promise<{ pid: number; stop: () => Promise<void> }> {
   const nodeArgs = (process.env.BENCH_MNQ_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, join(projectRoot, "dist/service/commands/cli.js"), "start"], {
-    env: { ...process.env, MNQ_DATA_DIR: dataDir, MNQ_NATS_URL: url, MNQ_LOG_LEVEL: "warn", MNQ_METRICS_PORT: String(metricsPort), ...env },
+    env: { ...INSTANCE_ENV, ...process.env, MNQ_DATA_DIR: dataDir, MNQ_NATS_URL: url, MNQ_LOG_LEVEL: "warn", MNQ_METRICS_PORT: String(metricsPort), ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise<void>((resolve, reject) => {

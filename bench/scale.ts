@@ -69,6 +69,12 @@ async function memoryFigures(port: number): Promise<string> {
   return `heap used ${mib("nodejs_heap_size_used_bytes")} of ${mib("nodejs_heap_size_total_bytes")}, external ${mib("nodejs_external_memory_bytes")}, cache ${mib("mnq_cache_bytes")}`;
 }
 
+/** Where the instance's resident memory is (see rssParts). */
+function residentParts(pid: number): string {
+  const parts = rssParts(pid);
+  return `resident: files ${round(parts.files)} MiB, malloc heap ${round(parts.heap)} MiB, anonymous ${round(parts.anonymous)} MiB`;
+}
+
 /** The callout's answer time so far, per presented method (`mnq_auth_duration_seconds` sum and count). */
 async function calloutSeconds(port: number): Promise<Record<string, { sum: number; count: number }>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -100,10 +106,18 @@ async function heapSnapshot(pid: number, n: number): Promise<void> {
   }
 }
 
+/** One API call; a 503 ("retry") is asked again, up to 3 times, as a client would. */
 async function api<T>(nc: NatsConnection, subject: string, body: unknown): Promise<T> {
-  const m = await nc.request(subject, JSON.stringify(body), { timeout: 30_000 });
-  if (m.headers?.get("Nats-Service-Error-Code")) throw new Error(`${subject}: ${m.string()}`);
-  return m.json<T>();
+  for (let attempt = 1; ; attempt++) {
+    const m = await nc.request(subject, JSON.stringify(body), { timeout: 30_000 });
+    const code = m.headers?.get("Nats-Service-Error-Code");
+    if (code === "503" && attempt < 3) {
+      log(`${subject}: 503 ${m.string()}, asked again`);
+      continue;
+    }
+    if (code) throw new Error(`${subject}: ${m.string()}`);
+    return m.json<T>();
+  }
 }
 
 interface Row {
@@ -195,7 +209,7 @@ async function measure(n: number): Promise<Row> {
         if (!m.headers?.get("Nats-Service-Error-Code")) break;
       }
       await statusNc.close();
-      log(`N=${n}: the first count of the fleet was over ${round((performance.now() - counting) / 1000, 1)} s after ready, RSS ${round(rssMiB(mnq.pid).now)} MiB`);
+      log(`N=${n}: the first count of the fleet was over ${round((performance.now() - counting) / 1000, 1)} s after ready, RSS ${round(rssMiB(mnq.pid).now)} MiB (${await memoryFigures(metricsPort)}; ${residentParts(mnq.pid)})`);
     }
     // 4. the warm-up: Zipf-like over the warm sample (and its API keys, one login in ten)
     const zipf = cumulative(warm.length);
@@ -204,8 +218,7 @@ async function measure(n: number): Promise<Row> {
     const w = await runLoad(LOGINS, 50, (i) => oneConnect(url, i % 10 === 9 ? warmKeys[draw(zipfKeys)]! : warm[draw(zipf)]!));
     const rssWarmMiB = rssMiB(mnq.pid).now;
     log(`N=${n}: warm-up ${round(w.rate)} logins/s, ${w.failures} failed, RSS ${round(rssWarmMiB)} MiB`);
-    const parts = rssParts(mnq.pid);
-    log(`N=${n}: after the warm-up, ${await memoryFigures(metricsPort)}; resident: files ${round(parts.files)} MiB, malloc heap ${round(parts.heap)} MiB, anonymous ${round(parts.anonymous)} MiB`);
+    log(`N=${n}: after the warm-up, ${await memoryFigures(metricsPort)}; ${residentParts(mnq.pid)}`);
     if (process.env.BENCH_HEAP_SNAPSHOT) await heapSnapshot(mnq.pid, n);
     // After the warm-up (V8 has compiled the paths), one connect at a time, the kinds taken in turn
     // (a drift of the machine's load then moves them all alike): native (a creds file, one identity
@@ -248,7 +261,7 @@ async function measure(n: number): Promise<Row> {
     const nativeP50 = p("native")[0];
     const nativeColdP50 = p("nativeCold")[0];
     const [coldNkey, knownApiKey, coldApiKey, hotNkey, hotApiKey] = [p("coldNkey"), p("knownApiKey"), p("coldApiKey"), p("hotNkey"), p("hotApiKey")];
-    log(`N=${n}: ${rounds} rounds of unloaded connects, ${connectFailures} failed`);
+    log(`N=${n}: ${rounds} rounds of unloaded connects, ${connectFailures} failed; p50/p99 ms: ${(Object.keys(kinds) as (keyof typeof kinds)[]).map((k) => `${k} ${p(k).join(" / ")}`).join(", ")}`);
     {
       const probe = await connectWithCreds(url, readFileSync(join(dataDir, DataFile.serviceCreds), "utf8"), { inboxPrefix: "_MNQ_INBOX" });
       const jsm = await jetstreamManager(probe);

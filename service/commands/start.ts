@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { bootstrap, DataFile } from "../bootstrap/index.ts";
 import type { Config } from "../config/index.ts";
 import { createLogger } from "../runtime/log.ts";
+import { missingMemorySettings } from "../runtime/memory.ts";
 import { writeClusterTls } from "../server/cluster.ts";
 import { findNatsServer, type RunningServer } from "../server/launcher.ts";
 import { checkedTls, clientCaFile, dialedHosts } from "../tls/index.ts";
@@ -31,6 +32,8 @@ export async function runBootstrap(cfg: Readonly<Config>): Promise<void> {
 /** `mnq start`: bootstrap, the embedded nats-server (unless MNQ_NATS_URL), the service; Ctrl-C stops both. */
 export async function runStart(cfg: Readonly<Config>): Promise<void> {
   const log = createLogger(cfg.logLevel);
+  const missing = missingMemorySettings();
+  if (missing.length > 0) log.warn({ missing }, "started without the memory setting every launcher passes (README \"Capacity\"): resident memory may grow well past what MNQ_CACHE_MIB allows for");
   bootstrap(cfg.dataDir);
   let server: RunningServer | undefined;
   // the embedded server's certificate; with MNQ_NATS_URL the servers are someone else's

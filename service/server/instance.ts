@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
+import { INSTANCE_ENV } from "../runtime/memory.ts";
 import { lastLines, projectRoot, signalAndWait } from "./launcher.ts";
 
 export interface InstanceOptions {
@@ -37,7 +38,7 @@ export async function startInstance(opts: InstanceOptions): Promise<RunningInsta
     MNQ_DATA_DIR: opts.dataDir,
     MNQ_NATS_URL: opts.servers.join(","),
   };
-  const child = spawn(process.execPath, [MNQ, "start"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [MNQ, "start"], { env: { ...INSTANCE_ENV, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
     child.once("exit", (code, signal) => res({ code, signal })),
   );
