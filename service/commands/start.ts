@@ -32,8 +32,6 @@ export async function runBootstrap(cfg: Readonly<Config>): Promise<void> {
 /** `mnq start`: bootstrap, the embedded nats-server (unless MNQ_NATS_URL), the service; Ctrl-C stops both. */
 export async function runStart(cfg: Readonly<Config>): Promise<void> {
   const log = createLogger(cfg.logLevel);
-  const missing = missingMemorySettings();
-  if (missing.length > 0) log.warn({ missing }, "started without the memory setting every launcher passes (README \"Capacity\"): resident memory may grow well past what MNQ_CACHE_MIB allows for");
   bootstrap(cfg.dataDir);
   let server: RunningServer | undefined;
   // the embedded server's certificate; with MNQ_NATS_URL the servers are someone else's
@@ -76,6 +74,8 @@ export async function runStart(cfg: Readonly<Config>): Promise<void> {
       (cfg.wsPort !== undefined ? `WebSocket clients: ${tls ? "wss" : "ws"}://127.0.0.1:${cfg.wsPort}\n` : "") +
       (svc.metricsPort !== undefined ? `Metrics: http://${cfg.metricsHost}:${svc.metricsPort}/metrics (and /healthz, /readyz)\n` : ""),
   );
+  const missing = missingMemorySettings();
+  if (missing.length > 0) log.warn({ missing }, "started without the memory setting every launcher passes (README \"Capacity\"): resident memory may grow well past what MNQ_CACHE_MIB allows for");
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
