@@ -82,7 +82,11 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   const api = await asService(target, "mnq", trust.responderCreds);
   // walks of whole key ranges (group loads, counts, reconcile rounds): never ahead of a point read in one socket
   const bulk = await asService(target, "mnq-bulk");
-  const sys = await connect({ ...common, name: "mnq-sys", authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
+  const asSys = (name: string) => connect({ ...common, name, authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
+  const sys = await asSys("mnq-sys");
+  // the system requests of background rounds (resolver lists, usage pages), which a server may take
+  // seconds to answer at a large fleet: never ahead of a push, a lookup or a kick in one socket
+  const sysBulk = await asSys("mnq-sys-bulk");
   // what the gauges read, once open
   let opened: OpenedViews | undefined;
   let counts: FleetCounter | undefined;
@@ -99,7 +103,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     { buckets: VIEWED_BUCKETS, reasons: Object.values(ResetReason) },
   );
   const observe: Observe = { metrics, stats: new EndpointStats() };
-  const readiness = new Readiness([nc, api, sys, bulk]);
+  const readiness = new Readiness([nc, api, sys, bulk, sysBulk]);
   // A copy more than 2 s behind its stream: not ready (the callout reads through to KV meanwhile).
   readiness.require(() => {
     const behind = (opened?.lag() ?? []).filter((v) => v.seconds > MAX_READY_LAG_SECONDS);
@@ -127,7 +131,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       frozen: frozenView(),
     });
     opened = views;
-    const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs, (op) => metrics.resolverFailure(op));
+    const resolver = new ResolverClient(sys, trust.operatorSigner, cfg.requestTimeoutMs, (op) => metrics.resolverFailure(op), sysBulk);
     await checkMasterKey(views, vault);
     const revoke = { fence: new Fence(nc, SERVICE_NAME), connections: new ConnectionTable(sys, resolver, cfg.requestTimeoutMs) };
     const accounts = new Accounts({
@@ -199,7 +203,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     quota = new QuotaMonitor({
       store,
       accounts: views.accounts,
-      sys,
+      sys: sysBulk,
       quotaBytes: cfg.quota.storageBytes,
       maxPayload: cfg.quota.maxPayload,
       intervalMs: cfg.quotaCheckMs,
@@ -252,7 +256,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
         await views.stop();
         fenceSub.unsubscribe();
         // a drain waits for the server: bounded, for a stop while it is unreachable
-        await Promise.all([nc, api, sys, bulk].map((c) => drainWithin(c, cfg.requestTimeoutMs)));
+        await Promise.all([nc, api, sys, bulk, sysBulk].map((c) => drainWithin(c, cfg.requestTimeoutMs)));
         await http?.close();
       },
     };
@@ -260,7 +264,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     await http?.close();
     await standby?.stop();
     await opened?.stop();
-    await Promise.all([nc, api, sys, bulk].map((c) => c.close()));
+    await Promise.all([nc, api, sys, bulk, sysBulk].map((c) => c.close()));
     throw err;
   }
 }

@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { jetstream, JetStreamApiError, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createLogger } from "../service/runtime/log.ts";
 import { type MnqService, startService } from "../service/main.ts";
-import { quotaLevel } from "../service/quota/index.ts";
+import { quotaLevel, readAllStorage } from "../service/quota/index.ts";
+import { DataFile } from "../service/bootstrap/index.ts";
 import { check } from "./helpers/check.ts";
 import { assertEventSchema, assertReplySchema, callApi, connectWithCreds, type MnqClusterFixture, type MnqFixture, startMnq, startMnqCluster, testConfig } from "./helpers/mnq.ts";
 import type { Cluster } from "./helpers/servers.ts";
@@ -157,6 +160,21 @@ describe("quota (one server, default 300 MiB)", () => {
     assert.equal(r.body.storage.quota_bytes, QUOTA);
     assert.equal(r.body.streams, 1);
     assert.equal(r.body.connections, 1);
+  });
+
+  test("quota - the check walks every account with JetStream, a page of accounts per request", async () => {
+    const sys = await connectWithCreds(f.server.url, readFileSync(join(f.dataDir, DataFile.sysCreds), "utf8"));
+    try {
+      const whole = await readAllStorage(sys, 5000);
+      assert.ok(whole.size >= 2, `the tenant and MNQ (the service's buckets) have JetStream: ${whole.size}`);
+      assert.ok((whole.get(account) ?? 0) >= stored - CHUNK.length, "the tenant's stored bytes");
+      let pages = 0;
+      const paged = await readAllStorage(sys, 5000, { pageSize: 1, pace: async () => void pages++ });
+      assert.deepEqual([...paged.keys()].sort(), [...whole.keys()].sort(), "the same accounts, one per page");
+      assert.equal(pages, whole.size - 1, "a pause between two pages");
+    } finally {
+      await sys.close();
+    }
   });
 
   test("quota - crossing 80 % and then 100 % publishes exactly one event each", async () => {

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DataFile } from "../service/bootstrap/index.ts";
 import { parseCreds } from "../service/identity/index.ts";
+import { createUser, fromSeed } from "@nats-io/nkeys";
 import { Store } from "../service/store/index.ts";
 import { bounded } from "./helpers/load.ts";
 import { connectWithCreds, type MnqFixture, startMnq } from "./helpers/mnq.ts";
@@ -85,6 +86,23 @@ describe("scale: 50,000 credentials through the API, 16 MiB of held records", ()
       let rests = 0;
       assert.equal(await store.credentialKeys.countLive(20_000, async () => void rests++), live);
       assert.equal(rests, 2, "three batches, a rest between two");
+    } finally {
+      await nc.close();
+    }
+  });
+
+  test("scale - a batched read of keys tells which hold a record: deleted and never written ones do not, over more keys than one request takes", async () => {
+    const nc = await connectWithCreds(f.server.url, readFileSync(join(f.dataDir, DataFile.serviceCreds), "utf8"), { inboxPrefix: "_MNQ_INBOX" });
+    try {
+      const store = await Store.open(nc, { replicas: 1 });
+      const keyOf = (c: Creds) => fromSeed(new TextEncoder().encode(parseCreds(c.credentials.content).seed)).getPublicKey();
+      const deleted = sample.slice(0, 20).map(keyOf); // the test before the count's deleted these
+      const live = sample.slice(20).map(keyOf);
+      const never = Array.from({ length: 1500 }, () => createUser().getPublicKey());
+      const held = await store.credentialKeys.holding([...never.slice(0, 700), ...deleted, ...live, ...never.slice(700)]);
+      assert.deepEqual([...held].sort(), [...live].sort());
+      assert.equal((await store.credentialKeys.holding(never.slice(0, 5))).size, 0, "none of them");
+      assert.equal((await store.credentialKeys.holding([])).size, 0);
     } finally {
       await nc.close();
     }

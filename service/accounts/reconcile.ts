@@ -4,6 +4,7 @@ import { type AccountRecord, Pacer, Store, type StoreViews } from "../store/inde
 import type { AccountPublisher } from "./publisher.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 import { withoutImportsOf } from "./sharing.ts";
+import { inChunks } from "../runtime/batches.ts";
 import { releasePlace, type TeardownDeps, teardownAccount } from "./teardown.ts";
 
 export interface ReconcileReport {
@@ -26,6 +27,14 @@ export interface ReconcileReport {
 
 /** An API key's account younger than this is checked for its key every round (see `#keyWorthAsking`). */
 const RECENT_KEY_ACCOUNT_MS = 10 * 60_000;
+/**
+ * A round rests at least this many times its own length before the next: at 1,000,000 credentials
+ * (120,000 accounts) a round takes about a minute and a half, most of it paced, and would otherwise
+ * run most of the time.
+ */
+const ROUND_REST_FACTOR = 4;
+/** Account records walked together: their API keys are looked up in one batched read. */
+const KEY_CHECKS = 500;
 
 export interface ReconcileDeps extends TeardownDeps {
   store: Store;
@@ -73,6 +82,7 @@ export class Reconciler {
       intervalMs,
       async () => this.report(await this.round(false)),
       (err) => this.log.warn({ err: String(err) }, "reconcile: round failed; the next round retries"),
+      ROUND_REST_FACTOR,
     );
   }
 
@@ -130,41 +140,48 @@ export class Reconciler {
 
   /** Each account record: what it needs done. The ids seen, and the records' keys. */
   async #accountsPass(r: Round, resolvers: readonly Set<string>[]): Promise<{ known: Set<string>; recorded: Set<string> }> {
-    const { views, publisher } = this.deps;
+    const { views } = this.deps;
     const known = new Set<string>(this.deps.systemAccounts);
     const recorded = new Set<string>();
     // a walk over KV in batches (any replica answers): nothing of the fleet is held for it
     // the start's walk leaves the tenant accounts held (within half the budget): first logins after a
     // start read only their identity (an API key's login reads no account: its key carries what it needs)
     const warm = (a: { kind?: string }) => r.startup && !a.kind;
-    for await (const { value: rec } of views.accounts.scan("", r.pace, warm)) {
-      const { project_id: project, id } = rec;
-      const key = Store.accountKey(project, id);
-      const ctx = { account: id, project };
-      known.add(id);
-      recorded.add(key);
-      const gone = new Set(rec.state === "active" && !rec.kind ? await this.#goneImports(project, rec.imports) : []);
-      if (rec.state === "deleting") {
-        if (r.startup || r.stuck(`deleting:${key}`, rec.updated_at)) await r.attempt("deleted", ctx, () => teardownAccount(this.deps, project, id));
-      } else if (rec.state === "creating") {
-        if (r.stuck(`creating:${key}`, rec.updated_at)) {
-          await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id, { rollback: true }));
-        }
-      } else if (rec.kind === "api-clients" && this.#keyWorthAsking(r, key, rec) && (await this.#keyGone(rec))) {
-        // an API key's account whose key is gone (a create that died before storing the key, a delete before the teardown)
-        if (r.stuck(`unclaimed:${key}`, rec.updated_at)) await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id));
-      } else if (gone.size > 0) {
-        await r.attempt("unlinked", ctx, () => publisher.change(project, id, withoutImportsOf(gone)));
-      } else if (publisher.isStale(rec)) {
-        await r.attempt("reissued", ctx, () => publisher.change(project, id, () => ({})));
-      } else if (resolvers.some((held) => !held.has(id))) {
-        // only where a resolver lacks it: pushing every account at every start would cost each
-        // instance's start a round per account of the fleet (minutes at tens of thousands)
-        const current = await this.deps.store.accounts.get(key);
-        if (current?.value.state === "active") await r.attempt("pushed", ctx, () => publisher.publish(current));
-      }
+    for await (const chunk of inChunks(views.accounts.scan("", r.pace, warm), KEY_CHECKS)) {
+      const keyGone = await this.#keysGone(r, chunk);
+      for (const { value: rec } of chunk) await this.#account(r, rec, resolvers, keyGone, known, recorded);
     }
     return { known, recorded };
+  }
+
+  /** What one account record needs done, if anything. */
+  async #account(r: Round, rec: AccountRecord, resolvers: readonly Set<string>[], keyGone: (rec: AccountRecord) => boolean, known: Set<string>, recorded: Set<string>): Promise<void> {
+    const { publisher } = this.deps;
+    const { project_id: project, id } = rec;
+    const key = Store.accountKey(project, id);
+    const ctx = { account: id, project };
+    known.add(id);
+    recorded.add(key);
+    const gone = new Set(rec.state === "active" && !rec.kind ? await this.#goneImports(project, rec.imports) : []);
+    if (rec.state === "deleting") {
+      if (r.startup || r.stuck(`deleting:${key}`, rec.updated_at)) await r.attempt("deleted", ctx, () => teardownAccount(this.deps, project, id));
+    } else if (rec.state === "creating") {
+      if (r.stuck(`creating:${key}`, rec.updated_at)) {
+        await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id, { rollback: true }));
+      }
+    } else if (keyGone(rec)) {
+      // an API key's account whose key is gone (a create that died before storing the key, a delete before the teardown)
+      if (r.stuck(`unclaimed:${key}`, rec.updated_at)) await r.attempt("rolledBack", ctx, () => teardownAccount(this.deps, project, id));
+    } else if (gone.size > 0) {
+      await r.attempt("unlinked", ctx, () => publisher.change(project, id, withoutImportsOf(gone)));
+    } else if (publisher.isStale(rec)) {
+      await r.attempt("reissued", ctx, () => publisher.change(project, id, () => ({})));
+    } else if (resolvers.some((held) => !held.has(id))) {
+      // only where a resolver lacks it: pushing every account at every start would cost each
+      // instance's start a round per account of the fleet (minutes at tens of thousands)
+      const current = await this.deps.store.accounts.get(key);
+      if (current?.value.state === "active") await r.attempt("pushed", ctx, () => publisher.publish(current));
+    }
   }
 
   /**
@@ -177,9 +194,21 @@ export class Reconciler {
     return r.startup || this.#suspects.has(`unclaimed:${key}`) || Date.now() - Date.parse(rec.created_at) < RECENT_KEY_ACCOUNT_MS;
   }
 
-  /** True when the API key an api-clients account was made for has no record (one exact read). */
-  async #keyGone(rec: AccountRecord): Promise<boolean> {
-    return rec.access_key === undefined || (await this.deps.store.apiKeys.get(Store.apiKeyKey(rec.project_id, rec.access_key))) === null;
+  /**
+   * Of a chunk of account records, the api-clients accounts worth asking about whose API key has no
+   * record: one batched read for the chunk (at start-up, every key account of the fleet is asked).
+   */
+  async #keysGone(r: Round, chunk: readonly { value: AccountRecord }[]): Promise<(rec: AccountRecord) => boolean> {
+    const asked = new Set<AccountRecord>();
+    const keys: string[] = [];
+    for (const { value: rec } of chunk) {
+      if (rec.kind !== "api-clients" || rec.state !== "active" || !this.#keyWorthAsking(r, Store.accountKey(rec.project_id, rec.id), rec)) continue;
+      asked.add(rec);
+      if (rec.access_key !== undefined) keys.push(Store.apiKeyKey(rec.project_id, rec.access_key));
+    }
+    if (asked.size === 0) return () => false;
+    const held = await this.deps.store.apiKeys.holding(keys);
+    return (rec) => asked.has(rec) && (rec.access_key === undefined || !held.has(Store.apiKeyKey(rec.project_id, rec.access_key)));
   }
 
   /** The accounts an account imports from that have no record any more (read from KV: a copy may lag). */

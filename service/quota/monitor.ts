@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../runtime/log.ts";
-import { type AccountRecord, type HeldAccount, type QuotaStateRecord, type RecordView, Store } from "../store/index.ts";
+import { type AccountRecord, type HeldAccount, Pacer, type QuotaStateRecord, type RecordView, Store } from "../store/index.ts";
 import { readAllStorage } from "./usage.ts";
 import { Rounds } from "../runtime/rounds.ts";
 
@@ -90,7 +90,7 @@ export class QuotaMonitor {
     const { store, quotaBytes } = this.opts;
     if (quotaBytes <= 0) return [];
     const maxPayload = this.opts.maxPayload > 0 ? this.opts.maxPayload : DEFAULT_MAX_PAYLOAD;
-    const used = await readAllStorage(this.opts.sys, this.opts.timeoutMs);
+    const used = await readAllStorage(this.opts.sys, this.opts.timeoutMs, { pace: new Pacer().pace });
     // The accounts nats-server reports JetStream for (and those last seen over a threshold), not
     // every account of the fleet; each one's project read once and remembered.
     const accounts: { id: string; project_id: string }[] = [];
@@ -105,6 +105,7 @@ export class QuotaMonitor {
     for (const account of accounts) {
       const usedBytes = used.get(account.id) ?? 0;
       const level = quotaLevel(usedBytes, quotaBytes, maxPayload);
+      // KV is read only for a level this instance has not seen confirmed there
       if (this.#known.get(account.id) === level) continue;
       const key = Store.accountKey(account.project_id, account.id);
       let previous: QuotaLevel = 0;
@@ -118,7 +119,10 @@ export class QuotaMonitor {
           1,
         )
         .catch(() => null); // another instance changed it first: it publishes
-      if (!written) continue;
+      if (!written) {
+        if (previous === level) this.#known.set(account.id, level); // KV already says so
+        continue;
+      }
       this.#known.set(account.id, level);
       for (const threshold of [80, 100] as const) {
         if (previous < threshold && level >= threshold) {

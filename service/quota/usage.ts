@@ -88,7 +88,8 @@ export async function readAccountUsage(sys: NatsConnection, accountId: string, l
     askAllServers<{ data?: { account_details?: AccountJsz[] } }>(
       sys,
       "$SYS.REQ.SERVER.PING.JSZ",
-      { account: accountId, accounts: true, streams: true, config: true },
+      // limit 1: a server without the account lists a page of others instead (the first, then dropped)
+      { account: accountId, accounts: true, streams: true, config: true, limit: 1 },
       timeoutMs,
     ),
     askAllServers<{ data?: { total?: number } }>(sys, "$SYS.REQ.SERVER.PING.CONNZ", { acc: accountId, limit: 1 }, timeoutMs),
@@ -107,12 +108,38 @@ export async function readAccountUsage(sys: NatsConnection, accountId: string, l
   };
 }
 
-/** Storage used by every account with JetStream, from one PING.JSZ to all servers (largest view per account). */
-export async function readAllStorage(sys: NatsConnection, timeoutMs: number): Promise<Map<string, number>> {
-  const replies = await askAllServers<{ data?: { account_details?: AccountJsz[] } }>(sys, "$SYS.REQ.SERVER.PING.JSZ", { accounts: true }, timeoutMs);
+/**
+ * Accounts per JSZ reply: what a server lists when a request names no limit. A server lists its
+ * accounts sorted by name, one page per request, so a walk asks page after page until every
+ * server's `total` is passed.
+ */
+export const JSZ_PAGE = 1024;
+
+/**
+ * Storage used by every account with JetStream, largest view per account: PING.JSZ to all servers,
+ * a page of `pageSize` accounts at a time (a server lists at most a page per reply). `pace` is
+ * awaited between two pages. An account made or removed during the walk may shift the pages by
+ * one: it is seen at the next walk.
+ */
+export async function readAllStorage(sys: NatsConnection, timeoutMs: number, opts: { pageSize?: number; pace?: () => Promise<void> } = {}): Promise<Map<string, number>> {
+  const limit = opts.pageSize ?? JSZ_PAGE;
   const used = new Map<string, number>();
-  for (const r of replies) {
-    for (const a of r.data?.account_details ?? []) used.set(a.id, Math.max(used.get(a.id) ?? 0, a.storage ?? 0));
+  for (let offset = 0; ; offset += limit) {
+    const replies = await askAllServers<{ data?: { total?: number; account_details?: AccountJsz[] } }>(
+      sys,
+      "$SYS.REQ.SERVER.PING.JSZ",
+      { accounts: true, offset, limit },
+      timeoutMs,
+    );
+    let listed = 0;
+    for (const r of replies) {
+      for (const a of r.data?.account_details ?? []) {
+        used.set(a.id, Math.max(used.get(a.id) ?? 0, a.storage ?? 0));
+        listed++;
+      }
+    }
+    // the last page: every server's list ends here (or none listed anything more)
+    if (listed === 0 || !replies.some((r) => (r.data?.total ?? 0) > offset + limit)) return used;
+    await opts.pace?.();
   }
-  return used;
 }

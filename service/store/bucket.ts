@@ -21,6 +21,8 @@ export interface Versioned<T> {
 }
 
 const LIST_CONCURRENCY = 64;
+/** Keys per `multi_last` direct get: nats-server answers at most 1,024 messages to one. */
+const MULTI_LAST = 1000;
 
 /**
  * Typed JSON records in one KV bucket. Writes are create-only or revision-checked:
@@ -122,6 +124,33 @@ export class RecordBucket<T> {
       if (read.length === 0 || left === 0 || (left === undefined && read.length < ask)) return;
       ask = Math.min(batch, left ?? batch);
     }
+  }
+
+  /**
+   * Which of `keys` (exact keys) hold a record, by batched direct gets of their last writes
+   * (`multi_last`, up to MULTI_LAST keys per request): any replica answers, one round trip per
+   * MULTI_LAST keys instead of one per key.
+   */
+  async holding(keys: readonly string[]): Promise<Set<string>> {
+    const held = new Set<string>();
+    for (let i = 0; i < keys.length; i += MULTI_LAST) {
+      const subjects = keys.slice(i, i + MULTI_LAST).map((k) => `${this.#subjectPrefix}${k}`);
+      const read: string[] = [];
+      await guard(async () => {
+        read.length = 0;
+        try {
+          for await (const m of await this.bulk.direct.getLastMessagesFor(`KV_${this.name}`, { multi_last: subjects })) {
+            const op = m.header.get("KV-Operation");
+            if (op !== "DEL" && op !== "PURGE") read.push(m.subject.slice(this.#subjectPrefix.length));
+          }
+        } catch (err) {
+          // 404: none of them has a write
+          if (!(err instanceof Error && "code" in err && err.code === 404)) throw err;
+        }
+      });
+      for (const k of read) held.add(k);
+    }
+    return held;
   }
 
   /**

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Rounds } from "../service/runtime/rounds.ts";
+
+/** Start and end times of `n` rounds of a `Rounds` whose round takes `roundMs`. */
+async function times(intervalMs: number, roundMs: number, restFactor: number, n: number): Promise<{ start: number; end: number }[]> {
+  const seen: { start: number; end: number }[] = [];
+  let done!: () => void;
+  const over = new Promise<void>((r) => (done = r));
+  const rounds = new Rounds(
+    intervalMs,
+    async () => {
+      const start = performance.now();
+      await new Promise((r) => setTimeout(r, roundMs));
+      seen.push({ start, end: performance.now() });
+      if (seen.length === n) done();
+    },
+    () => undefined,
+    restFactor,
+  );
+  // the rounds' timer does not hold the process open: this does, while the test waits
+  const alive = setInterval(() => undefined, 1000);
+  rounds.start();
+  await over;
+  await rounds.stop();
+  clearInterval(alive);
+  return seen;
+}
+
+test("rounds - a round rests at least restFactor times its own length before the next, and the interval when that is longer", async () => {
+  const long = await times(10, 60, 4, 3);
+  for (let i = 1; i < long.length; i++) {
+    const took = long[i - 1]!.end - long[i - 1]!.start;
+    const rest = long[i]!.start - long[i - 1]!.end;
+    assert.ok(rest >= took * 4 - 2, `rested ${rest.toFixed(1)} ms after a round of ${took.toFixed(1)} ms`);
+  }
+  const short = await times(150, 5, 4, 2);
+  const rest = short[1]!.start - short[0]!.end;
+  assert.ok(rest >= 148, `a short round waits the interval: ${rest.toFixed(1)} ms`);
+});
