@@ -84,8 +84,9 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   const bulk = await asService(target, "mnq-bulk");
   const asSys = (name: string) => connect({ ...common, name, authenticator: credsAuthenticator(enc.encode(trust.sysCreds)) });
   const sys = await asSys("mnq-sys");
-  // the system requests of background rounds (resolver lists, usage pages), which a server may take
-  // seconds to answer at a large fleet: never ahead of a push, a lookup or a kick in one socket
+  // the resolvers' lists of accounts, which a server takes seconds to answer at a large fleet (and
+  // reads nothing more from the connection meanwhile): never ahead of a push, a lookup, a kick or a
+  // quota check in one socket
   const sysBulk = await asSys("mnq-sys-bulk");
   // what the gauges read, once open
   let opened: OpenedViews | undefined;
@@ -203,7 +204,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
     quota = new QuotaMonitor({
       store,
       accounts: views.accounts,
-      sys: sysBulk,
+      sys,
       quotaBytes: cfg.quota.storageBytes,
       maxPayload: cfg.quota.maxPayload,
       intervalMs: cfg.quotaCheckMs,

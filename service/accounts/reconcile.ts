@@ -33,6 +33,12 @@ const RECENT_KEY_ACCOUNT_MS = 10 * 60_000;
  * run most of the time.
  */
 const ROUND_REST_FACTOR = 4;
+/** A start's round rests as long as each of its batches took (at 120,000 accounts, unpaced, it took V8's heap to 330 MiB). */
+const STARTUP_REST_FACTOR = 1;
+/** A list of the resolvers' accounts is asked for at most once every this many times its length. */
+const LIST_SHARE = 20;
+/** A list quicker than this is asked for every round. */
+const LIST_ALWAYS_MS = 1000;
 /** Account records walked together: their API keys are looked up in one batched read. */
 const KEY_CHECKS = 500;
 
@@ -44,6 +50,9 @@ export interface ReconcileDeps extends TeardownDeps {
   /** Accounts of the operator that no record describes: MNQ and SYS. */
   systemAccounts: readonly string[];
 }
+
+/** The accounts the resolvers that answered hold, each with how many hold it. */
+type Resolvers = { lists: number; held: Map<string, number> };
 
 /** What the passes of one round share. */
 interface Round {
@@ -72,6 +81,8 @@ export class Reconciler {
   /** What looked half-done in the last round: mark → fingerprint. */
   #suspects = new Map<string, string>();
   readonly #rounds: Rounds;
+  /** When the resolvers were last listed, and how long that took. */
+  #listed: { at: number; tookMs: number } | undefined;
 
   constructor(
     private readonly deps: ReconcileDeps,
@@ -106,7 +117,7 @@ export class Reconciler {
    * One round of three passes: the accounts (push to a resolver that lacks one, re-issue stale JWTs,
    * finish deletes, undo dead creates), the JWTs no record describes, and the project places no
    * record fills. `startup`: finish deletes at once (the instance that began them is gone, or
-   * resumes them itself), and walk without giving way to the traffic.
+   * resumes them itself), always list the resolvers, and walk half the time (a later round, a fifth).
    */
   async round(startup: boolean): Promise<ReconcileReport> {
     const report: ReconcileReport = { pushed: 0, reissued: 0, deleted: 0, rolledBack: 0, released: 0, orphans: 0, unlinked: 0, failed: 0 };
@@ -114,8 +125,9 @@ export class Reconciler {
     const r: Round = {
       startup,
       report,
-      // a round at start-up brings resolvers back at once; later ones give way to the traffic
-      pace: startup ? undefined : new Pacer().pace,
+      // a round at start-up brings resolvers back sooner (it walks half the time, where later rounds
+      // walk a fifth); both give way to the traffic, and let the collector keep up with a walk's garbage
+      pace: new Pacer(startup ? STARTUP_REST_FACTOR : undefined).pace,
       stuck: (mark, fingerprint) => {
         suspects.set(mark, fingerprint);
         return this.#suspects.get(mark) === fingerprint;
@@ -130,38 +142,50 @@ export class Reconciler {
         }
       },
     };
-    const resolvers = await this.deps.resolver.listClaims();
-    const { known, recorded } = await this.#accountsPass(r, resolvers);
+    const resolvers = await this.#resolvers(startup);
+    const known = await this.#accountsPass(r, resolvers);
     await this.#orphansPass(r, resolvers, known);
-    await this.#placesPass(r, recorded);
+    await this.#placesPass(r, known);
     this.#suspects = suspects;
     return report;
   }
 
-  /** Each account record: what it needs done. The ids seen, and the records' keys. */
-  async #accountsPass(r: Round, resolvers: readonly Set<string>[]): Promise<{ known: Set<string>; recorded: Set<string> }> {
+  /**
+   * What the resolvers hold, listed at start-up and every round while a list is quick, else at most
+   * once every LIST_SHARE times as long as the last list took: a server reads every JWT file to answer (19 s of a core at 120,000 accounts). A
+   * round without a list judges no resolver (no pushes, no orphans); it does the rest.
+   */
+  async #resolvers(startup: boolean): Promise<Resolvers> {
+    const now = performance.now();
+    const last = this.#listed;
+    if (!startup && last && last.tookMs >= LIST_ALWAYS_MS && now - last.at < last.tookMs * LIST_SHARE) return { lists: 0, held: new Map() };
+    const listed = await this.deps.resolver.claimCounts();
+    this.#listed = { at: now, tookMs: performance.now() - now };
+    return listed;
+  }
+
+  /** Each account record: what it needs done. The ids of the accounts seen (and the system accounts). */
+  async #accountsPass(r: Round, resolvers: Resolvers): Promise<Set<string>> {
     const { views } = this.deps;
     const known = new Set<string>(this.deps.systemAccounts);
-    const recorded = new Set<string>();
     // a walk over KV in batches (any replica answers): nothing of the fleet is held for it
     // the start's walk leaves the tenant accounts held (within half the budget): first logins after a
     // start read only their identity (an API key's login reads no account: its key carries what it needs)
     const warm = (a: { kind?: string }) => r.startup && !a.kind;
     for await (const chunk of inChunks(views.accounts.scan("", r.pace, warm), KEY_CHECKS)) {
       const keyGone = await this.#keysGone(r, chunk);
-      for (const { value: rec } of chunk) await this.#account(r, rec, resolvers, keyGone, known, recorded);
+      for (const { value: rec } of chunk) await this.#account(r, rec, resolvers, keyGone, known);
     }
-    return { known, recorded };
+    return known;
   }
 
   /** What one account record needs done, if anything. */
-  async #account(r: Round, rec: AccountRecord, resolvers: readonly Set<string>[], keyGone: (rec: AccountRecord) => boolean, known: Set<string>, recorded: Set<string>): Promise<void> {
+  async #account(r: Round, rec: AccountRecord, resolvers: Resolvers, keyGone: (rec: AccountRecord) => boolean, known: Set<string>): Promise<void> {
     const { publisher } = this.deps;
     const { project_id: project, id } = rec;
     const key = Store.accountKey(project, id);
     const ctx = { account: id, project };
     known.add(id);
-    recorded.add(key);
     const gone = new Set(rec.state === "active" && !rec.kind ? await this.#goneImports(project, rec.imports) : []);
     if (rec.state === "deleting") {
       if (r.startup || r.stuck(`deleting:${key}`, rec.updated_at)) await r.attempt("deleted", ctx, () => teardownAccount(this.deps, project, id));
@@ -176,7 +200,7 @@ export class Reconciler {
       await r.attempt("unlinked", ctx, () => publisher.change(project, id, withoutImportsOf(gone)));
     } else if (publisher.isStale(rec)) {
       await r.attempt("reissued", ctx, () => publisher.change(project, id, () => ({})));
-    } else if (resolvers.some((held) => !held.has(id))) {
+    } else if ((resolvers.held.get(id) ?? 0) < resolvers.lists) {
       // only where a resolver lacks it: pushing every account at every start would cost each
       // instance's start a round per account of the fleet (minutes at tens of thousands)
       const current = await this.deps.store.accounts.get(key);
@@ -220,22 +244,23 @@ export class Reconciler {
   }
 
   /** Account JWTs on a resolver that no record describes (seen so in two rounds): deleted. */
-  async #orphansPass(r: Round, resolvers: readonly Set<string>[], known: Set<string>): Promise<void> {
-    for (const held of resolvers) {
-      for (const id of held) {
-        if (known.has(id) || !r.stuck(`orphan:${id}`, "")) continue;
-        known.add(id); // one delete reaches every resolver
-        await r.attempt("orphans", { account: id }, () => this.deps.resolver.delete([id]));
-      }
+  async #orphansPass(r: Round, resolvers: Resolvers, known: Set<string>): Promise<void> {
+    for (const id of resolvers.held.keys()) {
+      if (known.has(id) || !r.stuck(`orphan:${id}`, "")) continue;
+      // one delete reaches every resolver
+      await r.attempt("orphans", { account: id }, () => this.deps.resolver.delete([id]));
     }
   }
 
-  /** Project places held for accounts with no record (seen so in two rounds): released. */
-  async #placesPass(r: Round, recorded: Set<string>): Promise<void> {
+  /**
+   * Project places held for accounts with no record (seen so in two rounds): released. An account
+   * id is a key of its own (an nkey), so the ids the walk saw say which places have a record.
+   */
+  async #placesPass(r: Round, known: Set<string>): Promise<void> {
     for await (const { value: project } of this.deps.views.projects.scan("", r.pace)) {
       for (const id of project.accounts) {
         const key = Store.accountKey(project.project_id, id);
-        if (recorded.has(key) || !r.stuck(`reserved:${key}`, "")) continue;
+        if (known.has(id) || !r.stuck(`reserved:${key}`, "")) continue;
         await r.attempt("released", { account: id, project: project.project_id }, () => this.release(project.project_id, id));
       }
     }

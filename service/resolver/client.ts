@@ -104,18 +104,39 @@ export class ResolverClient {
    * server that does not answer within the timeout is missing from the list).
    */
   async listClaims(): Promise<Set<string>[]> {
-    const expected = Math.max(1, await this.serverCount());
     const out: Set<string>[] = [];
+    await this.#eachList((ids) => out.push(new Set(ids)));
+    return out;
+  }
+
+  /**
+   * The accounts the answering resolvers hold, each with how many hold it, and how many answered
+   * (a server that does not answer within the timeout is not counted): one map however many
+   * servers, where a set per server would hold each id once per server.
+   */
+  async claimCounts(): Promise<{ lists: number; held: Map<string, number> }> {
+    const held = new Map<string, number>();
+    const lists = await this.#eachList((ids) => {
+      for (const id of ids) held.set(id, (held.get(id) ?? 0) + 1);
+    });
+    return { lists, held };
+  }
+
+  /** Asks every resolver for its list; `each` is given each answer's ids. Returns how many answered. */
+  async #eachList(each: (ids: string[]) => void): Promise<number> {
+    const expected = Math.max(1, await this.serverCount());
+    let lists = 0;
     try {
       const replies = await this.lists.requestMany("$SYS.REQ.CLAIMS.LIST", "", { strategy: "count", maxMessages: expected, maxWait: Math.max(this.timeoutMs, LIST_TIMEOUT_MS) });
       for await (const m of replies) {
         const ids = (m.json<{ data?: unknown }>().data ?? []) as unknown[];
-        out.push(new Set(ids.filter((id): id is string => typeof id === "string")));
+        each(ids.filter((id): id is string => typeof id === "string"));
+        lists++;
       }
     } catch {
-      // none answered: an empty list, nothing is judged missing or orphaned on it
+      // none answered: no list, nothing is judged missing or orphaned on it
     }
-    return out;
+    return lists;
   }
 
   /** The number of servers answering `$SYS.REQ.SERVER.PING` (see ResponderCount): a push never waits for a PING but the first. */
