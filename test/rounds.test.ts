@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Rounds } from "../service/runtime/rounds.ts";
+import { listDue } from "../service/accounts/index.ts";
 
 /** Start and end times of `n` rounds of a `Rounds` whose round takes `roundMs`. */
 async function times(intervalMs: number, roundMs: number, restFactor: number, n: number): Promise<{ start: number; end: number }[]> {
@@ -37,4 +38,13 @@ test("rounds - a round rests at least restFactor times its own length before the
   const short = await times(150, 5, 4, 2);
   const rest = short[1]!.start - short[0]!.end;
   assert.ok(rest >= 148, `a short round waits the interval: ${rest.toFixed(1)} ms`);
+});
+
+test("rounds - the reconcile lists the resolvers' accounts at start-up and every round while a list is quick; a slow list, once 20 times its length has passed", () => {
+  assert.equal(listDue(undefined, 0, false), true, "never listed");
+  assert.equal(listDue({ at: 0, tookMs: 5 }, 10, false), true, "quick");
+  // 120,000 accounts: 19 s a list
+  assert.equal(listDue({ at: 0, tookMs: 19_000 }, 300_000, false), false);
+  assert.equal(listDue({ at: 0, tookMs: 19_000 }, 300_000, true), true, "a start always lists");
+  assert.equal(listDue({ at: 0, tookMs: 19_000 }, 380_000, false), true);
 });

@@ -51,6 +51,15 @@ export interface ReconcileDeps extends TeardownDeps {
   systemAccounts: readonly string[];
 }
 
+/**
+ * Whether a round lists the resolvers' accounts, given the last list (when, ms of `performance.now()`,
+ * and how long it took): at start-up, whenever a list is quick, else once LIST_SHARE times its
+ * length has passed, so that listing takes a server at most a twentieth of the time.
+ */
+export function listDue(last: { at: number; tookMs: number } | undefined, now: number, startup: boolean): boolean {
+  return startup || !last || last.tookMs < LIST_ALWAYS_MS || now - last.at >= last.tookMs * LIST_SHARE;
+}
+
 /** The accounts the resolvers that answered hold, each with how many hold it. */
 type Resolvers = { lists: number; held: Map<string, number> };
 
@@ -157,8 +166,7 @@ export class Reconciler {
    */
   async #resolvers(startup: boolean): Promise<Resolvers> {
     const now = performance.now();
-    const last = this.#listed;
-    if (!startup && last && last.tookMs >= LIST_ALWAYS_MS && now - last.at < last.tookMs * LIST_SHARE) return { lists: 0, held: new Map() };
+    if (!listDue(this.#listed, now, startup)) return { lists: 0, held: new Map() };
     const listed = await this.deps.resolver.claimCounts();
     this.#listed = { at: now, tookMs: performance.now() - now };
     return listed;
