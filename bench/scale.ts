@@ -228,14 +228,13 @@ async function measure(n: number): Promise<Row> {
     log(`N=${n}: warm-up ${round(w.rate)} logins/s, ${w.failures} failed, RSS ${round(rssWarmMiB)} MiB`);
     log(`N=${n}: after the warm-up, ${await memoryFigures(metricsPort)}; ${residentParts(mnq.pid)}`);
     if (process.env.BENCH_HEAP_SNAPSHOT) await heapSnapshot(mnq.pid, n);
-    // After the warm-up (V8 has compiled the paths), one connect at a time, the kinds taken in turn
-    // (a drift of the machine's load then moves them all alike): native (a creds file, one identity
-    // in use; and one never used, of the next cold identity's account, loading it into the server),
-    // nkey and API key users held in memory (hot) and never asked for since the start (cold: each used once).
-    // First logins into accounts new to the server, each followed by a pause: loading an account costs
-    // the server tens of ms at 20,000 accounts and garbage its collector takes in after it, which the
-    // connects after it would pay (a native connect in use went 1.1 → 2.9 ms p50 among them). Then the
-    // kinds that load nothing, in turns, at rest.
+    // After the warm-up (V8 has compiled the paths), one connect at a time: native (a creds file, one
+    // identity in use; one never used, of the next cold identity's account, loading it into the
+    // server; one into an API key's account never used), nkey and API key users held in memory (hot)
+    // and never asked for since the start (cold: each used once). First the first logins into
+    // accounts new to the server, each followed by a pause (loading an account costs the server tens
+    // of ms at 20,000 accounts, and garbage its collector takes in after it); then the kinds that
+    // load nothing, taken in turn (a drift of the machine's load then moves them all alike).
     const firstLogins = { nativeCold, nativeKeyCold, coldApiKey: coldKeys };
     const steady = { native: [native], coldNkey: cold, knownApiKey: knownKeys, hotNkey: [warm[0]!], hotApiKey: [warmKeys[0]!] };
     const kinds = { ...firstLogins, ...steady };

@@ -160,9 +160,9 @@ export class Reconciler {
   }
 
   /**
-   * What the resolvers hold, listed at start-up and every round while a list is quick, else at most
-   * once every LIST_SHARE times as long as the last list took: a server reads every JWT file to answer (19 s of a core at 120,000 accounts). A
-   * round without a list judges no resolver (no pushes, no orphans); it does the rest.
+   * What the resolvers hold, when `listDue`: a server reads every JWT file to answer (19 s of a core
+   * at 120,000 accounts). A round without a list judges no resolver (no pushes, no orphans); it
+   * does the rest.
    */
   async #resolvers(startup: boolean): Promise<Resolvers> {
     const now = performance.now();
@@ -231,16 +231,19 @@ export class Reconciler {
    * record: one batched read for the chunk (at start-up, every key account of the fleet is asked).
    */
   async #keysGone(r: Round, chunk: readonly { value: AccountRecord }[]): Promise<(rec: AccountRecord) => boolean> {
-    const asked = new Set<AccountRecord>();
-    const keys: string[] = [];
+    /** The accounts asked about, each with its key's KV key (none: the record names no key). */
+    const asked = new Map<AccountRecord, string | undefined>();
     for (const { value: rec } of chunk) {
       if (rec.kind !== "api-clients" || rec.state !== "active" || !this.#keyWorthAsking(r, Store.accountKey(rec.project_id, rec.id), rec)) continue;
-      asked.add(rec);
-      if (rec.access_key !== undefined) keys.push(Store.apiKeyKey(rec.project_id, rec.access_key));
+      asked.set(rec, rec.access_key === undefined ? undefined : Store.apiKeyKey(rec.project_id, rec.access_key));
     }
     if (asked.size === 0) return () => false;
-    const held = await this.deps.store.apiKeys.holding(keys);
-    return (rec) => asked.has(rec) && (rec.access_key === undefined || !held.has(Store.apiKeyKey(rec.project_id, rec.access_key)));
+    const held = await this.deps.store.apiKeys.holding([...asked.values()].filter((k) => k !== undefined));
+    return (rec) => {
+      if (!asked.has(rec)) return false;
+      const key = asked.get(rec);
+      return key === undefined || !held.has(key);
+    };
   }
 
   /** The accounts an account imports from that have no record any more (read from KV: a copy may lag). */

@@ -113,7 +113,7 @@ export async function readAccountUsage(sys: NatsConnection, accountId: string, l
  * accounts sorted by name, one page per request, so a walk asks page after page until every
  * server's `total` is passed.
  */
-export const JSZ_PAGE = 1024;
+const JSZ_PAGE = 1024;
 
 /**
  * Storage used by every account with JetStream, largest view per account: PING.JSZ to all servers,

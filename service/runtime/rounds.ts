@@ -1,8 +1,8 @@
 /**
- * Runs `round` every `intervalMs` (the interval counted from the end of the last one, so rounds
- * never overlap; and at least `restFactor` times as long as the last round took, so that a round
- * that grows with the fleet runs at most 1 / (1 + restFactor) of the time) until `stop()`, which waits for the round under way, at most `maxWaitMs`: every
- * step of a round is safe to cut short (the next round, on any instance, takes it up). A round that
+ * Runs `round` every `intervalMs` (counted from the end of the last one, so rounds never overlap;
+ * and at least `restFactor` times as long as the last round took, so that a round that grows with
+ * the fleet runs at most 1 / (1 + restFactor) of the time) until `stop()`, which waits for the
+ * round under way, at most `maxWaitMs`: every step of a round is safe to cut short (the next round, on any instance, takes it up). A round that
  * fails is told to `failed` and the next one runs as planned. The timer does not hold the process open.
  */
 export class Rounds {
