@@ -1,4 +1,4 @@
-import { createInbox, type NatsConnection } from "@nats-io/nats-core";
+import { createInbox, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import { deleteAccountsJwt, type NKeyPair } from "../identity/index.ts";
 import { InternalError, UnavailableError } from "../contract/errors.ts";
 import { ResponderCount } from "../runtime/responder-count.ts";
@@ -19,8 +19,9 @@ const PING_STALL_MS = 75;
  */
 const ACK_SPREAD_MS = 2000;
 /**
- * How long a list of the resolvers' accounts is waited for: a server reads every JWT file to
- * answer one (19 s at 120,000 accounts on 2 cores); a list cut short judges nothing.
+ * How long the first list of the resolvers' accounts is waited for: a server reads every JWT file
+ * to answer one (19 s at 120,000 accounts on 2 cores). The others then have as long again as the
+ * first took (at least ACK_SPREAD_MS): a server that died meanwhile is not waited for.
  */
 const LIST_TIMEOUT_MS = 120_000;
 
@@ -110,33 +111,37 @@ export class ResolverClient {
   }
 
   /**
-   * The accounts the answering resolvers hold, each with how many hold it, and how many answered
-   * (a server that does not answer within the timeout is not counted): one map however many
-   * servers, where a set per server would hold each id once per server.
+   * The accounts the answering resolvers hold, each with how many hold it, how many answered (a
+   * server that does not answer in time is not counted) and when the slowest of those did: one map
+   * however many servers, where a set per server would hold each id once per server.
    */
-  async claimCounts(): Promise<{ lists: number; held: Map<string, number> }> {
+  async claimCounts(): Promise<{ lists: number; held: Map<string, number>; slowestMs: number }> {
     const held = new Map<string, number>();
-    const lists = await this.#eachList((ids) => {
+    const { lists, slowestMs } = await this.#eachList((ids) => {
       for (const id of ids) held.set(id, (held.get(id) ?? 0) + 1);
     });
-    return { lists, held };
+    return { lists, held, slowestMs };
   }
 
-  /** Asks every resolver for its list; `each` is given each answer's ids. Returns how many answered. */
-  async #eachList(each: (ids: string[]) => void): Promise<number> {
-    const expected = Math.max(1, await this.serverCount());
-    let lists = 0;
-    try {
-      const replies = await this.lists.requestMany("$SYS.REQ.CLAIMS.LIST", "", { strategy: "count", maxMessages: expected, maxWait: Math.max(this.timeoutMs, LIST_TIMEOUT_MS) });
-      for await (const m of replies) {
+  /**
+   * Asks every resolver for its list; `each` is given each answer's ids. Returns how many answered
+   * and when the last of them did (ms after asking): what listing cost the servers, without the
+   * wait for one that never answered.
+   */
+  async #eachList(each: (ids: string[]) => void): Promise<{ lists: number; slowestMs: number }> {
+    const started = performance.now();
+    let slowestMs = 0;
+    const lists = await this.#gather(this.lists, "$SYS.REQ.CLAIMS.LIST", "", LIST_TIMEOUT_MS, (firstMs) => Math.max(ACK_SPREAD_MS, firstMs), (m) => {
+      slowestMs = performance.now() - started;
+      try {
         const ids = (m.json<{ data?: unknown }>().data ?? []) as unknown[];
         each(ids.filter((id): id is string => typeof id === "string"));
-        lists++;
+        return true;
+      } catch {
+        return false;
       }
-    } catch {
-      // none answered: no list, nothing is judged missing or orphaned on it
-    }
-    return lists;
+    });
+    return { lists, slowestMs };
   }
 
   /** The number of servers answering `$SYS.REQ.SERVER.PING` (see ResponderCount): a push never waits for a PING but the first. */
@@ -145,14 +150,33 @@ export class ResolverClient {
   }
 
   /**
-   * Publishes once and gathers the resolvers' replies on one inbox: up to `timeoutMs` for the
-   * first, then at most ACK_SPREAD_MS for the rest (a dead node must not hold the caller for the
-   * whole timeout).
+   * Publishes once and gathers the resolvers' acks: a resolver that refuses fails the call; none
+   * answering is a 503.
    */
   private async fanOut(subject: string, body: string, what: string): Promise<number> {
-    const expected = Math.max(1, await this.serverCount());
     const replies: string[] = [];
-    const inbox = createInbox();
+    const count = await this.#gather(this.sys, subject, body, this.timeoutMs, () => ACK_SPREAD_MS, (m) => {
+      replies.push(m.string());
+      return true;
+    });
+    if (count === 0) throw new UnavailableError(`the resolver did not answer (${what}); retry`);
+    const refusal = replies.map(readReply).find((o) => o !== "ok");
+    if (refusal !== undefined) throw new InternalError(`the resolver refused to ${what}: ${refusal}`);
+    return count;
+  }
+
+  /**
+   * Publishes once on `nc` and hands each server's reply to `take` on one inbox: up to `firstMs`
+   * for the first, then `restMs(ms the first took)` for the others, so that a dead node holds the
+   * caller that long and not the whole wait. Done early once every counted server answered; fewer
+   * answers than servers (a server left, or one joined since the count) takes the count again.
+   * Returns how many replies `take` accepted.
+   */
+  async #gather(nc: NatsConnection, subject: string, body: string, firstMs: number, restMs: (firstTookMs: number) => number, take: (m: Msg) => boolean): Promise<number> {
+    const expected = Math.max(1, await this.serverCount());
+    const started = performance.now();
+    let replies = 0;
+    let taken = 0;
     await new Promise<void>((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const finish = () => {
@@ -160,28 +184,23 @@ export class ResolverClient {
         sub.unsubscribe();
         resolve();
       };
-      const sub = this.sys.subscribe(inbox, {
+      const sub = nc.subscribe(createInbox(), {
         max: expected,
         callback: (err, m) => {
           if (err) return finish();
-          replies.push(m.string());
-          if (replies.length === 1) {
+          if (take(m)) taken++;
+          if (++replies === 1) {
             clearTimeout(timer);
-            timer = setTimeout(finish, ACK_SPREAD_MS);
+            timer = setTimeout(finish, restMs(performance.now() - started));
           }
-          if (replies.length >= expected) finish();
+          if (replies >= expected) finish();
         },
       });
-      timer = setTimeout(finish, this.timeoutMs);
-      this.sys.publish(subject, body, { reply: inbox });
+      timer = setTimeout(finish, firstMs);
+      nc.publish(subject, body, { reply: sub.getSubject() });
     });
-    if (replies.length === 0) throw new UnavailableError(`the resolver did not answer (${what}); retry`);
-    const outcomes = replies.map(readReply);
-    const refusal = outcomes.find((o) => o !== "ok");
-    if (refusal !== undefined) throw new InternalError(`the resolver refused to ${what}: ${refusal}`);
-    // fewer acks than servers: a server left, or one joined since the count; count again now
-    if (replies.length !== expected) void this.#servers.refresh();
-    return replies.length;
+    if (replies !== expected) void this.#servers.refresh();
+    return taken;
   }
 }
 
