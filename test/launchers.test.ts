@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { projectRoot } from "../service/contract/project-root.ts";
-import { INSTANCE_ENV, missingMemorySettings } from "../service/runtime/memory.ts";
+import { boundHeapGrowth, INSTANCE_ENV, missingMemorySettings } from "../service/runtime/memory.ts";
 
 const read = (path: string) => readFileSync(join(projectRoot, path), "utf8");
 
@@ -25,4 +25,11 @@ test("launchers - a start without it is told what is missing", () => {
   assert.deepEqual(missingMemorySettings({ ...INSTANCE_ENV }), []);
   assert.deepEqual(missingMemorySettings({}), Object.entries(INSTANCE_ENV).map(([k, v]) => `${k}=${v}`));
   assert.deepEqual(missingMemorySettings({ MALLOC_MMAP_THRESHOLD_: "131072" }), ["MALLOC_MMAP_THRESHOLD_=65536"]);
+});
+
+test("launchers - `mnq start` bounds V8's heap growth itself, unless its process was started with a growth of its own", () => {
+  assert.equal(boundHeapGrowth(["--heap-growing-percent=50"], {}), false, "node's own flag is kept");
+  assert.equal(boundHeapGrowth([], { NODE_OPTIONS: "--heap-growing-percent=50" }), false, "NODE_OPTIONS is kept");
+  assert.equal(boundHeapGrowth([], {}), true);
+  assert.match(read("service/commands/start.ts"), /boundHeapGrowth\(\)/, "the start command sets it");
 });

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { bootstrap, DataFile } from "../bootstrap/index.ts";
 import type { Config } from "../config/index.ts";
 import { createLogger } from "../runtime/log.ts";
-import { missingMemorySettings } from "../runtime/memory.ts";
+import { boundHeapGrowth, missingMemorySettings } from "../runtime/memory.ts";
 import { writeClusterTls } from "../server/cluster.ts";
 import { findNatsServer, type RunningServer } from "../server/launcher.ts";
 import { checkedTls, clientCaFile, dialedHosts } from "../tls/index.ts";
@@ -32,6 +32,7 @@ export async function runBootstrap(cfg: Readonly<Config>): Promise<void> {
 /** `mnq start`: bootstrap, the embedded nats-server (unless MNQ_NATS_URL), the service; Ctrl-C stops both. */
 export async function runStart(cfg: Readonly<Config>): Promise<void> {
   const log = createLogger(cfg.logLevel);
+  boundHeapGrowth();
   bootstrap(cfg.dataDir);
   let server: RunningServer | undefined;
   // the embedded server's certificate; with MNQ_NATS_URL the servers are someone else's
