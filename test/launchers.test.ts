@@ -28,8 +28,12 @@ test("launchers - a start without it is told what is missing", () => {
 });
 
 test("launchers - `mnq start` bounds V8's heap growth itself, unless its process was started with a growth of its own", () => {
-  assert.equal(boundHeapGrowth(["--heap-growing-percent=50"], {}), false, "node's own flag is kept");
-  assert.equal(boundHeapGrowth([], { NODE_OPTIONS: "--heap-growing-percent=50" }), false, "NODE_OPTIONS is kept");
-  assert.equal(boundHeapGrowth([], {}), true);
+  const set: string[] = [];
+  const record = (flags: string) => void set.push(flags);
+  assert.equal(boundHeapGrowth(["--heap-growing-percent=50"], {}, record), false, "node's own flag is kept");
+  assert.equal(boundHeapGrowth([], { NODE_OPTIONS: "--heap-growing-percent=50" }, record), false, "NODE_OPTIONS is kept");
+  assert.deepEqual(set, []);
+  assert.equal(boundHeapGrowth([], {}, record), true);
+  assert.deepEqual(set, ["--heap-growing-percent=30"]);
   assert.match(read("service/commands/start.ts"), /boundHeapGrowth\(\)/, "the start command sets it");
 });

@@ -29,7 +29,7 @@ export function missingMemorySettings(env: NodeJS.ProcessEnv = process.env): str
  * V8 picks 10–300% by itself, from how fast it collects: an instance's walks of KV at start (the
  * reconcile's, the first count's) make garbage quickly, some of it promoted while a batch awaits
  * its round trip, and at a million credentials the heap grew to 255 MiB for about 90 MiB live
- * (RSS 349 MiB); at 30% it peaked at 181 MiB RSS. A growth factor, not a ceiling: a larger live
+ * (RSS 349 MiB); at 30% it peaked at 181–186 MiB RSS. A growth factor, not a ceiling: a larger live
  * set (a larger MNQ_CACHE_MIB) only makes full collections more frequent, never ends the process.
  */
 export const HEAP_GROWING_PERCENT = 30;
@@ -38,9 +38,9 @@ export const HEAP_GROWING_PERCENT = 30;
  * Sets V8's heap growth (HEAP_GROWING_PERCENT) for this process, which V8 reads at each full
  * collection, unless the process was started with a value of its own (node's flags or NODE_OPTIONS).
  */
-export function boundHeapGrowth(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): boolean {
+export function boundHeapGrowth(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env, set: (flags: string) => void = setFlagsFromString): boolean {
   const flag = "--heap-growing-percent";
   if (execArgv.some((a) => a.startsWith(flag)) || env.NODE_OPTIONS?.includes(flag)) return false;
-  setFlagsFromString(`${flag}=${HEAP_GROWING_PERCENT}`);
+  set(`${flag}=${HEAP_GROWING_PERCENT}`);
   return true;
 }
