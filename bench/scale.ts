@@ -244,7 +244,9 @@ async function measure(n: number): Promise<Row> {
     const steady = { native: [native], coldNkey: cold, knownApiKey: knownKeys, hotNkey: [warm[0]!], hotApiKey: [warmKeys[0]!] };
     const kinds = { ...firstLogins, ...steady };
     const lat = Object.fromEntries(Object.keys(kinds).map((k) => [k, [] as number[]])) as Record<keyof typeof kinds, number[]>;
-    const rounds = Math.min(COLD_SAMPLE, cold.length, coldKeys.length, knownKeys.length, nativeCold.length, nativeKeyCold.length);
+    // a cold kind is measured once per identity it has (a small fleet has fewer than COLD_SAMPLE of
+    // some), a hot kind (one identity) in every round
+    const rounds = Math.min(COLD_SAMPLE, Math.max(...Object.values(kinds).map((who) => who.length)));
     let connectFailures = 0;
     /** The service's own time (request in, answer out) per kind that asks it, from its metrics around each connect. */
     const serviceMs = Object.fromEntries(Object.keys(kinds).map((k) => [k, [] as number[]])) as Record<keyof typeof kinds, number[]>;
@@ -257,12 +259,14 @@ async function measure(n: number): Promise<Row> {
       for (let i = 0; i < rounds; i++) {
         const timed = i % 2 === 0;
         for (const [kind, who] of shuffled(Object.entries(of) as [keyof typeof kinds, ClientAuth[]][])) {
+          const identity = who.length === 1 ? who[0]! : who[i];
+          if (!identity) continue;
           const method = timed ? undefined : methodOf(kind);
           if (primer) await oneConnect(url, primer).catch(() => undefined);
           const before = method ? (await calloutSeconds(metricsPort))[method] : undefined;
           const t0 = performance.now();
           try {
-            await oneConnect(url, who[i % who.length]!);
+            await oneConnect(url, identity);
             if (timed) lat[kind].push(performance.now() - t0);
           } catch {
             connectFailures++;
@@ -400,6 +404,8 @@ async function makeFleet(n: number, dataDir: string, url: string): Promise<Fleet
     const keyProjects = accounts.filter((_, i) => i % 20 === 0).map((a) => a.project);
     // the API keys through the API too: each is an account of its own, whose JWT the resolver must hold
     const keysPer = Math.ceil(n / 10 / keyProjects.length);
+    // one key in `keyEvery` is kept cold, so that a small fleet has as many as a large one (up to COLD_SAMPLE of each kind)
+    const keyEvery = Math.max(3, Math.min(41, Math.floor((keysPer * keyProjects.length) / (2 * COLD_SAMPLE))));
     const warmKeys: ClientAuth[] = [];
     const coldKeys: ClientAuth[] = [];
     const knownKeys: ClientAuth[] = [];
@@ -410,9 +416,9 @@ async function makeFleet(n: number, dataDir: string, url: string): Promise<Fleet
       const made = await api<{ access_key: string; secret_key: string }>(admin, "mnq.admin.v1.api-keys.create", { project_id: keyProjects[i % keyProjects.length], name: `k${i}` });
       const seq = keys++;
       const who: ClientAuth = { kind: "userpass", user: made.access_key, pass: made.secret_key };
-      if (seq % 41 === 40) {
+      if (seq % keyEvery === keyEvery - 1) {
         // the cold keys by turns: never logged in with, or once through another instance
-        const into = (seq / 41) % 2 < 1 ? coldKeys : knownKeys;
+        const into = Math.floor(seq / keyEvery) % 2 === 0 ? coldKeys : knownKeys;
         if (into.length < COLD_SAMPLE) into.push(who);
       } else if (seq % 5 === 0 && warmKeys.length < 2000) warmKeys.push(who);
       if (keys % 10_000 === 0) log(`N=${n}: ${keys} API keys made`);
