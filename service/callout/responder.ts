@@ -236,6 +236,8 @@ export class CalloutResponder {
     if (!isUserPublicKey(who.nkey)) return refused;
     const views = this.#views;
     const reading = views.credentialKeys.readWithin(who.nkey);
+    // the client sends what it was given from a microtask: one turn lets the read leave before the check
+    await Promise.resolve();
     if (!nonceSignatureValid(who)) {
       reading.catch(() => undefined);
       return refused;
