@@ -91,6 +91,30 @@ async function calloutSeconds(port: number): Promise<Record<string, { sum: numbe
   return out;
 }
 
+/** The instance's V8 collections so far, by kind: how many, how many over 10 ms, and their seconds (nodejs_gc_duration_seconds). */
+async function collections(port: number): Promise<Record<string, { count: number; over10ms: number; seconds: number }>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out: Record<string, { count: number; over10ms: number; seconds: number }> = {};
+  const of = (kind: string) => (out[kind] ??= { count: 0, over10ms: 0, seconds: 0 });
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
+    if (m[1] === "sum") of(m[2]!).seconds = Number(m[3]);
+    else of(m[2]!).count = Number(m[3]);
+  }
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_bucket\{le="0.01",kind="([^"]+)"\} ([0-9.e+-]+)$/gm)) of(m[1]!).over10ms = -Number(m[2]);
+  for (const e of Object.values(out)) e.over10ms += e.count;
+  return out;
+}
+
+/** What the instance's collections were between two readings of `collections`. */
+function collectedBetween(before: Awaited<ReturnType<typeof collections>>, after: Awaited<ReturnType<typeof collections>>): string {
+  return Object.entries(after)
+    .map(([kind, a]) => {
+      const b = before[kind] ?? { count: 0, over10ms: 0, seconds: 0 };
+      return `${kind} ${a.count - b.count} (${a.over10ms - b.over10ms} over 10 ms, ${round((a.seconds - b.seconds) * 1000)} ms)`;
+    })
+    .join(", ");
+}
+
 /**
  * A heap snapshot of the instance (started with BENCH_MNQ_NODE_ARGS="--heapsnapshot-signal=SIGUSR2
  * --diagnostic-dir=DIR"): signalled, then waited for until its file stops growing.
@@ -323,8 +347,10 @@ async function measure(n: number): Promise<Row> {
       );
       return { first: round(first, 2), p: [round(r.p50, 2), round(r.p99, 2)] as [number, number] };
     };
+    const collectedBefore = await collections(metricsPort);
     const list = await pages({ nats_account_id: big }, BIG);
     const project = await pages({}, BIG + SECOND);
+    log(`N=${n}: V8's collections during the list pages: ${collectedBetween(collectedBefore, await collections(metricsPort))}`);
     // 6. create rate in a fresh account
     const fresh = await api<{ id: string }>(adminAgain, "mnq.api.v1.big.nats-accounts.create", { name: "creates" });
     const creates = await runLoad(2000, 20, () => api(adminAgain, "mnq.api.v1.big.nats-credentials.create", { nats_account_id: fresh.id }).then(() => undefined));
