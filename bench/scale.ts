@@ -64,9 +64,14 @@ const CREATE_RATE_BASELINE = 1000;
 const log = (m: string) => process.stderr.write(`bench:scale ${new Date().toISOString().slice(11, 19)} ${m}\n`);
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
 
+/** The instance's metrics, as a scrape reads them (Prometheus text). */
+async function scrape(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+
 /** Where the instance's memory is (its /metrics): V8 heap used and total, external, and what the record cache charges. */
 async function memoryFigures(port: number): Promise<string> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await scrape(port);
   const mib = (name: string) => {
     const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, "m").exec(text);
     return m ? `${round(Number(m[1]) / 2 ** 20)} MiB` : "?";
@@ -82,7 +87,7 @@ function residentParts(pid: number): string {
 
 /** The callout's answer time so far, per presented method (`mnq_auth_duration_seconds` sum and count). */
 async function calloutSeconds(port: number): Promise<Record<string, { sum: number; count: number }>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await scrape(port);
   const out: Record<string, { sum: number; count: number }> = {};
   for (const m of text.matchAll(/^mnq_auth_duration_seconds_(sum|count)\{method="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
     const e = (out[m[2]!] ??= { sum: 0, count: 0 });
@@ -93,7 +98,7 @@ async function calloutSeconds(port: number): Promise<Record<string, { sum: numbe
 
 /** The instance's V8 collections so far, by kind: how many, how many over 10 ms, and their seconds (nodejs_gc_duration_seconds). */
 async function collections(port: number): Promise<Record<string, { count: number; over10ms: number; seconds: number }>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await scrape(port);
   const out: Record<string, { count: number; over10ms: number; seconds: number }> = {};
   const of = (kind: string) => (out[kind] ??= { count: 0, over10ms: 0, seconds: 0 });
   for (const m of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
