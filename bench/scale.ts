@@ -40,7 +40,7 @@ import { bounded } from "../test/helpers/load.ts";
 import { connectWithCreds } from "../test/helpers/mnq.ts";
 import { freePort, freshDataDir, removeDir, startNode } from "../test/helpers/servers.ts";
 import { type ClientAuth, oneConnect, runLoad } from "./load.ts";
-import { rssMiB, rssParts, startMnqProcess } from "./proc.ts";
+import { cpuMs, rssMiB, rssParts, startMnqProcess } from "./proc.ts";
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -204,6 +204,20 @@ interface Fleet {
 }
 
 const FLEET_FILE = "bench-fleet.json";
+
+/**
+ * What nats-server and the instance spent of a core while `phase` ran: a timed phase that shares
+ * the machine with something else (a server answering a resolver list reads every account's file)
+ * shows it here, where its figures alone would not say why they moved.
+ */
+async function busy<T>(pids: { server: number; mnq: number }, phase: () => Promise<T>): Promise<{ result: T; share: string }> {
+  const t0 = performance.now();
+  const [s0, m0] = [cpuMs(pids.server), cpuMs(pids.mnq)];
+  const result = await phase();
+  const wall = performance.now() - t0;
+  const pct = (used: number) => `${Math.round((100 * used) / wall)}%`;
+  return { result, share: `nats-server ${pct(cpuMs(pids.server) - s0)} and mnq ${pct(cpuMs(pids.mnq) - m0)} of a core over ${round(wall / 1000, 1)} s` };
+}
 const ENV = { MNQ_MAX_ACCOUNTS_PER_PROJECT: "10" };
 
 async function measure(n: number): Promise<Row> {
@@ -310,9 +324,11 @@ async function measure(n: number): Promise<Row> {
         if (!timed) await new Promise((r) => setTimeout(r, Math.max(settleMs, 20)));
       }
     };
-    await measureConnects(firstLogins, FIRST_LOGIN_SETTLE_MS, warmKeys[0]!);
+    const pids = { server: server.pid, mnq: mnq.pid };
+    const firstPhase = await busy(pids, () => measureConnects(firstLogins, FIRST_LOGIN_SETTLE_MS, warmKeys[0]!));
     await new Promise((r) => setTimeout(r, 1000));
-    await measureConnects(steady, 0);
+    const steadyPhase = await busy(pids, () => measureConnects(steady, 0));
+    log(`N=${n}: while the first logins were timed, ${firstPhase.share}; the other connects, ${steadyPhase.share}`);
     log(
       `N=${n}: the service's time per callout, p50: ${(Object.keys(serviceMs) as (keyof typeof kinds)[])
         .filter((k) => serviceMs[k].length > 0)
@@ -353,8 +369,9 @@ async function measure(n: number): Promise<Row> {
       return { first: round(first, 2), p: [round(r.p50, 2), round(r.p99, 2)] as [number, number] };
     };
     const collectedBefore = await collections(metricsPort);
-    const list = await pages({ nats_account_id: big }, BIG);
-    const project = await pages({}, BIG + SECOND);
+    const { result: list, share: listShare } = await busy(pids, () => pages({ nats_account_id: big }, BIG));
+    const { result: project, share: projectShare } = await busy(pids, () => pages({}, BIG + SECOND));
+    log(`N=${n}: while an account's pages were timed, ${listShare}; a project's, ${projectShare}`);
     log(`N=${n}: V8's collections during the list pages: ${collectedBetween(collectedBefore, await collections(metricsPort))}`);
     // 6. create rate in a fresh account
     const fresh = await api<{ id: string }>(adminAgain, "mnq.api.v1.big.nats-accounts.create", { name: "creates" });
