@@ -29,6 +29,8 @@ export interface LoadResult {
   rate: number;
   p50: number;
   p99: number;
+  /** How many took longer than `slowMs` (when given). */
+  slow: number;
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -37,7 +39,7 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /** Runs `n` operations with at most `inFlight` at once; latencies in ms. Bounded by `n`. */
-export async function runLoad(n: number, inFlight: number, op: (i: number) => Promise<void>, progress?: (done: number) => void): Promise<LoadResult> {
+export async function runLoad(n: number, inFlight: number, op: (i: number) => Promise<void>, progress?: (done: number) => void, slowMs = Number.POSITIVE_INFINITY): Promise<LoadResult> {
   const lat: number[] = [];
   let failures = 0;
   let next = 0;
@@ -58,5 +60,5 @@ export async function runLoad(n: number, inFlight: number, op: (i: number) => Pr
   await Promise.all(Array.from({ length: Math.min(inFlight, n) }, worker));
   const seconds = (performance.now() - start) / 1000;
   lat.sort((a, b) => a - b);
-  return { ok: lat.length, failures, seconds, rate: lat.length / seconds, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) };
+  return { ok: lat.length, failures, seconds, rate: lat.length / seconds, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), slow: lat.filter((ms) => ms > slowMs).length };
 }
