@@ -9,7 +9,11 @@ const VERSION = "v1";
  */
 export class SeedVault {
   readonly #key: Buffer;
-  /** Signing pairs opened once: `<owner> <sealed seed>` → pair. Bounded; cleared when full. */
+  /**
+   * Signing pairs opened once: `<owner> <sealed seed>` → pair, least recently used first. Bounded:
+   * when full, the pair used longest ago goes (a hot account's pair stays, where emptying the map
+   * made every account pay an opening again).
+   */
   readonly #signers = new Map<string, NKeyPair>();
   static readonly SIGNERS_MAX = 10_000;
 
@@ -30,12 +34,19 @@ export class SeedVault {
   signer(sealed: string, owner: string, role: KeyRole): NKeyPair {
     const cacheKey = `${owner} ${sealed}`;
     let pair = this.#signers.get(cacheKey);
-    if (!pair) {
+    if (pair) {
+      this.#signers.delete(cacheKey); // to the back: used last
+    } else {
       pair = NKeyPair.fromSeed(this.open(sealed, owner), role);
-      if (this.#signers.size >= SeedVault.SIGNERS_MAX) this.#signers.clear();
-      this.#signers.set(cacheKey, pair);
+      if (this.#signers.size >= SeedVault.SIGNERS_MAX) this.#signers.delete(this.#signers.keys().next().value as string);
     }
+    this.#signers.set(cacheKey, pair);
     return pair;
+  }
+
+  /** How many signing pairs are held open (at most SIGNERS_MAX). */
+  get signersHeld(): number {
+    return this.#signers.size;
   }
 
   open(sealed: string, owner: string): string {
