@@ -6,12 +6,29 @@ import { accountGroup, type AccountRecord, Store, type StoreViews } from "../sto
 import { inBatches } from "../runtime/batches.ts";
 import { removeCredentials } from "../credentials/index.ts";
 import { FaultPoint, faultPoint } from "../runtime/faults.ts";
+import { errorChain } from "../runtime/error-chain.ts";
 import type { AccountPublisher } from "./publisher.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 
 const REVOKE_AHEAD_SECONDS = 366 * 24 * 3600;
 /** Stream deletes a teardown sends at once. */
 const STREAM_DELETES_AT_ONCE = 32;
+/**
+ * How long a teardown asks an account's JetStream before it takes it for none: a server that loads
+ * the account for the teardown's connect enables its JetStream a moment later (at 120,000 accounts
+ * the first ask found no responders).
+ */
+const JETSTREAM_WAIT_MS = 5000;
+const NO_JETSTREAM = /jetstream (is )?not enabled|\b503\b|no ?responders/i;
+
+/**
+ * True for what a request to an account's JetStream API fails with when nothing answers it: the
+ * account has no JetStream, or not yet. nats.js says so in the error's cause (`JetStreamNotEnabled`
+ * ← `no responders`), so the whole chain is read.
+ */
+export function noJetStream(err: unknown): boolean {
+  return NO_JETSTREAM.test(errorChain(err));
+}
 
 export interface TeardownDeps {
   store: Store;
@@ -115,6 +132,8 @@ export async function releasePlace(store: Store, project: string, accountId: str
 
 /** Connects as the account (a short-lived user signed with its signing key) and deletes every stream. */
 async function deleteStreams(deps: TeardownDeps, account: AccountRecord): Promise<void> {
+  // a project's api-clients account has no JetStream (its limits are 0): nothing to delete
+  if (account.kind === "api-clients") return;
   const signer = deps.vault.signer(account.signing_seed, account.id, "account");
   const user = NKeyPair.create("user");
   const token = userJwt(
@@ -129,15 +148,23 @@ async function deleteStreams(deps: TeardownDeps, account: AccountRecord): Promis
     ...deps.clientTls,
   });
   try {
-    const jsm = await jetstreamManager(nc, { checkAPI: false });
-    const names: string[] = [];
-    for await (const name of jsm.streams.names()) names.push(name);
-    // a bounded number at once: every stream delete at once (an account holds up to
-    // MNQ_ACCOUNT_STREAMS) outlasted the request timeout
-    await inBatches(names, STREAM_DELETES_AT_ONCE, (n) => jsm.streams.delete(n));
-  } catch (err) {
-    // An account whose JetStream was never used (or is disabled) has nothing to delete.
-    if (!/jetstream not enabled|503|no responders/i.test(String(err))) throw err;
+    const deadline = Date.now() + JETSTREAM_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const jsm = await jetstreamManager(nc, { checkAPI: false });
+        const names: string[] = [];
+        for await (const name of jsm.streams.names()) names.push(name);
+        // a bounded number at once: every stream delete at once (an account holds up to
+        // MNQ_ACCOUNT_STREAMS) outlasted the request timeout
+        await inBatches(names, STREAM_DELETES_AT_ONCE, (n) => jsm.streams.delete(n));
+        return;
+      } catch (err) {
+        if (!noJetStream(err)) throw err;
+        // not yet enabled (asked again), or none after JETSTREAM_WAIT_MS: nothing to delete
+        if (Date.now() >= deadline) return;
+        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
+      }
+    }
   } finally {
     await nc.close();
   }

@@ -2,6 +2,7 @@ import { createInbox, headers, type NatsConnection } from "@nats-io/nats-core";
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { ConflictError, UnavailableError } from "../contract/errors.ts";
+import { errorChain } from "../runtime/error-chain.ts";
 
 /** The last write of a key as one replica holds it, and how far that replica is (see `lastFor`). */
 export interface ReplicaRead {
@@ -316,11 +317,3 @@ async function guard<R>(op: () => Promise<R>, repeatable = false): Promise<R> {
   }
 }
 
-/** An error and its causes as one line ("JetStreamNotEnabled … <- RequestError: no responders …"). */
-function errorChain(err: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = err, depth = 0; e !== undefined && depth < 4; e = e instanceof Error ? e.cause : undefined, depth++) {
-    parts.push(e instanceof Error ? `${e.name} ${e.message}` : String(e));
-  }
-  return parts.join(" <- ");
-}
