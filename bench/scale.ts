@@ -208,6 +208,8 @@ interface Fleet {
 }
 
 const FLEET_FILE = "bench-fleet.json";
+/** The account of project `big` the create rate is measured in. */
+const CREATES = "creates";
 
 /**
  * What nats-server and the instance spent of a core while `phase` ran: a timed phase that shares
@@ -381,9 +383,13 @@ async function measure(n: number): Promise<Row> {
     const { result: project, share: projectShare } = await busy(pids, () => pages({}, BIG + SECOND));
     log(`N=${n}: ${PAGES} pages each, over ${PAGE_BOUND_MS} ms: ${list.slow} of an account's, ${project.slow} of a project's; while an account's pages were timed, ${listShare}; a project's, ${projectShare}`);
     log(`N=${n}: V8's collections during the list pages: ${collectedBetween(collectedBefore, await collections(metricsPort))}`);
-    // 6. create rate in a fresh account
-    const fresh = await api<{ id: string }>(adminAgain, "mnq.api.v1.big.nats-accounts.create", { name: "creates" });
+    // 6. create rate in a fresh account, deleted after (a kept fleet stays as it was made: its
+    // project has room for one account more than its two)
+    const leftover = await api<{ nats_accounts: { id: string }[] }>(adminAgain, "mnq.api.v1.big.nats-accounts.list", { name: CREATES });
+    for (const { id } of leftover.nats_accounts) await api(adminAgain, "mnq.api.v1.big.nats-accounts.delete", { nats_account_id: id });
+    const fresh = await api<{ id: string }>(adminAgain, "mnq.api.v1.big.nats-accounts.create", { name: CREATES });
     const creates = await runLoad(2000, 20, () => api(adminAgain, "mnq.api.v1.big.nats-credentials.create", { nats_account_id: fresh.id }).then(() => undefined));
+    await api(adminAgain, "mnq.api.v1.big.nats-accounts.delete", { nats_account_id: fresh.id });
     await adminAgain.close();
     return {
       credentials: written,
