@@ -7,6 +7,7 @@ import { inBatches } from "../runtime/batches.ts";
 import { removeCredentials } from "../credentials/index.ts";
 import { FaultPoint, faultPoint } from "../runtime/faults.ts";
 import { errorChain } from "../runtime/error-chain.ts";
+import { retrying } from "../runtime/retry.ts";
 import type { AccountPublisher } from "./publisher.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 
@@ -148,23 +149,21 @@ async function deleteStreams(deps: TeardownDeps, account: AccountRecord): Promis
     ...deps.clientTls,
   });
   try {
-    const deadline = Date.now() + JETSTREAM_WAIT_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const jsm = await jetstreamManager(nc, { checkAPI: false });
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    // not yet enabled: asked again; none after JETSTREAM_WAIT_MS: nothing to delete
+    await retrying(
+      async () => {
         const names: string[] = [];
         for await (const name of jsm.streams.names()) names.push(name);
         // a bounded number at once: every stream delete at once (an account holds up to
         // MNQ_ACCOUNT_STREAMS) outlasted the request timeout
         await inBatches(names, STREAM_DELETES_AT_ONCE, (n) => jsm.streams.delete(n));
-        return;
-      } catch (err) {
-        if (!noJetStream(err)) throw err;
-        // not yet enabled (asked again), or none after JETSTREAM_WAIT_MS: nothing to delete
-        if (Date.now() >= deadline) return;
-        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
-      }
-    }
+      },
+      noJetStream,
+      { withinMs: JETSTREAM_WAIT_MS },
+    );
+  } catch (err) {
+    if (!noJetStream(err)) throw err;
   } finally {
     await nc.close();
   }

@@ -3,6 +3,7 @@ import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStr
 import type { KV } from "@nats-io/kv";
 import { ConflictError, UnavailableError } from "../contract/errors.ts";
 import { errorChain } from "../runtime/error-chain.ts";
+import { retrying } from "../runtime/retry.ts";
 
 /** The last write of a key as one replica holds it, and how far that replica is (see `lastFor`). */
 export interface ReplicaRead {
@@ -70,22 +71,23 @@ export class RecordBucket<T> {
    * RecordView). Asked again when the replica it went to does not answer (a dying node).
    */
   async lastFor(pattern: string, timeoutMs = 2000): Promise<ReplicaRead> {
-    const deadline = Date.now() + timeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const m = await this.jsm.direct.getMessage(`KV_${this.name}`, { last_by_subj: `${this.#subjectPrefix}${pattern}` });
-        if (!m) return { key: null, value: null, revision: 0 };
-        const op = m.header.get("KV-Operation");
-        return { key: m.subject.slice(this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq };
-      } catch (err) {
-        if (Date.now() >= deadline - 100 || !/timeout|no ?responders|\b503\b/i.test(errorChain(err))) {
-          if (/timeout|no ?responders|\b503\b/i.test(errorChain(err))) throw new UnavailableError("the key-value store did not answer; retry", { cause: err });
-          throw err;
-        }
-        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 300)));
-      }
+    try {
+      return await retrying(
+        async () => {
+          const m = await this.jsm.direct.getMessage(`KV_${this.name}`, { last_by_subj: `${this.#subjectPrefix}${pattern}` });
+          if (!m) return { key: null, value: null, revision: 0 };
+          const op = m.header.get("KV-Operation");
+          return { key: m.subject.slice(this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq };
+        },
+        unanswered,
+        { withinMs: timeoutMs - 100, maxDelayMs: 300 },
+      );
+    } catch (err) {
+      if (unanswered(err)) throw new UnavailableError("the key-value store did not answer; retry", { cause: err });
+      throw err;
     }
   }
+
 
   /**
    * Every write still held under `prefix` (`<project>.`; "" for all) or matching a key pattern
@@ -294,26 +296,22 @@ const NO_LEADER_RETRY_MS = 4000;
  * otherwise meet.
  */
 async function guard<R>(op: () => Promise<R>, repeatable = false): Promise<R> {
-  const deadline = Date.now() + NO_LEADER_RETRY_MS;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await op();
-    } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
-        throw new ConflictError(undefined, { cause: err });
-      }
-      const text = errorChain(err);
-      if (/wrong last sequence/i.test(text)) throw new ConflictError(undefined, { cause: err });
-      // "no responders": nobody received the call (no stream leader yet), so it is safe to repeat
-      if ((repeatable ? /timeout|no ?responders|\b503\b/i : /no ?responders|\b503\b/i).test(text) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
-        continue;
-      }
-      if (/timeout|no ?responders|\b503\b/i.test(text)) {
-        throw new UnavailableError("the key-value store did not answer; retry", { cause: err });
-      }
-      throw err;
+  // "no responders": nobody received the call (no stream leader yet), so it is safe to repeat
+  const again = (err: unknown) => (repeatable ? unanswered(err) : /no ?responders|\b503\b/i.test(errorChain(err)));
+  try {
+    return await retrying(op, again, { withinMs: NO_LEADER_RETRY_MS });
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+      throw new ConflictError(undefined, { cause: err });
     }
+    if (/wrong last sequence/i.test(errorChain(err))) throw new ConflictError(undefined, { cause: err });
+    if (unanswered(err)) throw new UnavailableError("the key-value store did not answer; retry", { cause: err });
+    throw err;
   }
+}
+
+/** A call nobody answered: a timeout, no responders, or a 503. */
+function unanswered(err: unknown): boolean {
+  return /timeout|no ?responders|\b503\b/i.test(errorChain(err));
 }
 
