@@ -84,8 +84,12 @@ describe("scale: 50,000 credentials through the API, 16 MiB of held records", ()
       const live = ACCOUNTS * PER_ACCOUNT - 20; // the test before deleted 20
       for (const batch of [1000, 4999, 100_000]) assert.equal(await store.credentialKeys.countLive(batch), live, `batches of ${batch}`);
       let rests = 0;
-      assert.equal(await store.credentialKeys.countLive(20_000, async () => void rests++), live);
+      assert.equal(await store.credentialKeys.countLive(20_000, async () => void rests++, 64 * 1024 * 1024), live);
       assert.equal(rests, 2, "three batches, a rest between two");
+      // a batch stops at its byte bound, and the walk goes on from where it stopped
+      let cuts = 0;
+      assert.equal(await store.credentialKeys.countLive(100_000, async () => void cuts++, 16 * 1024), live, "batches cut at 16 KiB");
+      assert.ok(cuts > 1, `${cuts} rests: the byte bound did not cut the batches`);
     } finally {
       await nc.close();
     }

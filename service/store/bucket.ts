@@ -25,6 +25,16 @@ export interface Versioned<T> {
 const LIST_CONCURRENCY = 64;
 /** Keys per `multi_last` direct get: nats-server answers at most 1,024 messages to one. */
 const MULTI_LAST = 1000;
+/**
+ * Messages per batch of a count's walk, and the bytes a batch stops at. Every batched direct get
+ * first counts what is pending after its start (nats-server's NumPending): once the stream has a
+ * deleted message in its first half, that walks every subject the stream holds, about 100 ms at a
+ * million keys. Batches of 1,000 paid it a thousand times per walk of the credentials' index; of
+ * 10,000, a hundred. The byte bound keeps a batch's burst on the walk's connection small whatever
+ * the records weigh.
+ */
+export const COUNT_BATCH = 10_000;
+export const COUNT_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
  * Typed JSON records in one KV bucket. Writes are create-only or revision-checked:
@@ -165,12 +175,12 @@ export class RecordBucket<T> {
    * is needed). At a million keys the JetStream client's batches (every message's headers
    * decoded, the batch queued whole) made most of an instance's garbage.
    */
-  async countLive(batch = 1000, pace?: () => Promise<void>): Promise<number> {
+  async countLive(batch = COUNT_BATCH, pace?: () => Promise<void>, maxBytes = COUNT_BATCH_BYTES): Promise<number> {
     let live = 0;
     let next = 1;
     for (let first = true; ; first = false) {
       if (!first) await pace?.();
-      const end = await guard(() => this.#countBatch(next, batch));
+      const end = await guard(() => this.#countBatch(next, batch, maxBytes));
       live += end.live;
       if (end.pending === 0 || end.last < next) return live;
       next = end.last + 1;
@@ -178,7 +188,7 @@ export class RecordBucket<T> {
   }
 
   /** One batch of `countLive` from `seq`: the records in it, the last sequence it covered and how many messages are left. */
-  #countBatch(seq: number, batch: number): Promise<{ live: number; last: number; pending: number }> {
+  #countBatch(seq: number, batch: number, maxBytes: number): Promise<{ live: number; last: number; pending: number }> {
     return new Promise((resolve, reject) => {
       let live = 0;
       // the connection's own inbox prefix (its user may subscribe to no other): nats.js keeps it in
@@ -205,7 +215,7 @@ export class RecordBucket<T> {
           resolve({ live, last: Number(h.last("Nats-Last-Sequence")), pending: Number(h.last("Nats-Num-Pending")) });
         },
       });
-      this.bulkNc.publish(`${this.bulk.getOptions().apiPrefix ?? "$JS.API"}.DIRECT.GET.KV_${this.name}`, JSON.stringify({ seq, batch }), { reply: inbox });
+      this.bulkNc.publish(`${this.bulk.getOptions().apiPrefix ?? "$JS.API"}.DIRECT.GET.KV_${this.name}`, JSON.stringify({ seq, batch, max_bytes: maxBytes }), { reply: inbox });
     });
   }
 

@@ -1,4 +1,5 @@
 import { UnavailableError } from "../contract/errors.ts";
+import { COUNT_BATCH } from "./bucket.ts";
 import { Pacer } from "./pacer.ts";
 import { type AccountRecord, isTenantAccount } from "./records.ts";
 import type { Store } from "./store.ts";
@@ -23,7 +24,7 @@ const STALE_MS = 5 * 60_000;
  * have one running 30% of the time, its reads and garbage beside every login.
  */
 const COUNTING_SHARE = 20;
-/** Records per batch of a count's walk. */
+/** Accounts per batch of a count's walk over them (records held one batch at a time; the index entries are only counted, see COUNT_BATCH). */
 const WALK_BATCH = 1000;
 /** A count gives way to the traffic: after its first second it reads at most a fifth of the time. */
 const REST_FACTOR = 4;
@@ -88,8 +89,8 @@ export class FleetCounter {
           projects: projects.size,
           nats_accounts: accounts,
           // the index (one small entry per credential, what the callout reads) rather than the records
-          nats_credentials: await this.store.credentialKeys.countLive(WALK_BATCH, pace),
-          api_keys: await this.store.apiKeys.countLive(WALK_BATCH, pace),
+          nats_credentials: await this.store.credentialKeys.countLive(COUNT_BATCH, pace),
+          api_keys: await this.store.apiKeys.countLive(COUNT_BATCH, pace),
         };
         this.#last = { ...counted, at: Date.now(), tookMs: Date.now() - started };
         return counted;
