@@ -90,6 +90,12 @@ describe("scale: 50,000 credentials through the API, 16 MiB of held records", ()
       let cuts = 0;
       assert.equal(await store.credentialKeys.countLive(100_000, async () => void cuts++, 16 * 1024), live, "batches cut at 16 KiB");
       assert.ok(cuts > 1, `${cuts} rests: the byte bound did not cut the batches`);
+      // a walk that reads the records goes on past a batch cut by its byte bound, too
+      let walked = 0;
+      let walkCuts = 0;
+      for await (const e of store.credentialKeys.scan("", 100_000, async () => void walkCuts++, 64 * 1024)) if (e.value !== null) walked++;
+      assert.equal(walked, live);
+      assert.ok(walkCuts > 1, `${walkCuts} rests: the byte bound did not cut the walk's batches`);
     } finally {
       await nc.close();
     }

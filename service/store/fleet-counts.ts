@@ -1,5 +1,5 @@
 import { UnavailableError } from "../contract/errors.ts";
-import { COUNT_BATCH } from "./bucket.ts";
+import { COUNT_BATCH, WALK_BATCH, WALK_BATCH_BYTES } from "./bucket.ts";
 import { Pacer } from "./pacer.ts";
 import { type AccountRecord, isTenantAccount } from "./records.ts";
 import type { Store } from "./store.ts";
@@ -24,8 +24,6 @@ const STALE_MS = 5 * 60_000;
  * have one running 30% of the time, its reads and garbage beside every login.
  */
 const COUNTING_SHARE = 20;
-/** Accounts per batch of a count's walk over them (records held one batch at a time; the index entries are only counted, see COUNT_BATCH). */
-const WALK_BATCH = 1000;
 /** A count gives way to the traffic: after its first second it reads at most a fifth of the time. */
 const REST_FACTOR = 4;
 /** How long a scrape waits for a count. */
@@ -78,7 +76,7 @@ export class FleetCounter {
       try {
         const projects = new Set<string>();
         let accounts = 0;
-        for await (const { value } of this.store.accounts.scan("", WALK_BATCH, pace)) {
+        for await (const { value } of this.store.accounts.scan("", WALK_BATCH, pace, WALK_BATCH_BYTES)) {
           if (value === null) continue;
           const a = parseAccount(value);
           if (!a || !isTenantAccount(a)) continue;

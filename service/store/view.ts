@@ -1,5 +1,5 @@
 import { UnavailableError } from "../contract/errors.ts";
-import type { RecordBucket, Versioned } from "./bucket.ts";
+import { type RecordBucket, type Versioned, WALK_BATCH, WALK_BATCH_BYTES } from "./bucket.ts";
 import { CacheBudget, type CacheOwner, recordBytes } from "./cache-budget.ts";
 import { BucketFeed, type FeedEntry, feedEntry, ResetReason } from "./feed.ts";
 import type { AccountRecord, ApiKeyRecord, CredentialKeyRecord, CredentialsRecord, ProjectRecord } from "./records.ts";
@@ -424,8 +424,8 @@ export class RecordView<T, S = T> implements CacheOwner {
    * it (see `#warm`).
    */
   async *scan(prefix = "", pace?: () => Promise<void>, warm: (value: S) => boolean = () => false): AsyncGenerator<{ key: string; value: S }> {
-    // small batches: a walk holds one batch at a time; it yields records as stored (whole)
-    for await (const e of this.bucket.scan(prefix, 500, pace)) {
+    // a walk holds one batch at a time (at most WALK_BATCH_BYTES); it yields records as stored (whole)
+    for await (const e of this.bucket.scan(prefix, WALK_BATCH, pace, WALK_BATCH_BYTES)) {
       if (e.value === null) continue;
       const value = parseStored<S>(e.value);
       if (value === null) continue;
