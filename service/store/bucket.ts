@@ -4,6 +4,7 @@ import type { KV } from "@nats-io/kv";
 import { ConflictError, UnavailableError } from "../contract/errors.ts";
 import { errorChain } from "../runtime/error-chain.ts";
 import { retrying } from "../runtime/retry.ts";
+import { DirectReads } from "./direct-reads.ts";
 
 /** The last write of a key as one replica holds it, and how far that replica is (see `lastFor`). */
 export interface ReplicaRead {
@@ -60,7 +61,12 @@ export class RecordBucket<T> {
     readonly bulk: JetStreamManager = jsm,
     /** The connection `bulk` uses (a count's batches are read from it without the JetStream client). */
     readonly bulkNc: NatsConnection = nc,
-  ) {}
+  ) {
+    this.#reads = new DirectReads(nc, jsm.getOptions().apiPrefix);
+  }
+
+  /** The point reads of `lastFor` (the callout's read of an identity not held). */
+  readonly #reads: DirectReads;
 
   /** The record as a replica holds it (a direct get: any replica answers, without a leader). */
   async get(key: string): Promise<Versioned<T> | null> {
@@ -91,9 +97,9 @@ export class RecordBucket<T> {
     try {
       return await retrying(
         async () => {
-          const m = await this.jsm.direct.getMessage(`KV_${this.name}`, { last_by_subj: `${this.#subjectPrefix}${pattern}` });
+          const m = await this.#reads.last(`KV_${this.name}`, `${this.#subjectPrefix}${pattern}`, timeoutMs);
           if (!m) return { key: null, value: null, revision: 0 };
-          const op = m.header.get("KV-Operation");
+          const op = m.operation;
           return { key: m.subject.slice(this.#subjectPrefix.length), value: op === "DEL" || op === "PURGE" ? null : m.data, revision: m.seq };
         },
         unanswered,
