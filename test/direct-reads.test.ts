@@ -96,7 +96,11 @@ describe("direct reads: a subject's last message through one inbox subscription"
       late();
       await own.flush();
       // the next read gets its own answer
-      own.subscribe("$JS.API.DIRECT.GET.KV_fast.>", { callback: (_e, m) => m.respond(new Uint8Array([2])) });
+      own.subscribe("$JS.API.DIRECT.GET.KV_fast.>", {
+        callback: (_e, m) => {
+          m.respond(new Uint8Array([2]));
+        },
+      });
       await assert.rejects(reads.last("KV_fast", "$KV.fast.k", 2000), /direct get: 0 no headers/);
     } finally {
       await own.close();
