@@ -124,10 +124,15 @@ export class CalloutResponder {
     const started = performance.now();
     let method: AuthMethod = "none";
     const observe = this.deps.observe;
+    // Counted after the answer has left: the answer's write to the socket is a microtask queued
+    // when it was sent, so a count queued after it never delays it.
     const done = (result: AuthResult, code?: number, description?: string) => {
       if (!observe) return;
-      observe.metrics.auth(method, result, (performance.now() - started) / 1000);
-      observe.stats.record(CALLOUT_ENDPOINT, started, code === undefined ? undefined : { code, description: description ?? "" });
+      const seconds = (performance.now() - started) / 1000;
+      queueMicrotask(() => {
+        observe.metrics.auth(method, result, seconds);
+        observe.stats.record(CALLOUT_ENDPOINT, started, code === undefined ? undefined : { code, description: description ?? "" });
+      });
     };
     const now = Date.now();
     const nowSec = Math.floor(now / 1000);
