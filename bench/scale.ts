@@ -35,6 +35,7 @@ import { DataFile, loadTrust } from "../service/bootstrap/index.ts";
 import { buildCredentials } from "../service/credentials/index.ts";
 import { parseCreds, SeedVault, userJwt } from "../service/identity/index.ts";
 import { type AccountRecord, type ApiKeyRecord, Store } from "../service/store/index.ts";
+import { DirectReads } from "../service/store/direct-reads.ts";
 import { createUser } from "@nats-io/nkeys";
 import { bounded } from "../test/helpers/load.ts";
 import { connectWithCreds } from "../test/helpers/mnq.ts";
@@ -353,13 +354,22 @@ async function measure(n: number): Promise<Row> {
     {
       const probe = await connectWithCreds(url, readFileSync(join(dataDir, DataFile.serviceCreds), "utf8"), { inboxPrefix: "_MNQ_INBOX" });
       const jsm = await jetstreamManager(probe);
-      const gets = async () => {
-        const r = await runLoad(Math.min(300, probes.length), 1, async (i) => {
-          await jsm.direct.getMessage("KV_mnq-credential-keys", { last_by_subj: `$KV.mnq-credential-keys.${probes[i]}` });
+      const reads = new DirectReads(probe);
+      const viaClient = (subject: string) => jsm.direct.getMessage("KV_mnq-credential-keys", { last_by_subj: subject });
+      const viaReads = (subject: string) => reads.last("KV_mnq-credential-keys", subject, 2000);
+      const gets = async (read: (subject: string) => Promise<unknown>) => {
+        const cpu = process.cpuUsage();
+        const count = Math.min(300, probes.length);
+        const r = await runLoad(count, 1, async (i) => {
+          await read(`$KV.mnq-credential-keys.${probes[i]}`);
         });
-        return `${round(r.p50, 3)} / ${round(r.p99, 3)} ms`;
+        const used = process.cpuUsage(cpu);
+        return `${round(r.p50, 3)} / ${round(r.p99, 3)} ms (${round((used.user + used.system) / count)} µs of the client's CPU each)`;
       };
-      log(`N=${n}: direct get of an index entry from outside mnq, never read before: ${await gets()}, again: ${await gets()}`);
+      log(
+        `N=${n}: direct get of an index entry from outside mnq, never read before: ${await gets(viaClient)}, again: ${await gets(viaClient)}; ` +
+          `again through direct-reads (as the instance reads): ${await gets(viaReads)}`,
+      );
       await probe.close();
     }
     // 5. list pages
