@@ -1,10 +1,10 @@
-import { createInbox, headers, type NatsConnection } from "@nats-io/nats-core";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { ConflictError, UnavailableError } from "../contract/errors.ts";
 import { errorChain } from "../runtime/error-chain.ts";
 import { retrying } from "../runtime/retry.ts";
-import { DirectReads } from "./direct-reads.ts";
+import { DirectReads, ownInbox } from "./direct-reads.ts";
 
 /** The last write of a key as one replica holds it, and how far that replica is (see `lastFor`). */
 export interface ReplicaRead {
@@ -111,7 +111,6 @@ export class RecordBucket<T> {
     }
   }
 
-
   /**
    * Every write still held under `prefix` (`<project>.`; "" for all) or matching a key pattern
    * (`{ pattern: "*.<project>" }`), oldest first, by batched
@@ -213,9 +212,7 @@ export class RecordBucket<T> {
   #countBatch(seq: number, batch: number, maxBytes: number): Promise<{ live: number; last: number; pending: number }> {
     return new Promise((resolve, reject) => {
       let live = 0;
-      // the connection's own inbox prefix (its user may subscribe to no other): nats.js keeps it in
-      // the options it was connected with, which its NatsConnection type does not show
-      const inbox = createInbox((this.bulkNc as NatsConnection & { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+      const inbox = ownInbox(this.bulkNc);
       const sub = this.bulkNc.subscribe(inbox, {
         timeout: 5000,
         callback: (err, m) => {
@@ -346,4 +343,3 @@ async function guard<R>(op: () => Promise<R>, repeatable = false): Promise<R> {
 function unanswered(err: unknown): boolean {
   return /timeout|no ?responders|\b503\b/i.test(errorChain(err));
 }
-

@@ -18,6 +18,14 @@ export class DirectReadUnanswered extends Error {
   }
 }
 
+/**
+ * A new inbox under the connection's own inbox prefix (its user may subscribe to no other): nats.js
+ * keeps the prefix in the options it was connected with, which its NatsConnection type does not show.
+ */
+export function ownInbox(nc: NatsConnection): string {
+  return createInbox((nc as NatsConnection & { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+}
+
 interface Pending {
   resolve: (read: DirectRead | null) => void;
   reject: (err: Error) => void;
@@ -69,9 +77,7 @@ export class DirectReads {
 
   #subscribed(): string {
     if (this.#sub && !this.#sub.isClosed()) return this.#inbox;
-    // the connection's own inbox prefix (its user may subscribe to no other): nats.js keeps it in
-    // the options it was connected with, which its NatsConnection type does not show
-    this.#inbox = createInbox((this.nc as NatsConnection & { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    this.#inbox = ownInbox(this.nc);
     const sub = this.nc.subscribe(`${this.#inbox}.*`, { callback: (err, m) => (err ? undefined : this.#answered(m)) });
     this.#sub = sub;
     // a closed connection answers nothing more: its reads fail now, not at their timeouts
