@@ -186,8 +186,8 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       observe,
       secrets,
     };
-    // an admitting response is also sent through the standby's server (see echoed)
-    const responder = addCalloutEndpoint(service, calloutDeps, inFlight, () => standby?.connection);
+    // an admitting response is also sent through the standby's server, unless it came in on the asking server (see echoed)
+    const responder = addCalloutEndpoint(service, calloutDeps, inFlight, { from: () => api, to: () => standby?.connection });
     // The callout (and the fence) also on a second server: a node's loss never leaves the instance unsubscribed.
     const targets = typeof target === "string" ? target.split(",") : target;
     standby = await StandbyCallout.start({

@@ -25,7 +25,18 @@ import { isAccessKey, isUserPublicKey } from "../contract/validation.ts";
 export const CALLOUT_QUEUE = "q";
 
 /** What the responder needs of a request: a micro service message, or a core one made to answer like it (see standby.ts). */
-export type CalloutMsg = Pick<ServiceMsg, "data" | "headers" | "respond" | "respondError">;
+export type CalloutMsg = Pick<ServiceMsg, "data" | "headers" | "respond" | "respondError"> & {
+  /** Sends an admitting response to the server `requester` (its `server_id.id`); `respond` where absent. */
+  admit?: (data: Uint8Array | string, requester: string) => void;
+};
+
+/** Where an admitting response's copy goes (see `echoed`). */
+export interface Echo {
+  /** The connection the request came in on. */
+  from: () => NatsConnection | undefined;
+  /** The instance's other connection, to another server. */
+  to: () => NatsConnection | undefined;
+}
 
 export interface CalloutDeps {
   vault: SeedVault;
@@ -60,7 +71,7 @@ const MAX_PENDING_MS = 10_000;
  * Adds the auth callout to the `mnq` micro service: an endpoint on `$SYS.REQ.USER.AUTH` in the
  * service's queue group, so instances share the requests; each request is handled concurrently.
  */
-export function addCalloutEndpoint(svc: Service, deps: CalloutDeps, inFlight: InFlight, echo?: () => NatsConnection | undefined): CalloutResponder {
+export function addCalloutEndpoint(svc: Service, deps: CalloutDeps, inFlight: InFlight, echo?: Echo): CalloutResponder {
   const responder = new CalloutResponder(deps);
   svc.addEndpoint(CALLOUT_ENDPOINT, {
     subject: CALLOUT_SUBJECT,
@@ -80,29 +91,43 @@ export function addCalloutEndpoint(svc: Service, deps: CalloutDeps, inFlight: In
 }
 
 /**
- * `msg` whose admitting response is also published on `echo()`'s connection (to another server):
- * a response crossing a node as it dies is lost, and the client refused after auth_timeout; the
- * server takes the first copy that arrives and drops the other.
+ * `msg` whose admitting response is also published on `echo.to()`'s connection (to another server):
+ * a response crossing a node as it dies is lost, and the client refused after auth_timeout. When
+ * either connection is on the asking server, the response goes through that one alone: it then
+ * crosses no other node, and a second copy would reach the server while it still handles the
+ * first (a login into an account new to it takes that long), so it would build the account again,
+ * under its lock, and register the client twice.
  */
-export function echoed(msg: CalloutMsg & { reply?: string }, echo?: () => NatsConnection | undefined): CalloutMsg {
+export function echoed(msg: CalloutMsg & { reply?: string }, echo?: Echo): CalloutMsg {
   if (!echo) return msg;
   return {
     data: msg.data,
     headers: msg.headers,
     respondError: (code, description, data) => msg.respondError(code, description, data),
-    respond: (data) => {
-      const sent = msg.respond(data);
-      const other = echo();
-      if (other && msg.reply && !other.isClosed()) {
-        try {
-          other.publish(msg.reply, data);
-        } catch {
-          // the copy on the first connection is the answer; this one only covers its loss
-        }
+    respond: (data) => msg.respond(data),
+    admit: (data, requester) => {
+      if (echo.from()?.info?.server_id === requester) {
+        msg.respond(data);
+        return;
       }
-      return sent;
+      const other = echo.to();
+      const copy = other && msg.reply && !other.isClosed() ? { nc: other, reply: msg.reply } : undefined;
+      if (copy && copy.nc.info?.server_id === requester && publishes(copy.nc, copy.reply, data)) return;
+      msg.respond(data);
+      // the copy on the first connection is the answer; this one only covers its loss
+      if (copy) publishes(copy.nc, copy.reply, data);
     },
   };
+}
+
+/** Publishes, false when the connection refuses (closed under it). */
+function publishes(nc: NatsConnection, subject: string, data: Uint8Array | string): boolean {
+  try {
+    nc.publish(subject, data);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The micro endpoint's name (`nats micro info mnq`). */
@@ -183,7 +208,8 @@ export class CalloutResponder {
     gate.granted(grant.owner, actedOnUntil, sent);
     gate.granted(grant.accountId, actedOnUntil, sent);
     if (this.deps.log.isLevelEnabled("debug")) log().debug({ identity: identityOf(who), account: grant.accountId }, "auth callout: allowed");
-    msg.respond(response);
+    if (msg.admit) msg.admit(response, req.nats.server_id.id);
+    else msg.respond(response);
     done("allowed");
   }
 
