@@ -187,7 +187,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       secrets,
     };
     // an admitting response is also sent through the standby's server, unless it came in on the asking server (see echoed)
-    const responder = addCalloutEndpoint(service, calloutDeps, inFlight, { from: () => api, to: () => standby?.connection });
+    const responder = addCalloutEndpoint(service, calloutDeps, inFlight, { from: api, to: () => standby?.connection });
     // The callout (and the fence) also on a second server: a node's loss never leaves the instance unsubscribed.
     const targets = typeof target === "string" ? target.split(",") : target;
     standby = await StandbyCallout.start({

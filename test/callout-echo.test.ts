@@ -53,7 +53,7 @@ describe("callout: the admitting response's echo", () => {
         respond: (d) => (from.publish(reply, d), true),
         respondError: (_code, _description, d) => (from.publish(reply, d ?? ""), true),
       },
-      { from: () => from, to: () => to },
+      { from, to: () => to },
     );
     act(msg);
     await Promise.all([from.flush(), to.flush()]);

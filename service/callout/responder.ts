@@ -33,7 +33,7 @@ export type CalloutMsg = Pick<ServiceMsg, "data" | "headers" | "respond" | "resp
 /** Where an admitting response's copy goes (see `echoed`). */
 export interface Echo {
   /** The connection the request came in on. */
-  from: () => NatsConnection | undefined;
+  from: NatsConnection;
   /** The instance's other connection, to another server. */
   to: () => NatsConnection | undefined;
 }
@@ -106,16 +106,17 @@ export function echoed(msg: CalloutMsg & { reply?: string }, echo?: Echo): Callo
     respondError: (code, description, data) => msg.respondError(code, description, data),
     respond: (data) => msg.respond(data),
     admit: (data, requester) => {
-      if (echo.from()?.info?.server_id === requester) {
+      if (echo.from.info?.server_id === requester) {
         msg.respond(data);
         return;
       }
       const other = echo.to();
-      const copy = other && msg.reply && !other.isClosed() ? { nc: other, reply: msg.reply } : undefined;
-      if (copy && copy.nc.info?.server_id === requester && publishes(copy.nc, copy.reply, data)) return;
+      const reply = msg.reply;
+      const copy = other && reply && !other.isClosed() ? { server: other.info?.server_id, send: () => publishes(other, reply, data) } : undefined;
+      if (copy?.server === requester && copy.send()) return;
       msg.respond(data);
       // the copy on the first connection is the answer; this one only covers its loss
-      if (copy) publishes(copy.nc, copy.reply, data);
+      copy?.send();
     },
   };
 }

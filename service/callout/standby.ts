@@ -63,7 +63,7 @@ export class StandbyCallout {
       queue: CALLOUT_QUEUE,
       callback: (err, msg) => {
         if (err) return;
-        inFlight.run(() => responder.handle(echoed(asCalloutMsg(msg), { from: () => nc, to: () => this.opts.primary })));
+        inFlight.run(() => responder.handle(echoed(asCalloutMsg(msg), { from: nc, to: () => this.opts.primary })));
       },
     });
     const fence = serveFence(nc, this.opts.gate, this.opts.log, this.opts.instance);
