@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     figure("api_credentials_list_page_p99", lists.p99, "ms", 20);
     // 4. metrics: what recording costs an auth (in this process, the same code), and a scrape
     step("metrics: recording cost per auth, and a scrape with 10,000 credentials");
-    const metrics = new Metrics({ accounts: async () => 0, credentials: async () => 0, apiKeys: async () => 0, storage: () => [], viewLag: () => [], cache: () => ({ bytes: 0, maxBytes: 0, entries: 0, evictions: 0 }) });
+    const metrics = new Metrics({ accounts: async () => 0, credentials: async () => 0, apiKeys: async () => 0, storage: () => [], viewLag: () => [], cache: () => ({ bytes: 0, maxBytes: 0, entries: 0, evictions: 0 }), background: () => [] });
     const stats = new EndpointStats();
     const RECORDS = 200_000;
     const t0 = performance.now();

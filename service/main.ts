@@ -13,6 +13,7 @@ import { SecretMac, SeedVault } from "./identity/index.ts";
 import type { Logger } from "./runtime/log.ts";
 import { accountLimits, QuotaMonitor } from "./quota/index.ts";
 import { InFlight } from "./runtime/in-flight.ts";
+import { BackgroundWork } from "./runtime/background.ts";
 import { ConnectionTable, ResolverClient } from "./resolver/index.ts";
 import { AdmissionGate, Fence, type RevokeDeps, serveFence } from "./revocation/index.ts";
 import { type AccountRecord, FleetCounter, type OpenedViews, openViews, ResetReason, Store, type StoreViews, VIEWED_BUCKETS } from "./store/index.ts";
@@ -92,6 +93,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
   let opened: OpenedViews | undefined;
   let counts: FleetCounter | undefined;
   let quota: QuotaMonitor | undefined;
+  const background = new BackgroundWork();
   const metrics = new Metrics(
     {
       accounts: async () => (await counts?.forScrape())?.nats_accounts ?? 0,
@@ -100,6 +102,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       storage: () => quota?.storage() ?? [],
       viewLag: () => opened?.lag() ?? [],
       cache: () => opened?.cache() ?? { bytes: 0, maxBytes: cfg.cacheMib * 1024 * 1024, entries: 0, evictions: 0 },
+      background: () => background.figures(),
     },
     { buckets: VIEWED_BUCKETS, reasons: Object.values(ResetReason) },
   );
@@ -152,9 +155,10 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       requestTimeoutMs: cfg.requestTimeoutMs,
       reconcileMs: cfg.reconcileMs,
       log,
+      background,
     });
     const events = new EventPublisher(nc, metrics);
-    counts = new FleetCounter(store);
+    counts = new FleetCounter(store, background);
     const credentials = new Credentials({ store, views, vault, accounts, revoke, maxRevocations: cfg.maxRevocations, log });
     const apiKeys = new ApiKeys({ store, views, secrets, accounts, revoke, log });
     const servers = () => resolver.servers();
@@ -211,6 +215,7 @@ export async function startService(cfg: Readonly<Config>, log: Logger, servers?:
       timeoutMs: cfg.requestTimeoutMs,
       log: log.child({ component: "quota" }),
       publish: (event) => events.quota(event),
+      background,
     });
     quota.start();
     // the rounds every MNQ_RECONCILE_MS begin once the first is over

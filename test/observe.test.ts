@@ -94,6 +94,17 @@ describe("observability", () => {
     assert.equal((await get(port, "/other")).status, 404);
   });
 
+  test("metrics - the instance's own rounds are counted by kind as they begin: the start's reconcile with its resolver list, the fleet's count", async () => {
+    await check(async () => {
+      const text = (await get(port, "/metrics")).body;
+      return ["reconcile", "resolver_list", "fleet_count"].every((work) => sample(text, "mnq_background_rounds_total", { work }) >= 1);
+    });
+    const text = (await get(port, "/metrics")).body;
+    for (const work of ["fleet_count", "reconcile", "resolver_list", "quota_check"]) {
+      assert.match(text, new RegExp(`^mnq_background_running\\{work="${work}"\\} [01]$`, "m"), `${work} has its series, running or not`);
+    }
+  });
+
   test("metrics - an account's storage and quota are labelled with its project and id", async () => {
     const a = (await f.api<{ id: string }>("ob-storage", "nats-accounts.create", {})).body;
     const c = (await f.api<{ credentials: { content: string } }>("ob-storage", "nats-credentials.create", { nats_account_id: a.id })).body;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Rounds } from "../service/runtime/rounds.ts";
+import { BackgroundWork } from "../service/runtime/background.ts";
 import { listDue } from "../service/accounts/index.ts";
 
 /** Start and end times of `n` rounds of a `Rounds` whose round takes `roundMs`. */
@@ -47,4 +48,19 @@ test("rounds - the reconcile lists the resolvers' accounts at start-up and every
   assert.equal(listDue({ at: 0, tookMs: 19_000 }, 300_000, false), false);
   assert.equal(listDue({ at: 0, tookMs: 19_000 }, 300_000, true), true, "a start always lists");
   assert.equal(listDue({ at: 0, tookMs: 19_000 }, 380_000, false), true);
+});
+
+test("background work - a round counts as running until it settles, failed or not, and as begun for good", async () => {
+  const work = new BackgroundWork();
+  const of = (kind: string) => [...work.figures()].find((f) => f.work === kind)!;
+  assert.deepEqual(of("reconcile"), { work: "reconcile", running: 0, begun: 0 }, "every kind is there before it first runs");
+  let finish!: () => void;
+  const running = work.run("reconcile", () => new Promise<void>((r) => (finish = r)));
+  const failing = work.run("reconcile", () => Promise.reject(new Error("round failed")));
+  await assert.rejects(failing, /round failed/);
+  assert.deepEqual(of("reconcile"), { work: "reconcile", running: 1, begun: 2 });
+  finish();
+  await running;
+  assert.deepEqual(of("reconcile"), { work: "reconcile", running: 0, begun: 2 });
+  assert.deepEqual(of("quota_check"), { work: "quota_check", running: 0, begun: 0 });
 });

@@ -11,6 +11,7 @@ import { createKeyAccount } from "./client-accounts.ts";
 import { registerAccount } from "./create.ts";
 import { AccountPublisher } from "./publisher.ts";
 import { checkExports, checkImported, checkImports, sameList, withoutImportsOf } from "./sharing.ts";
+import type { BackgroundWork } from "../runtime/background.ts";
 import { Reconciler, type ReconcileReport } from "./reconcile.ts";
 import { teardownAccount, type TeardownDeps } from "./teardown.ts";
 
@@ -39,6 +40,8 @@ export interface AccountsDeps {
   requestTimeoutMs: number;
   reconcileMs: number;
   log: Logger;
+  /** Where the reconcile's rounds are counted (metrics). */
+  background?: BackgroundWork;
 }
 
 

@@ -5,6 +5,7 @@ import type { AccountPublisher } from "./publisher.ts";
 import type { ResolverClient } from "../resolver/index.ts";
 import { withoutImportsOf } from "./sharing.ts";
 import { inChunks } from "../runtime/batches.ts";
+import { type BackgroundWork, tracked } from "../runtime/background.ts";
 import { releasePlace, type TeardownDeps, teardownAccount } from "./teardown.ts";
 
 export interface ReconcileReport {
@@ -49,6 +50,8 @@ export interface ReconcileDeps extends TeardownDeps {
   views: Pick<StoreViews, "accounts" | "projects" | "credentials" | "apiKeys">;
   /** Accounts of the operator that no record describes: MNQ and SYS. */
   systemAccounts: readonly string[];
+  /** Where rounds and lists are counted (metrics). */
+  background?: BackgroundWork;
 }
 
 /**
@@ -128,7 +131,11 @@ export class Reconciler {
    * record fills. `startup`: finish deletes at once (the instance that began them is gone, or
    * resumes them itself), always list the resolvers, and walk half the time (a later round, a fifth).
    */
-  async round(startup: boolean): Promise<ReconcileReport> {
+  round(startup: boolean): Promise<ReconcileReport> {
+    return tracked(this.deps.background, "reconcile", () => this.#round(startup));
+  }
+
+  async #round(startup: boolean): Promise<ReconcileReport> {
     const report: ReconcileReport = { pushed: 0, reissued: 0, deleted: 0, rolledBack: 0, released: 0, orphans: 0, unlinked: 0, failed: 0 };
     const suspects = new Map<string, string>();
     const r: Round = {
@@ -167,7 +174,7 @@ export class Reconciler {
   async #resolvers(startup: boolean): Promise<Resolvers> {
     const now = performance.now();
     if (!listDue(this.#listed, now, startup)) return { lists: 0, held: new Map() };
-    const { lists, held, slowestMs } = await this.deps.resolver.claimCounts();
+    const { lists, held, slowestMs } = await tracked(this.deps.background, "resolver_list", () => this.deps.resolver.claimCounts());
     // what listing cost the servers that answered; a dead one's wait is not theirs
     this.#listed = { at: now, tookMs: slowestMs };
     return { lists, held };

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { EVENT_TYPES } from "../contract/subjects.ts";
+import type { BackgroundFigure } from "../runtime/background.ts";
 
 export type AuthMethod = "api_key" | "nkey" | "none";
 
@@ -19,6 +20,8 @@ export interface ObservedState {
   viewLag(): Iterable<{ bucket: string; seconds: number }>;
   /** The records the views hold: bytes charged (an estimate of V8's), the bound, evictions so far. */
   cache(): { bytes: number; maxBytes: number; entries: number; evictions: number };
+  /** The instance's own rounds (count, reconcile, resolver lists, quota checks): running now, begun so far. */
+  background(): Iterable<BackgroundFigure>;
 }
 
 /** The buckets an instance keeps views of, and why a view's feed may be made anew: their series exist from the start. */
@@ -150,6 +153,25 @@ export class Metrics {
     cache("mnq_cache_max_bytes", "The bound of mnq_cache_bytes (MNQ_CACHE_MIB).", (c) => c.maxBytes);
     cache("mnq_cache_entries", "Records and groups the views hold.", (c) => c.entries);
     cache("mnq_cache_evictions", "Records and groups let go of since the start, least recently used first (read again from KV when asked for).", (c) => c.evictions);
+    new Gauge({
+      name: "mnq_background_running",
+      help: "The instance's own work running now, by kind: fleet_count, reconcile, resolver_list (a server reads every account JWT to answer), quota_check. A login or page slower than usual while one runs met it.",
+      labelNames: ["work"],
+      registers,
+      collect() {
+        for (const b of state.background()) this.set({ work: b.work }, b.running);
+      },
+    });
+    new Counter({
+      name: "mnq_background_rounds_total",
+      help: "Rounds of the instance's own work begun since the start, by kind (see mnq_background_running).",
+      labelNames: ["work"],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of state.background()) this.inc({ work: b.work }, b.begun);
+      },
+    });
     perAccount("mnq_account_storage_used_bytes", "JetStream storage used by an account, replicas counted, at the last quota check.", (s) => s.used_bytes);
     perAccount("mnq_account_storage_quota_bytes", "The account's JetStream storage quota (-1 unlimited).", (s) => s.quota_bytes);
   }

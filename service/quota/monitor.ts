@@ -3,6 +3,7 @@ import type { Logger } from "../runtime/log.ts";
 import { type AccountRecord, type HeldAccount, Pacer, type QuotaStateRecord, type RecordView, Store } from "../store/index.ts";
 import { readAllStorage } from "./usage.ts";
 import { Rounds } from "../runtime/rounds.ts";
+import { type BackgroundWork, tracked } from "../runtime/background.ts";
 
 /** docs/api.md quota event, published on `mnq.events.v1.<project>.nats-accounts.quota`. */
 export interface QuotaEvent {
@@ -39,6 +40,8 @@ export interface QuotaMonitorOptions {
   log: Logger;
   /** Publishes a quota event (the events' publisher, which lifecycle events go through too). */
   publish: (event: QuotaEvent) => void;
+  /** Where the checks are counted (metrics). */
+  background?: BackgroundWork;
 }
 
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -56,7 +59,7 @@ export class QuotaMonitor {
   readonly #rounds: Rounds;
 
   constructor(private readonly opts: QuotaMonitorOptions) {
-    this.#rounds = new Rounds(opts.intervalMs, () => this.check(), (err) => opts.log.warn({ err: String(err) }, "quota check failed; next round retries"));
+    this.#rounds = new Rounds(opts.intervalMs, () => tracked(opts.background, "quota_check", () => this.check()), (err) => opts.log.warn({ err: String(err) }, "quota check failed; next round retries"));
   }
 
   start(): void {

@@ -1,6 +1,7 @@
 import { UnavailableError } from "../contract/errors.ts";
 import { COUNT_BATCH, WALK_BATCH, WALK_BATCH_BYTES } from "./bucket.ts";
 import { Pacer } from "./pacer.ts";
+import { type BackgroundWork, tracked } from "../runtime/background.ts";
 import { type AccountRecord, isTenantAccount } from "./records.ts";
 import type { Store } from "./store.ts";
 
@@ -41,7 +42,10 @@ export class FleetCounter {
   #last: (FleetCounts & { at: number; tookMs: number }) | undefined;
   #running: Promise<FleetCounts> | undefined;
 
-  constructor(private readonly store: Pick<Store, "accounts" | "credentialKeys" | "apiKeys">) {}
+  constructor(
+    private readonly store: Pick<Store, "accounts" | "credentialKeys" | "apiKeys">,
+    private readonly background?: BackgroundWork,
+  ) {}
 
   /** The counts: made now when the last is old and counting is cheap, else the last (and a new one begun when stale). */
   async current(): Promise<FleetCounts> {
@@ -70,7 +74,7 @@ export class FleetCounter {
   }
 
   #count(): Promise<FleetCounts> {
-    this.#running ??= (async () => {
+    this.#running ??= tracked(this.background, "fleet_count", async () => {
       const started = Date.now();
       const { pace } = new Pacer(REST_FACTOR);
       try {
@@ -95,7 +99,7 @@ export class FleetCounter {
       } finally {
         this.#running = undefined;
       }
-    })();
+    });
     return this.#running;
   }
 }
