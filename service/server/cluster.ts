@@ -19,6 +19,12 @@ export interface ClusterOptions {
   clientPorts?: number[];
   /** Route ports instead of the files' 6222-6224. */
   routePorts?: number[];
+  /**
+   * A cluster name instead of the files' `mnq`. Routes are accepted from any server of the same
+   * name: two clusters on one machine, one of them retrying a route to a port the other now holds
+   * (a node stopped, its port taken), would otherwise become one.
+   */
+  clusterName?: string;
   /** "inherit" shows the servers' logs. */
   stdio?: "inherit" | "pipe";
   /** The nodes' certificate: client ports and routes then take TLS only (routes verify each other with its CA). */
@@ -56,6 +62,7 @@ export async function startClusterNodes(opts: ClusterOptions): Promise<ClusterNo
           opts.routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(","),
         ]
       : []),
+    ...(opts.clusterName ? ["--cluster_name", opts.clusterName] : []),
   ];
   writeClusterTls(opts.dataDir, opts.tls);
   const start = (i: number) => startNatsServer({ bin: opts.bin, configFile: confs[i]!, args: args(i), cwd: opts.dataDir, stdio: opts.stdio });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { bootstrap, type BootstrapOptions } from "../../service/bootstrap/index.ts";
 import { CLUSTER_SIZE, type ClusterNodes, startClusterNodes } from "../../service/server/cluster.ts";
 import { findNatsServer, type RunningServer, startNatsServer } from "../../service/server/launcher.ts";
@@ -46,11 +46,13 @@ export type Cluster = ClusterNodes;
 
 /**
  * The 3-node cluster of deploy/cluster (the very files), on free loopback ports, sharing one
- * bootstrap; each node has its own resolver and store under the data dir.
+ * bootstrap; each node has its own resolver and store under the data dir. Its cluster name is its
+ * own (the data dir's): suites run side by side, and a suite's node killed leaves its route port
+ * free for another suite's cluster, to which its peers' routes would then connect.
  */
-export async function startCluster(dataDir: string): Promise<Cluster> {
-  const routePorts = await Promise.all(Array.from({ length: CLUSTER_SIZE }, () => freePort()));
-  return startClusterNodes({ dataDir, bin: natsServerBin(), clientPorts: routePorts.map(() => -1), routePorts });
+export async function startCluster(dataDir: string, ports?: number[]): Promise<Cluster> {
+  const routePorts = ports ?? (await Promise.all(Array.from({ length: CLUSTER_SIZE }, () => freePort())));
+  return startClusterNodes({ dataDir, bin: natsServerBin(), clientPorts: routePorts.map(() => -1), routePorts, clusterName: `mnq-${basename(dataDir)}` });
 }
 
 export function removeDir(dir: string): void {
