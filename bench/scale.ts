@@ -106,18 +106,11 @@ async function calloutSeconds(port: number): Promise<Record<string, { sum: numbe
 }
 
 /** The instance's own work (mnq_background_*): how many rounds run now and have begun, of every kind. */
-async function backgroundWork(port: number): Promise<{ running: number; begun: number; kinds: string[] }> {
+async function backgroundWork(port: number): Promise<{ running: number; begun: number }> {
   const text = await scrape(port);
-  let running = 0;
-  let begun = 0;
-  const kinds: string[] = [];
-  for (const m of text.matchAll(/^mnq_background_(running|rounds_total)\{work="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
-    if (m[1] === "running") {
-      running += Number(m[3]);
-      if (Number(m[3]) > 0) kinds.push(m[2]!);
-    } else begun += Number(m[3]);
-  }
-  return { running, begun, kinds };
+  const sum = { running: 0, rounds_total: 0 };
+  for (const m of text.matchAll(/^mnq_background_(running|rounds_total)\{work="[^"]+"\} ([0-9.e+-]+)$/gm)) sum[m[1] as keyof typeof sum] += Number(m[2]);
+  return { running: sum.running, begun: sum.rounds_total };
 }
 
 /** The instance's V8 collections so far, by kind: how many, how many over 10 ms, and their seconds (nodejs_gc_duration_seconds). */
